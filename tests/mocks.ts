@@ -65,6 +65,23 @@ const defaultResources: Record<string, ResourceHandler> = {
         const digest = fakeDigest(name);
         return { ...inputs, ref: `${inputs.tag}@${digest}` };
     },
+    // A BuildxBuilder's dynamic resource answers as its provider's create would for a
+    // builder that has not started: buildx reports only the fixed platforms.
+    "pulumi-nodejs:dynamic:Resource": ({ inputs }) => {
+        const spec = inputs.spec;
+        if (!spec || !Array.isArray(spec.nodes)) {
+            return { ...inputs };
+        }
+        const nodes = spec.nodes.map((node: any) => ({
+            name: node.name,
+            endpoint: node.endpoint ?? "unix:///var/run/docker.sock",
+            platforms: node.platforms,
+            driverOptions: node.driverOptions,
+            status: "inactive",
+        }));
+        const platforms = [...new Set(nodes.flatMap((node: any) => node.platforms))];
+        return { ...inputs, name: spec.name, driver: spec.driver, platforms, nodes };
+    },
 };
 
 /** Every registration since the last `resetMocks`, in order. */
@@ -138,4 +155,27 @@ export function theOne(type: string, name: string): Registration {
         throw new Error(`expected one ${type} named ${name}, found ${found.length}; registered:\n  ${seen}`);
     }
     return found[0];
+}
+
+/** The marker Pulumi wraps a secret value in when it reaches the engine. */
+const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** True when a registered input value was sent to the engine as a secret. */
+export function isSecretInput(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIGNATURE;
+}
+
+/** A registered input with every secret wrapper removed, for comparing values. */
+export function reveal(value: any): any {
+    if (isSecretInput(value)) {
+        return reveal(value.value);
+    }
+    if (Array.isArray(value)) {
+        return value.map(reveal);
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
+    }
+    return value;
 }

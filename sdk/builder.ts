@@ -1,0 +1,367 @@
+// BuildxBuilder: a buildx builder (`docker buildx create`) as a Pulumi resource. A
+// dynamic provider runs the docker CLI, so no provider plugin is needed.
+import * as pulumi from "@pulumi/pulumi";
+import * as buildx from "./buildx";
+import { InputProblems } from "./errors";
+import { normalisePlatforms } from "./platform";
+
+/** The buildx drivers docker-build can build with. */
+export const BuilderDriver = {
+    /** BuildKit in a container on a Docker engine. */
+    DockerContainer: "docker-container",
+    /** BuildKit in pods on a Kubernetes cluster. */
+    Kubernetes: "kubernetes",
+    /** A BuildKit daemon you run yourself, reached over TCP, SSH or a socket. */
+    Remote: "remote",
+} as const;
+
+/** The buildx drivers docker-build can build with. */
+export type BuilderDriver = (typeof BuilderDriver)[keyof typeof BuilderDriver];
+
+/** One node of a builder: where BuildKit runs and which platforms it builds. */
+export interface BuilderNodeArgs {
+    /**
+     * The node's name.
+     *
+     * A letter followed by lower-case letters, digits, `.`, `-` or `_`. Defaults to the
+     * builder's name followed by the node's index (`multi-arch-builder0`), as buildx
+     * names nodes. Equivalent to `docker buildx create --node`.
+     */
+    name?: string;
+    /**
+     * The docker context or endpoint the node runs on.
+     *
+     * A context name from `docker context ls`, a Docker host
+     * (`unix:///var/run/docker.sock`, `ssh://user@arm-host`) or, for the `remote` driver,
+     * a BuildKit address (`tcp://buildkitd:1234`). Required for `remote`; not accepted
+     * for `kubernetes` (its cluster comes from `KUBECONFIG`). Two nodes may not share an
+     * endpoint. Defaults to the current docker context. Equivalent to the endpoint
+     * argument of `docker buildx create`.
+     */
+    endpoint?: string;
+    /**
+     * The platforms this node builds.
+     *
+     * Builds for these platforms go to this node, which should build them natively (a
+     * node on an arm64 host for `linux/arm64`). Each platform may belong to one node.
+     * Defaults to none fixed: BuildKit reports what the node can build. Equivalent to
+     * `docker buildx create --platform`.
+     */
+    platforms?: string[];
+    /**
+     * Driver options of this node, over the builder's `driverOptions`.
+     *
+     * Defaults to none. Equivalent to `docker buildx create --driver-opt key=value`.
+     */
+    driverOptions?: Record<string, string>;
+}
+
+/** The arguments of a BuildxBuilder. */
+export interface BuildxBuilderArgs {
+    /**
+     * The builder's name, as docker-build and `docker buildx build --builder` refer to it.
+     *
+     * A letter followed by lower-case letters, digits, `.`, `-` or `_`; not `default`. A
+     * builder of this name that already exists is adopted when it matches these
+     * arguments and is an error otherwise. Defaults to the resource name and the stack
+     * (`<name>-<stack>`) made acceptable to buildx. Equivalent to
+     * `docker buildx create --name`.
+     */
+    name?: string;
+    /**
+     * The buildx driver.
+     *
+     * `docker` is not accepted: docker-build cannot build with the `docker` driver.
+     * Defaults to `"docker-container"`. Equivalent to `docker buildx create --driver`.
+     */
+    driver?: BuilderDriver;
+    /**
+     * Driver options of every node.
+     *
+     * For example `{ image: "mirror.example.com/moby/buildkit:buildx-stable-1" }` where
+     * Docker Hub is unreachable, or `{ network: "host" }`. Defaults to none. Equivalent
+     * to `docker buildx create --driver-opt key=value`.
+     */
+    driverOptions?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * The platforms of a one-node builder.
+     *
+     * Only without `nodes`; with `nodes`, set each node's `platforms`. Defaults to none
+     * fixed: BuildKit reports what the node can build (with QEMU, every emulated
+     * platform). Equivalent to `docker buildx create --platform`.
+     */
+    platforms?: string[];
+    /**
+     * The builder's nodes.
+     *
+     * The first node creates the builder, each further node is appended, typically one
+     * native node per platform (an amd64 host and an arm64 host) so no build runs under
+     * emulation. Defaults to one node on the current docker context. Equivalent to
+     * `docker buildx create` followed by `docker buildx create --append` per extra node.
+     */
+    nodes?: BuilderNodeArgs[];
+    /**
+     * Whether to start the builder's nodes once it is created.
+     *
+     * A `docker-container` node starts by pulling its BuildKit image
+     * (`moby/buildkit:buildx-stable-1` unless `driverOptions.image` says otherwise).
+     * Defaults to `true`. Equivalent to `docker buildx create --bootstrap`.
+     */
+    bootstrap?: boolean;
+    /**
+     * Flags for every node's BuildKit daemon.
+     *
+     * For example `"--allow-insecure-entitlement network.host"`. Defaults to none.
+     * Equivalent to `docker buildx create --buildkitd-flags`.
+     */
+    buildkitdFlags?: pulumi.Input<string>;
+    /**
+     * The path of a `buildkitd.toml` for every node's BuildKit daemon.
+     *
+     * Read when the builder is created; a change of the file's contents alone does not
+     * replace the builder, and an existing builder is adopted whatever its config
+     * (buildx does not report it as given). Defaults to none. Equivalent to
+     * `docker buildx create --buildkitd-config`.
+     */
+    buildkitdConfig?: pulumi.Input<string>;
+    /**
+     * Whether to make this the current builder of the docker CLI.
+     *
+     * Defaults to `false`: pass the builder's `name` to builds instead. Equivalent to
+     * `docker buildx create --use`.
+     */
+    use?: boolean;
+}
+
+/** One node of a builder, as buildx reports it. */
+export interface BuilderNode {
+    /** The node's name. */
+    name: string;
+    /** The docker context or endpoint the node runs on. */
+    endpoint: string;
+    /** The platforms the node builds. */
+    platforms: string[];
+    /** The node's driver options. */
+    driverOptions: Record<string, string>;
+    /** The node's status: `running`, `inactive`, `stopped`, … */
+    status: string;
+}
+
+/** What the dynamic resource records: the spec it created from and what buildx reported. */
+interface BuilderState {
+    spec: buildx.BuilderSpec;
+    name: string;
+    driver: string;
+    platforms: string[];
+    nodes: BuilderNode[];
+}
+
+function stateOf(spec: buildx.BuilderSpec, builder: buildx.InspectedBuilder): BuilderState {
+    return {
+        spec,
+        name: builder.name,
+        driver: builder.driver,
+        platforms: builder.platforms,
+        nodes: builder.nodes.map((n) => ({ name: n.name, endpoint: n.endpoint, platforms: n.platforms, driverOptions: n.driverOptions, status: n.status })),
+    };
+}
+
+// Serialised into the program's state and run by the dynamic-provider host: it captures
+// only the `buildx` module (serialised by value) and `stateOf`.
+const builderProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: { spec: buildx.BuilderSpec }) {
+        const builder = await buildx.createBuilder(inputs.spec);
+        return { id: builder.name, outs: stateOf(inputs.spec, builder) };
+    },
+    async read(id: string, props: BuilderState) {
+        const builder = await buildx.inspectBuilder(id);
+        return builder ? { id, props: stateOf(props.spec, builder) } : {};
+    },
+    async diff(_id: string, olds: BuilderState, news: { spec: buildx.BuilderSpec }) {
+        return buildx.diffBuilder(olds.spec, news.spec);
+    },
+    async update(id: string, olds: BuilderState, news: { spec: buildx.BuilderSpec }) {
+        const builder = await buildx.updateBuilder(olds.spec, news.spec);
+        if (!builder) {
+            throw new Error(`the buildx builder "${id}" is gone; run \`pulumi refresh\` so Pulumi creates it again`);
+        }
+        return { outs: stateOf(news.spec, builder) };
+    },
+    async delete(id: string) {
+        await buildx.removeBuilder(id);
+    },
+};
+
+/** The dynamic resource that runs `docker buildx create/inspect/rm`. */
+class BuildxBuilderInstance extends pulumi.dynamic.Resource {
+    declare readonly name: pulumi.Output<string>;
+    declare readonly driver: pulumi.Output<string>;
+    declare readonly platforms: pulumi.Output<string[]>;
+    declare readonly nodes: pulumi.Output<BuilderNode[]>;
+
+    constructor(name: string, spec: pulumi.Input<buildx.BuilderSpec>, opts: pulumi.CustomResourceOptions) {
+        // `name` and the rest stay outputs only, unknown until the builder exists, so
+        // docker-build does not look for the builder during the first preview.
+        super(builderProvider, name, { spec, name: undefined, driver: undefined, platforms: undefined, nodes: undefined }, opts);
+    }
+}
+
+/**
+ * A buildx builder, as `docker buildx create --name multi-arch-builder --driver
+ * docker-container --bootstrap` makes it, with one or more nodes. Pass its `name` to
+ * docker-build's `builder` (MultiArchImage does).
+ */
+export class BuildxBuilder extends pulumi.ComponentResource {
+    /** The builder's name; known once the builder exists. */
+    public readonly name: pulumi.Output<string>;
+    /** The buildx driver. */
+    public readonly driver: pulumi.Output<string>;
+    /** Every platform the builder builds, as buildx reports them (all of them once bootstrapped). */
+    public readonly platforms: pulumi.Output<string[]>;
+    /** The builder's nodes, as buildx reports them. */
+    public readonly nodes: pulumi.Output<BuilderNode[]>;
+
+    constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("multiarch:index:BuildxBuilder", name, args, opts);
+        const spec = builderSpec(name, args, pulumi.getStack());
+        const instance = new BuildxBuilderInstance(`${name}-buildx`, spec, { parent: this });
+        this.name = instance.name;
+        this.driver = instance.driver;
+        this.platforms = instance.platforms;
+        this.nodes = instance.nodes;
+        this.registerOutputs({ name: this.name, driver: this.driver, platforms: this.platforms, nodes: this.nodes });
+    }
+}
+
+function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
+    return value !== undefined && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
+}
+
+// Checks the arguments and applies the defaults, reporting every problem at once;
+// `driverOptions` known only later are checked once they resolve.
+function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: string): pulumi.Output<buildx.BuilderSpec> {
+    const problems = new InputProblems();
+    const name = args.name ?? buildx.defaultBuilderName(resourceName, stack);
+    const nameProblem = buildx.nameProblem(name);
+    if (nameProblem) {
+        problems.invalid("name", args.name, nameProblem);
+    }
+
+    const drivers: string[] = Object.values(BuilderDriver);
+    const driver: string = args.driver ?? BuilderDriver.DockerContainer;
+    if ((driver as string) === "docker") {
+        problems.invalid("driver", driver, `docker-build cannot build with the \`docker\` driver; expected one of ${drivers.map((d) => `"${d}"`).join(", ")} ("docker-container" runs BuildKit in a container on the same engine)`);
+    } else if (!drivers.includes(driver)) {
+        problems.invalid("driver", driver, `expected one of ${drivers.map((d) => `"${d}"`).join(", ")}`);
+    }
+
+    if (args.platforms !== undefined && args.nodes !== undefined) {
+        problems.invalid("platforms", args.platforms, "expected no builder-wide platforms when `nodes` is given: set each node's `platforms` instead");
+    }
+    if (args.nodes !== undefined && (!Array.isArray(args.nodes) || args.nodes.length === 0)) {
+        problems.invalid("nodes", args.nodes, "expected at least one node, or leave `nodes` out for one node on the current docker context");
+    }
+    const nodeArgs: BuilderNodeArgs[] = Array.isArray(args.nodes) && args.nodes.length > 0 ? args.nodes : [{ platforms: args.platforms }];
+    const nodePath = (i: number) => (args.nodes === undefined ? "" : `nodes[${i}].`);
+
+    const platformOwner = new Map<string, number>();
+    const nodeNames = new Map<string, number>();
+    const endpoints = new Map<string, number>();
+    const nodes = nodeArgs.map((node, i) => {
+        const nodeName = node.name ?? `${name}${i}`;
+        if (node.name !== undefined) {
+            const problem = buildx.nameProblem(node.name);
+            if (problem) {
+                problems.invalid(`nodes[${i}].name`, node.name, problem);
+            }
+        }
+        const earlierName = nodeNames.get(nodeName);
+        if (earlierName !== undefined) {
+            problems.invalid(`nodes[${i}].name`, nodeName, `duplicates nodes[${earlierName}].name; give each node its own name`);
+        }
+        nodeNames.set(nodeName, i);
+
+        if (driver === BuilderDriver.Remote && !node.endpoint) {
+            problems.invalid(`${nodePath(i)}endpoint`, node.endpoint, "the remote driver needs the BuildKit address of every node, e.g. \"tcp://buildkitd.example.com:1234\"");
+        }
+        if (driver === BuilderDriver.Kubernetes && node.endpoint !== undefined) {
+            problems.invalid(`${nodePath(i)}endpoint`, node.endpoint, "expected no endpoint with the kubernetes driver: its cluster comes from KUBECONFIG and its namespace from `driverOptions.namespace`");
+        }
+        if (driver !== BuilderDriver.Kubernetes) {
+            const endpointKey = node.endpoint ?? "";
+            const earlier = endpoints.get(endpointKey);
+            if (earlier !== undefined) {
+                problems.invalid(
+                    `${nodePath(i)}endpoint`,
+                    node.endpoint,
+                    `nodes[${earlier}] already runs on ${node.endpoint === undefined ? "the current docker context (no endpoint)" : "it"}; buildx refuses two nodes on one endpoint, so give each node its own`,
+                );
+            }
+            endpoints.set(endpointKey, i);
+        }
+
+        let platforms: string[] = [];
+        if (node.platforms !== undefined) {
+            const path = args.nodes === undefined ? "platforms" : `nodes[${i}].platforms`;
+            const normalised = normalisePlatforms(Array.isArray(node.platforms) ? node.platforms : []);
+            for (const p of normalised.problems) {
+                problems.invalid(p.index < 0 ? path : `${path}[${p.index}]`, p.value, p.reason);
+            }
+            platforms = normalised.platforms;
+            platforms.forEach((platform) => {
+                const owner = platformOwner.get(platform);
+                if (owner !== undefined && owner !== i) {
+                    problems.invalid(`${path}`, node.platforms, `${platform} is also on nodes[${owner}]; each platform may belong to one node (buildx would silently take it from the earlier one)`);
+                }
+                platformOwner.set(platform, i);
+            });
+        }
+        for (const problem of buildx.driverOptionProblems(node.driverOptions ?? {})) {
+            problems.invalid(`nodes[${i}].driverOptions`, node.driverOptions, problem);
+        }
+        return { name: nodeName, endpoint: node.endpoint, platforms, driverOptions: node.driverOptions ?? {} };
+    });
+
+    if (isPlain(args.driverOptions)) {
+        for (const problem of buildx.driverOptionProblems(args.driverOptions as Record<string, string>)) {
+            problems.invalid("driverOptions", args.driverOptions, problem);
+        }
+    }
+    if (isPlain(args.buildkitdConfig) && args.buildkitdConfig.trim() === "") {
+        problems.invalid("buildkitdConfig", args.buildkitdConfig, "expected the path of a buildkitd.toml, or leave it out");
+    }
+    for (const flag of ["bootstrap", "use"] as const) {
+        if (args[flag] !== undefined && typeof args[flag] !== "boolean") {
+            problems.invalid(flag, args[flag], "expected true or false");
+        }
+    }
+    problems.throwIfAny("BuildxBuilder", resourceName);
+
+    return pulumi
+        .all([pulumi.output(args.driverOptions ?? {}), pulumi.output(args.buildkitdFlags), pulumi.output(args.buildkitdConfig)])
+        .apply(([shared, buildkitdFlags, buildkitdConfig]) => {
+            const sharedProblems = buildx.driverOptionProblems(shared);
+            if (sharedProblems.length > 0) {
+                throw new pulumi.InputPropertyError({ propertyPath: "driverOptions", reason: `\`driverOptions\`: ${sharedProblems.join("; ")}` });
+            }
+            const spec: buildx.BuilderSpec = {
+                name,
+                driver,
+                nodes: nodes.map((node) => ({
+                    name: node.name,
+                    ...(node.endpoint !== undefined ? { endpoint: node.endpoint } : {}),
+                    platforms: node.platforms,
+                    driverOptions: { ...shared, ...node.driverOptions },
+                })),
+                bootstrap: args.bootstrap ?? true,
+                use: args.use ?? false,
+            };
+            if (buildkitdFlags !== undefined && buildkitdFlags !== "") {
+                spec.buildkitdFlags = buildkitdFlags;
+            }
+            if (buildkitdConfig !== undefined && buildkitdConfig !== "") {
+                spec.buildkitdConfig = buildkitdConfig;
+            }
+            return spec;
+        });
+}

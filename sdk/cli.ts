@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// The `multiarch` command line: `multiarch preflight <context> …`.
+import { parseArgs } from "util";
+import { DEFAULT_PLATFORMS } from "./platform";
+import { DEFAULT_BUILDER, DEFAULT_REGISTRY, PreflightError, formatTable, preflight } from "./preflight";
+
+const HELP = `Usage: multiarch preflight <context> [options]
+
+Builds the Dockerfile in <context> for every platform (one build per platform, in
+parallel), pushes each to a registry, joins them under one tag, reads each platform's
+digest back from the registry, then runs each image by digest as its platform and
+checks that it reports that architecture. Exits non-zero when any platform fails.
+
+Options:
+  --platforms LIST    comma-separated platforms (default ${DEFAULT_PLATFORMS.join(",")})
+  --dockerfile PATH   the Dockerfile (default <context>/Dockerfile)
+  --registry HOST     registry to push to (default ${DEFAULT_REGISTRY}, the local one)
+  --repository NAME   repository in that registry (default multiarch-preflight/<context folder>)
+  --tag TAG           index tag; platforms get <tag>-<arch> (default preflight)
+  --builder NAME      buildx builder (default: the engine's ${DEFAULT_BUILDER} builder); a
+                      docker-container builder that cannot start falls back to it
+  --check CMD         shell command run in each image instead of the uname -m check;
+                      passes when it exits 0
+  --build-arg K=V     build argument (repeatable)
+  --target STAGE      Dockerfile stage to build
+  --no-cache          neither read nor write the per-platform registry caches
+  -h, --help          show this help
+
+Reading the registry back uses MULTIARCH_REGISTRY_USER and MULTIARCH_REGISTRY_PASSWORD
+when they are set (pushes use the docker CLI's own login).`;
+
+/** Runs the command line with these arguments; resolves to the exit code. */
+export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+    let parsed;
+    try {
+        parsed = parseArgs({
+            args: argv,
+            allowPositionals: true,
+            options: {
+                platforms: { type: "string" },
+                dockerfile: { type: "string" },
+                registry: { type: "string" },
+                repository: { type: "string" },
+                tag: { type: "string" },
+                builder: { type: "string" },
+                check: { type: "string" },
+                "build-arg": { type: "string", multiple: true },
+                target: { type: "string" },
+                "no-cache": { type: "boolean" },
+                help: { type: "boolean", short: "h" },
+            },
+        });
+    } catch (error) {
+        err(`multiarch: ${(error as Error).message}\n\n${HELP}`);
+        return 2;
+    }
+    const [command, context, ...rest] = parsed.positionals;
+    if (parsed.values.help || command === undefined || command === "help") {
+        out(HELP);
+        return parsed.values.help || command === "help" ? 0 : 2;
+    }
+    if (command !== "preflight") {
+        err(`multiarch: unknown command ${JSON.stringify(command)}; expected "preflight"\n\n${HELP}`);
+        return 2;
+    }
+    if (context === undefined || rest.length > 0) {
+        err(`multiarch preflight: expected exactly one <context> directory, got ${JSON.stringify(parsed.positionals.slice(1))}\n\n${HELP}`);
+        return 2;
+    }
+    const buildArgs: Record<string, string> = {};
+    for (const pair of parsed.values["build-arg"] ?? []) {
+        const eq = pair.indexOf("=");
+        if (eq <= 0) {
+            err(`multiarch preflight: --build-arg is ${JSON.stringify(pair)}: expected KEY=VALUE`);
+            return 2;
+        }
+        buildArgs[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+    const user = process.env.MULTIARCH_REGISTRY_USER;
+    const password = process.env.MULTIARCH_REGISTRY_PASSWORD;
+    try {
+        const result = await preflight({
+            context,
+            dockerfile: parsed.values.dockerfile,
+            platforms: parsed.values.platforms?.split(",").map((p) => p.trim()),
+            registry: parsed.values.registry,
+            repository: parsed.values.repository,
+            tag: parsed.values.tag,
+            builder: parsed.values.builder,
+            check: parsed.values.check,
+            cache: parsed.values["no-cache"] ? false : undefined,
+            buildArgs,
+            target: parsed.values.target,
+            registryAuth: user && password ? { username: user, password } : undefined,
+            log: (line) => out(`  ${line}`),
+        });
+        out("");
+        out(formatTable(result));
+        for (const note of result.notes) {
+            out(`note: ${note}`);
+        }
+        if (result.indexRef) {
+            out(`index: ${result.indexRef}`);
+        }
+        out(result.ok ? `preflight passed: ${result.platforms.length} platforms build and run as themselves` : "preflight FAILED");
+        return result.ok ? 0 : 1;
+    } catch (error) {
+        if (error instanceof PreflightError) {
+            err(`multiarch preflight: ${error.message}`);
+            return 2;
+        }
+        err(`multiarch preflight: ${(error as Error).message ?? error}`);
+        return 1;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+    });
+}

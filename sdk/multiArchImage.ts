@@ -1,0 +1,424 @@
+// MultiArchImage: one docker-build Image per platform, pushed to an ECR repository it
+// provisions, joined by a docker-build Index under one multi-platform tag.
+import * as aws from "@pulumi/aws";
+import * as dockerbuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import { BuildxBuilder } from "./builder";
+import {
+    defaultRepositoryName,
+    lifecyclePolicy,
+    mutableTagFilters,
+    parseRepositoryUrl,
+    repositoryNameProblem,
+} from "./ecr";
+import { InputProblems, show } from "./errors";
+import { BuildSpec, CACHE_TO_OPTIONS, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
+import { parsePlatform } from "./platform";
+
+/** Lifecycle settings of the ECR repository MultiArchImage creates. */
+export interface RepositoryLifecycleArgs {
+    /**
+     * Days after which an untagged image is expired.
+     *
+     * Only untagged images are ever selected: every image a deployment pins carries a
+     * tag (`<tag>-<arch>`), so it cannot expire while this stack points at it. Images a
+     * rebuild replaced and stale cache manifests lose their tags and go after this many
+     * days. Defaults to `14`.
+     */
+    untaggedExpiryDays?: number;
+}
+
+/** Settings of the ECR repository MultiArchImage creates. */
+export interface EcrRepositoryArgs {
+    /**
+     * The repository's name.
+     *
+     * Must follow ECR's rule: lowercase letters, digits and `._-` separators, with `/`
+     * between namespaces, 2 to 256 characters. Defaults to `<project>/<stack>/<name>`.
+     */
+    name?: string;
+    /**
+     * Whether `pulumi destroy` may delete the repository while it still holds images.
+     *
+     * Defaults to `false`: deleting a repository with images fails, so no deployment
+     * loses the image it pins.
+     */
+    forceDelete?: boolean;
+    /**
+     * Whether ECR scans each image for vulnerabilities when it is pushed.
+     *
+     * Defaults to `true`.
+     */
+    scanOnPush?: boolean;
+    /**
+     * The ARN of a KMS key that encrypts the repository.
+     *
+     * Defaults to AES256 encryption with a key ECR manages.
+     */
+    kmsKeyArn?: pulumi.Input<string>;
+    /**
+     * The lifecycle policy's settings.
+     *
+     * Defaults to expiring untagged images after 14 days.
+     */
+    lifecycle?: RepositoryLifecycleArgs;
+}
+
+/** The arguments of a MultiArchImage. */
+export interface MultiArchImageArgs {
+    /**
+     * The build context directory.
+     *
+     * Equivalent to the `PATH` argument of `docker buildx build`.
+     */
+    context: string;
+    /**
+     * The Dockerfile's path.
+     *
+     * Defaults to `<context>/Dockerfile`. Equivalent to `docker buildx build --file`.
+     */
+    dockerfile?: string;
+    /**
+     * The platforms to build, one image per platform.
+     *
+     * Common spellings are accepted and normalised (`amd64`, `x86_64`, `arm64`,
+     * `aarch64`, `linux/arm64/v8`). Defaults to `["linux/amd64", "linux/arm64"]`.
+     * Equivalent to `docker buildx build --platform`.
+     */
+    platforms?: string[];
+    /**
+     * The tag of the multi-platform index.
+     *
+     * The index is pushed as `<repo>:<tag>` and each platform's image as
+     * `<repo>:<tag>-<arch>`. This is the stack's moving tag: each build moves it.
+     * Defaults to `"latest"`. Equivalent to `docker buildx build --tag`.
+     */
+    tag?: string;
+    /**
+     * The buildx builder to build with.
+     *
+     * Pass a `BuildxBuilder`'s `name` to share one builder between images, or the name
+     * of an existing `docker-container`, `kubernetes` or `remote` builder. Defaults to a
+     * child `BuildxBuilder` with the `docker-container` driver. Equivalent to
+     * `docker buildx build --builder`.
+     */
+    builderName?: pulumi.Input<string>;
+    /**
+     * Settings of the ECR repository to create.
+     *
+     * Give either this or `repositoryUrl`, not both. Defaults to a repository with the
+     * defaults of `EcrRepositoryArgs`.
+     */
+    repository?: EcrRepositoryArgs;
+    /**
+     * The URL of an existing ECR repository to push to instead of creating one.
+     *
+     * For example `123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api`. Defaults to
+     * creating a repository.
+     */
+    repositoryUrl?: pulumi.Input<string>;
+    /**
+     * Whether each platform reads and writes its own registry cache.
+     *
+     * The cache of a platform lives in the same repository as `<repo>:cache-<arch>`
+     * (mode max, image manifest, OCI media types, as ECR requires). Defaults to
+     * `true`. Equivalent to `docker buildx build --cache-from/--cache-to type=registry`.
+     */
+    cache?: boolean;
+    /**
+     * Build arguments.
+     *
+     * They are kept in the image's history: pass credentials as `secrets`. Equivalent
+     * to `docker buildx build --build-arg`.
+     */
+    buildArgs?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * The Dockerfile stage to build.
+     *
+     * Defaults to the last stage. Equivalent to `docker buildx build --target`.
+     */
+    target?: string;
+    /**
+     * Build secrets, by id, mounted with `RUN --mount=type=secret,id=<id>`.
+     *
+     * Their values stay secret in state and outputs. Equivalent to
+     * `docker buildx build --secret`.
+     */
+    secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Image labels.
+     *
+     * Equivalent to `docker buildx build --label`.
+     */
+    labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Whether to build during `pulumi preview` when every input is known.
+     *
+     * Defaults to docker-build's default, `true`.
+     */
+    buildOnPreview?: pulumi.Input<boolean>;
+}
+
+const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
+const CREDENTIAL_LIKE = /TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL/i;
+
+/**
+ * A container image built for several platforms (by default linux/amd64 and
+ * linux/arm64), one build per platform, pushed to ECR and joined under one
+ * multi-platform tag, with each platform's manifest digest exposed for pinning.
+ */
+export class MultiArchImage extends pulumi.ComponentResource {
+    /** The repository the images are pushed to, e.g. `1234….dkr.ecr.us-west-2.amazonaws.com/app`. */
+    public readonly repositoryUrl: pulumi.Output<string>;
+    /** The repository's ARN, for IAM policies that allow pulling from it alone. */
+    public readonly repositoryArn: pulumi.Output<string>;
+    /** The canonical platforms built, in the order given. */
+    public readonly platforms: string[];
+    /** Each platform's manifest digest: `{ "linux/amd64": "sha256:…" }`. */
+    public readonly platformDigests: pulumi.Output<Record<string, string>>;
+    /** Each platform's image by digest: `{ "linux/amd64": "<repositoryUrl>@sha256:…" }`. */
+    public readonly platformRefs: pulumi.Output<Record<string, string>>;
+    /** The multi-platform index, `<repositoryUrl>:<tag>@sha256:…`. */
+    public readonly indexRef: pulumi.Output<string>;
+    /** The index's digest, `sha256:…`. */
+    public readonly indexDigest: pulumi.Output<string>;
+    /** The name of the buildx builder that builds the images. */
+    public readonly builderName: pulumi.Output<string>;
+    /** The same build as a Docker Bake file (JSON), for `docker buildx bake -f FILE`. */
+    public readonly bakeFile: pulumi.Output<string>;
+    /** The repository, when this component created it. */
+    public readonly repository?: aws.ecr.Repository;
+    /** The builder, when this component created it. */
+    public readonly builder?: BuildxBuilder;
+    /** The per-platform images, by canonical platform. */
+    public readonly images: Record<string, dockerbuild.Image>;
+    /** The multi-platform index over the per-platform images. */
+    public readonly index: dockerbuild.Index;
+
+    private readonly spec: BuildSpec;
+
+    constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("multiarch:index:MultiArchImage", name, {}, opts);
+        const spec = validate(name, args ?? ({} as MultiArchImageArgs));
+        this.spec = spec;
+        this.platforms = spec.platforms;
+
+        let registryId: pulumi.Input<string> | undefined;
+        let region: pulumi.Input<string> | undefined;
+        if (args.repositoryUrl === undefined) {
+            const settings = args.repository ?? {};
+            const repository = new aws.ecr.Repository(
+                `${name}-repo`,
+                {
+                    name: settings.name ?? defaultRepositoryName(pulumi.getProject(), pulumi.getStack(), name),
+                    forceDelete: settings.forceDelete ?? false,
+                    imageScanningConfiguration: { scanOnPush: settings.scanOnPush ?? true },
+                    imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+                    imageTagMutabilityExclusionFilters: mutableTagFilters(spec.tag),
+                    encryptionConfigurations: [
+                        settings.kmsKeyArn === undefined
+                            ? { encryptionType: "AES256" }
+                            : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn },
+                    ],
+                },
+                { parent: this },
+            );
+            new aws.ecr.LifecyclePolicy(
+                `${name}-lifecycle`,
+                {
+                    repository: repository.name,
+                    policy: lifecyclePolicy(settings.lifecycle?.untaggedExpiryDays ?? DEFAULT_UNTAGGED_EXPIRY_DAYS),
+                },
+                { parent: this },
+            );
+            this.repository = repository;
+            this.repositoryUrl = repository.repositoryUrl;
+            this.repositoryArn = repository.arn;
+            registryId = repository.registryId;
+        } else {
+            const existing = pulumi.output(args.repositoryUrl).apply((url) => {
+                const parsed = parseRepositoryUrl(url);
+                if (!parsed) {
+                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: repositoryUrlReason(url) });
+                }
+                return { url, ...parsed };
+            });
+            this.repositoryUrl = existing.url;
+            this.repositoryArn = existing.apply((r) => {
+                const partition = r.registry.endsWith(".cn") ? "aws-cn" : "aws";
+                return `arn:${partition}:ecr:${r.region}:${r.registryId}:repository/${r.name}`;
+            });
+            registryId = existing.registryId;
+            region = existing.region;
+        }
+
+        const token = aws.ecr.getAuthorizationTokenOutput({ registryId, region }, { parent: this });
+        const registry = {
+            address: this.repositoryUrl.apply((url) => url.slice(0, url.indexOf("/"))),
+            username: token.userName,
+            password: pulumi.secret(token.password),
+        };
+
+        if (args.builderName === undefined) {
+            this.builder = new BuildxBuilder(`${name}-builder`, {}, { parent: this });
+            this.builderName = this.builder.name;
+        } else {
+            this.builderName = pulumi.output(args.builderName);
+        }
+
+        warnOnCredentialLikeBuildArgs(args.buildArgs, this);
+        const secrets = args.secrets === undefined ? undefined : pulumi.secret(args.secrets);
+        const builds = this.repositoryUrl.apply((url) => platformBuilds(spec, url));
+
+        this.images = {};
+        spec.platforms.forEach((platform, i) => {
+            const build = builds.apply((b) => b[i]);
+            this.images[platform] = new dockerbuild.Image(
+                `${name}-${platformSuffix(platform)}`,
+                {
+                    context: { location: spec.context },
+                    dockerfile: { location: spec.dockerfile },
+                    platforms: [platform as dockerbuild.Platform],
+                    tags: [build.imageTag],
+                    push: true,
+                    builder: { name: this.builderName },
+                    registries: [registry],
+                    cacheFrom: spec.cache ? [{ registry: { ref: build.apply((b) => b.cacheRef!) } }] : undefined,
+                    cacheTo: spec.cache ? [{ registry: { ref: build.apply((b) => b.cacheRef!), ...CACHE_TO_OPTIONS } }] : undefined,
+                    buildArgs: args.buildArgs,
+                    target: spec.target,
+                    secrets,
+                    labels: args.labels,
+                    buildOnPreview: args.buildOnPreview,
+                },
+                { parent: this },
+            );
+        });
+        const images = spec.platforms.map((p) => this.images[p]);
+
+        this.index = new dockerbuild.Index(
+            `${name}-index`,
+            {
+                tag: this.repositoryUrl.apply((url) => indexTag(spec, url)),
+                sources: images.map((image) => image.ref),
+                push: true,
+                registry,
+            },
+            { parent: this },
+        );
+
+        this.platformDigests = pulumi
+            .all(images.map((image) => image.digest))
+            .apply((digests) => Object.fromEntries(spec.platforms.map((p, i) => [p, digests[i]])));
+        this.platformRefs = pulumi
+            .all([this.repositoryUrl, this.platformDigests])
+            .apply(([url, digests]) => Object.fromEntries(Object.entries(digests).map(([p, d]) => [p, `${url}@${d}`])));
+        this.indexRef = this.index.ref;
+        this.indexDigest = this.index.ref.apply((ref) => ref.slice(ref.lastIndexOf("@") + 1));
+
+        const secretIds = pulumi.unsecret(pulumi.output(args.secrets ?? {}).apply((s) => Object.keys(s ?? {})));
+        this.bakeFile = pulumi
+            .all([this.repositoryUrl, pulumi.output(args.buildArgs ?? {}), pulumi.output(args.labels ?? {}), secretIds])
+            .apply(([repositoryUrl, buildArgs, labels, ids]) =>
+                JSON.stringify(toBakeFile(spec, { repositoryUrl, buildArgs, labels, secretIds: ids }), null, 2),
+            );
+
+        this.registerOutputs({
+            repositoryUrl: this.repositoryUrl,
+            repositoryArn: this.repositoryArn,
+            platforms: this.platforms,
+            platformDigests: this.platformDigests,
+            platformRefs: this.platformRefs,
+            indexRef: this.indexRef,
+            indexDigest: this.indexDigest,
+            builderName: this.builderName,
+            bakeFile: this.bakeFile,
+        });
+    }
+
+    /**
+     * The image of one platform by digest, `<repositoryUrl>@sha256:…`.
+     *
+     * Accepts the same spellings as `platforms` (`arm64`, `aarch64`, …) and throws for a
+     * platform this image was not built for.
+     */
+    refFor(platform: string): pulumi.Output<string> {
+        const parsed = parsePlatform(platform);
+        if ("error" in parsed) {
+            throw new Error(`refFor(${show(platform)}): ${parsed.error}`);
+        }
+        if (!this.spec.platforms.includes(parsed.platform)) {
+            throw new Error(
+                `refFor(${show(platform)}): this image was built for ${this.spec.platforms.join(", ")} only, not ${parsed.platform}; add "${parsed.platform}" to \`platforms\``,
+            );
+        }
+        return this.platformRefs.apply((refs) => refs[parsed.platform]);
+    }
+}
+
+/** A platform as a resource-name suffix: `linux/amd64` → `amd64`. */
+function platformSuffix(platform: string): string {
+    return platform.split("/").slice(1).join("-");
+}
+
+function repositoryUrlReason(url: unknown): string {
+    return `\`repositoryUrl\` is ${show(url)}: expected the URL of an ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<name>, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api"`;
+}
+
+/** Checks every plain argument and throws all problems together, before any child exists. */
+function validate(name: string, args: MultiArchImageArgs): BuildSpec {
+    const problems = new InputProblems();
+    const spec = normaliseBuildSpec(args, problems);
+
+    if (args.repository !== undefined && args.repositoryUrl !== undefined) {
+        problems.add(
+            "repository",
+            `\`repository\` and \`repositoryUrl\` are both given (${show(args.repositoryUrl)}): give \`repository\` to create a repository, or \`repositoryUrl\` to push to an existing one, not both`,
+        );
+    }
+    if (typeof args.repositoryUrl === "string" && !parseRepositoryUrl(args.repositoryUrl)) {
+        problems.add("repositoryUrl", repositoryUrlReason(args.repositoryUrl));
+    }
+    const repository = args.repository;
+    if (repository?.name !== undefined) {
+        const problem = typeof repository.name === "string" ? repositoryNameProblem(repository.name) : "expected a string";
+        if (problem) {
+            problems.invalid("repository.name", repository.name, problem);
+        }
+    }
+    for (const flag of ["forceDelete", "scanOnPush"] as const) {
+        if (repository?.[flag] !== undefined && typeof repository[flag] !== "boolean") {
+            problems.invalid(`repository.${flag}`, repository[flag], "expected true or false");
+        }
+    }
+    if (typeof repository?.kmsKeyArn === "string" && !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/.test(repository.kmsKeyArn)) {
+        problems.invalid("repository.kmsKeyArn", repository.kmsKeyArn, "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>");
+    }
+    const days = repository?.lifecycle?.untaggedExpiryDays;
+    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) {
+        problems.invalid("repository.lifecycle.untaggedExpiryDays", days, "expected a whole number of days from 1 to 3650");
+    }
+    if (typeof args.builderName === "string" && args.builderName.trim() === "") {
+        problems.invalid("builderName", args.builderName, "expected the name of a buildx builder, or leave it out to create one");
+    }
+
+    problems.throwIfAny("MultiArchImage", name);
+    return spec!;
+}
+
+/** Build arguments are kept in the image's history: warn when one looks like a credential. */
+function warnOnCredentialLikeBuildArgs(buildArgs: MultiArchImageArgs["buildArgs"], resource: pulumi.Resource): void {
+    if (buildArgs === undefined) {
+        return;
+    }
+    pulumi.unsecret(pulumi.output(buildArgs)).apply((resolved) => {
+        for (const key of Object.keys(resolved ?? {})) {
+            if (CREDENTIAL_LIKE.test(key)) {
+                pulumi.log.warn(
+                    `build arg "${key}" looks like a credential: build args are kept in the image's history; pass it in \`secrets\` and mount it with RUN --mount=type=secret,id=${key}`,
+                    resource,
+                );
+            }
+        }
+    });
+}

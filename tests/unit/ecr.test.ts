@@ -1,0 +1,54 @@
+import * as assert from "assert";
+import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem } from "../../sdk/ecr";
+
+describe("ECR rules", () => {
+    const valid = ["ab", "api", "team/api", "team/sub-team/api_v2", "a.b-c_d/e", "a".repeat(256)];
+    for (const name of valid) {
+        it(`accepts repository name ${JSON.stringify(name.length > 20 ? `${name.slice(0, 8)}…(${name.length})` : name)}`, () => {
+            assert.strictEqual(repositoryNameProblem(name), undefined);
+        });
+    }
+    const invalid = ["a", "Api", "team//api", "/api", "api/", "-api", "api-", "a..b", "a b", "a".repeat(257), "api:latest"];
+    for (const name of invalid) {
+        it(`rejects repository name ${JSON.stringify(name.length > 20 ? `${name.slice(0, 8)}…(${name.length})` : name)}`, () => {
+            assert.match(repositoryNameProblem(name) ?? "", /lowercase letters, digits/);
+        });
+    }
+
+    it("parses an ECR repository URL", () => {
+        assert.deepStrictEqual(parseRepositoryUrl("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api"), {
+            registryId: "123456789012",
+            region: "eu-west-1",
+            name: "team/api",
+            registry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        });
+        assert.strictEqual(parseRepositoryUrl("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/api")?.region, "cn-north-1");
+    });
+
+    for (const url of ["docker.io/library/alpine", "123.dkr.ecr.us-east-1.amazonaws.com/api", "123456789012.dkr.ecr.us-east-1.amazonaws.com/Api", "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:tag"]) {
+        it(`rejects ${url} as an ECR repository URL`, () => {
+            assert.strictEqual(parseRepositoryUrl(url), undefined);
+        });
+    }
+
+    it("derives a valid, per-stack default name", () => {
+        assert.strictEqual(defaultRepositoryName("My Project", "Dev", "api"), "my-project/dev/api");
+        assert.strictEqual(defaultRepositoryName("p", "prod", "API__Service"), "p/prod/api-service");
+        assert.strictEqual(repositoryNameProblem(defaultRepositoryName("p", "s", "---")), undefined);
+    });
+
+    it("keeps only the moving tag, its per-platform tags and the caches mutable", () => {
+        assert.deepStrictEqual(mutableTagFilters("latest"), [
+            { filter: "latest", filterType: "WILDCARD" },
+            { filter: "latest-*", filterType: "WILDCARD" },
+            { filter: "cache-*", filterType: "WILDCARD" },
+        ]);
+    });
+
+    it("expires only untagged images", () => {
+        const policy = JSON.parse(lifecyclePolicy(14));
+        assert.strictEqual(policy.rules.length, 1);
+        assert.deepStrictEqual(policy.rules[0].selection, { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 14 });
+        assert.deepStrictEqual(policy.rules[0].action, { type: "expire" });
+    });
+});
