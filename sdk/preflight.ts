@@ -209,8 +209,7 @@ async function buildPlatform(
     });
     const buildSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (code !== 0) {
-        const errors = lines.filter((l) => /ERROR|error:|failed/i.test(l)).slice(-3);
-        return { platform, buildSeconds, ok: false, reason: `build failed: ${(errors.length ? errors : lines.slice(-3)).join(" | ")}` };
+        return { platform, buildSeconds, ok: false, reason: `build failed: ${explainBuildFailure(lines)}` };
     }
     const metadata = JSON.parse(fs.readFileSync(metadataFile, "utf8"));
     const digest: string | undefined = metadata[arch]?.["containerimage.digest"];
@@ -269,6 +268,26 @@ async function checkPlatform(repositoryUrl: string, result: PlatformResult, chec
             : `the check \`${check}\` failed: ${message}`;
     }
     log(`[${result.platform.split("/")[1]}] ran: ${result.seen ?? "-"} ${result.ok ? "ok" : "FAILED"}`);
+}
+
+/**
+ * Names the step that failed in BuildKit's plain progress, with the last lines it
+ * printed: `step [3/3] RUN make: make: *** no rule (ERROR: … exit code: 2)`.
+ */
+export function explainBuildFailure(lines: string[]): string {
+    const failed = lines.map((l) => /^#(\d+) ERROR: (.*)$/.exec(l)).find((m) => m !== null);
+    if (!failed) {
+        const errors = lines.filter((l) => /ERROR|error:|failed/i.test(l)).slice(-3);
+        return (errors.length > 0 ? errors : lines.slice(-3)).join(" | ");
+    }
+    const step = failed[1];
+    const name = lines.map((l) => new RegExp(`^#${step} (\\[.*)$`).exec(l)).find((m) => m !== null)?.[1];
+    const output = lines
+        .map((l) => new RegExp(`^#${step} \\d+\\.\\d+ (.*)$`).exec(l)?.[1])
+        .filter((l): l is string => l !== undefined)
+        .slice(-3);
+    const said = output.length > 0 ? `${output.join(" | ")} ` : "";
+    return `step ${name ?? `#${step}`}: ${said}(${failed[2]})`;
 }
 
 function streamDocker(argv: string[], onLine: (line: string) => void): Promise<{ code: number; lines: string[] }> {

@@ -58,6 +58,14 @@ function expectedPlatforms(entries: RawIndexEntry[]): Record<string, string> {
     return expected;
 }
 
+/** Deletes a pushed tag's manifest from its registry (both test registries allow deletes). */
+async function deletePushed(tag: string): Promise<void> {
+    const auth = tag.startsWith(`${AUTH_REGISTRY}/`) ? { username: AUTH_USER, password: AUTH_PASSWORD } : undefined;
+    const { reference, digest } = await new RegistryClient({ auth }).getManifest(tag);
+    const headers: Record<string, string> = auth ? { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` } : {};
+    await fetch(`http://${reference.registry}/v2/${reference.repository}/manifests/${digest}`, { method: "DELETE", headers, signal: AbortSignal.timeout(10000) });
+}
+
 function sha256(text: string): string {
     return `sha256:${crypto.createHash("sha256").update(text).digest("hex")}`;
 }
@@ -84,9 +92,11 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
         if (workDir !== undefined) {
             fs.rmSync(workDir, { recursive: true, force: true });
         }
-        // buildx's docker driver also keeps the pushed images in the local store.
+        // buildx's docker driver also keeps the pushed images in the local store; and the
+        // registries are shared, so remove what this run pushed there too.
         for (const tag of pushedTags) {
             await docker(["image", "rm", tag]).catch(() => undefined);
+            await deletePushed(tag).catch(() => undefined);
         }
     });
 

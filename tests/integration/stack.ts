@@ -56,3 +56,30 @@ export function useDockerStack(): void {
         this.skip();
     });
 }
+
+/** Runs the real docker CLI (no shell) and returns its stdout; fails with its stderr. */
+export async function docker(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<string> {
+    const { execFile } = await import("child_process");
+    return new Promise((resolve, reject) => {
+        const child = execFile(
+            "docker",
+            args,
+            { env: options.env ?? process.env, timeout: options.timeoutMs ?? 240000, maxBuffer: 64 * 1024 * 1024 },
+            (error, stdout, stderr) => {
+                if (error) {
+                    reject(new Error(`docker ${args.join(" ")} failed: ${String(stderr) || error.message}`));
+                } else {
+                    resolve(String(stdout));
+                }
+            },
+        );
+        if (options.input !== undefined) {
+            child.stdin?.end(options.input);
+        }
+    });
+}
+
+/** A name no other test run uses, for repositories and builders: `prefix-<random>`. */
+export function uniqueName(prefix: string): string {
+    return `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}

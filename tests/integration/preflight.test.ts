@@ -1,0 +1,151 @@
+// `multiarch preflight` on the real engine: it builds every platform, pushes, joins the
+// index, reads it back and runs each image as its platform.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { main } from "../../sdk/cli";
+import { PreflightError, preflight } from "../../sdk/preflight";
+import { RegistryClient, RegistryError } from "../../sdk/registry";
+import { REGISTRY, docker, uniqueName, useDockerStack } from "./stack";
+
+const ROOT = path.join(__dirname, "..", "..");
+const APP = path.join(ROOT, "examples", "app");
+
+/** A fixture context with the app's per-platform busybox binaries beside its Dockerfile. */
+function contextWithBusybox(fixture: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `multiarch-${fixture}-`));
+    fs.copyFileSync(path.join(ROOT, "tests", "fixtures", fixture, "Dockerfile"), path.join(dir, "Dockerfile"));
+    fs.cpSync(path.join(APP, "busybox"), path.join(dir, "busybox"), { recursive: true });
+    return dir;
+}
+
+describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
+    this.timeout(600000);
+    useDockerStack();
+
+    const registry = new RegistryClient();
+    const made: string[] = [];
+    after(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+    it("builds, pushes and runs each platform of the example app as itself", async () => {
+        const repository = `multiarch-test/${uniqueName("app")}`;
+        const lines: string[] = [];
+        const result = await preflight({ context: APP, repository, log: (l) => lines.push(l) });
+        assert.strictEqual(result.ok, true, JSON.stringify(result, null, 2));
+        assert.strictEqual(result.builder, "default");
+        assert.deepStrictEqual(
+            result.platforms.map((p) => [p.platform, p.seen, p.ok]),
+            [
+                ["linux/amd64", "x86_64", true],
+                ["linux/arm64", "aarch64", true],
+            ],
+        );
+        const index = await registry.resolveImage(`${REGISTRY}/${repository}:preflight`);
+        assert.deepStrictEqual(index.platforms, {
+            "linux/amd64": result.platforms[0].digest,
+            "linux/arm64": result.platforms[1].digest,
+        });
+        assert.strictEqual(result.indexRef, `${REGISTRY}/${repository}:preflight@${index.digest}`);
+        assert.ok(lines.some((l) => l.startsWith("[arm64] pushed sha256:")), "progress names each platform's push");
+        for (const p of result.platforms) {
+            assert.ok(p.buildSeconds! > 0 && p.buildSeconds! < 600, `build seconds of ${p.platform}: ${p.buildSeconds}`);
+        }
+    });
+
+    it("fails the platform whose image runs as another architecture", async () => {
+        const context = contextWithBusybox("wrong-arch");
+        made.push(context);
+        const result = await preflight({ context, repository: `multiarch-test/${uniqueName("wrong")}` });
+        assert.strictEqual(result.ok, false);
+        const [amd64, arm64] = result.platforms;
+        assert.deepStrictEqual([amd64.seen, amd64.ok], ["x86_64", true]);
+        assert.deepStrictEqual([arm64.seen, arm64.ok], ["x86_64", false]);
+        assert.strictEqual(arm64.reason, 'the linux/arm64 image ran as "x86_64", expected "aarch64": it was not built for its platform');
+    });
+
+    it("names the platform that fails to build and pushes no index", async () => {
+        const context = contextWithBusybox("fails-on-arm64");
+        made.push(context);
+        const repository = `multiarch-test/${uniqueName("fails")}`;
+        const result = await preflight({ context, repository, cache: false });
+        assert.strictEqual(result.ok, false);
+        assert.strictEqual(result.platforms[0].ok, true);
+        assert.strictEqual(result.platforms[0].seen, "x86_64");
+        assert.strictEqual(result.platforms[1].ok, false);
+        assert.match(result.platforms[1].reason!, /^build failed: .*this step needs x86_64, not aarch64/);
+        assert.strictEqual(result.indexRef, undefined);
+        assert.match(result.notes.join("\n"), /no index was pushed/);
+        await assert.rejects(registry.resolveImage(`${REGISTRY}/${repository}:preflight`), (e: RegistryError) => e.kind === "not-found");
+    });
+
+    it("runs the user's --check in each image instead of uname -m", async () => {
+        const result = await preflight({
+            context: APP,
+            repository: `multiarch-test/${uniqueName("check")}`,
+            check: 'test -f /app/hello.sh && echo "app present on $(uname -m)"',
+        });
+        assert.strictEqual(result.ok, true, JSON.stringify(result.platforms));
+        assert.deepStrictEqual(result.platforms.map((p) => p.seen), ["app present on x86_64", "app present on aarch64"]);
+        const failing = await preflight({ context: APP, repository: `multiarch-test/${uniqueName("check")}`, check: "test -f /missing" });
+        assert.strictEqual(failing.ok, false);
+        assert.match(failing.platforms[0].reason!, /^the check `test -f \/missing` failed/);
+    });
+
+    it("falls back to the default builder when a docker-container builder cannot start, and says so", async () => {
+        const builder = uniqueName("preflight-offline");
+        await docker(["buildx", "create", "--name", builder, "--driver", "docker-container", "--driver-opt", `image=${REGISTRY}/multiarch-test/no-such-buildkit:1`]);
+        try {
+            const result = await preflight({ context: APP, repository: `multiarch-test/${uniqueName("fallback")}`, builder, platforms: ["linux/amd64"] });
+            assert.strictEqual(result.builder, "default");
+            assert.strictEqual(result.ok, true);
+            assert.match(result.notes[0], new RegExp(`^builder "${builder}" \\(docker-container\\) could not start, so the engine's default builder built instead`));
+        } finally {
+            await docker(["buildx", "rm", "--force", builder]).catch(() => undefined);
+        }
+    });
+
+    it("refuses a builder that does not exist", async () => {
+        await assert.rejects(preflight({ context: APP, builder: "no-such-builder-here" }), (e: Error) => {
+            assert.ok(e instanceof PreflightError);
+            assert.match(e.message, /^builder "no-such-builder-here" does not exist \(see `docker buildx ls`\)/);
+            return true;
+        });
+    });
+
+    it("says the daemon is down and how to start it", async () => {
+        const saved = process.env.DOCKER_HOST;
+        process.env.DOCKER_HOST = "unix:///nonexistent/docker.sock";
+        try {
+            await assert.rejects(preflight({ context: APP }), (e: Error) => {
+                assert.ok(e instanceof PreflightError);
+                assert.match(e.message, /the Docker daemon is not running or not reachable/);
+                assert.match(e.message, /scripts\/docker-stack\.sh/);
+                return true;
+            });
+        } finally {
+            if (saved === undefined) {
+                delete process.env.DOCKER_HOST;
+            } else {
+                process.env.DOCKER_HOST = saved;
+            }
+        }
+    });
+
+    it("ends the command line with the table and exit code 0, or 1 when a platform fails", async () => {
+        const out: string[] = [];
+        const code = await main(["preflight", APP, "--repository", `multiarch-test/${uniqueName("cli")}`], (l) => out.push(l));
+        assert.strictEqual(code, 0, out.join("\n"));
+        const text = out.join("\n");
+        assert.match(text, /^platform +digest +build +arch seen +verdict$/m);
+        assert.match(text, /^linux\/amd64 +sha256:[0-9a-f]{64} +\d+\.\ds +x86_64 +ok$/m);
+        assert.match(text, /^linux\/arm64 +sha256:[0-9a-f]{64} +\d+\.\ds +aarch64 +ok$/m);
+        assert.match(text, /preflight passed: 2 platforms build and run as themselves/);
+
+        const context = contextWithBusybox("wrong-arch");
+        made.push(context);
+        const failed: string[] = [];
+        assert.strictEqual(await main(["preflight", context, "--repository", `multiarch-test/${uniqueName("cli")}`], (l) => failed.push(l)), 1);
+        assert.match(failed.join("\n"), /^linux\/arm64 +sha256:[0-9a-f]{64} +\d+\.\ds +x86_64 +FAIL$/m);
+    });
+});
