@@ -3,39 +3,13 @@
 // each pulled by its own digest; and a registry with basic auth (as ECR has) refuses a
 // push until `docker login`.
 import * as assert from "assert";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { promisify } from "util";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, useDockerStack } from "./stack";
-
-const execFileAsync = promisify(execFile);
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "./stack";
 
 const APP = path.resolve(__dirname, "../../examples/app");
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
-
-interface DockerOptions {
-    /** The docker CLI's config dir (credentials); the caller's own when undefined. */
-    config?: string;
-    /** Written to the command's stdin. */
-    input?: string;
-}
-
-/** Runs the docker CLI and returns its trimmed stdout; a failure carries stderr. */
-async function docker(args: string[], options: DockerOptions = {}): Promise<string> {
-    const env = options.config ? { ...process.env, DOCKER_CONFIG: options.config } : process.env;
-    const running = execFileAsync("docker", args, { env, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
-    if (options.input !== undefined) {
-        running.child.stdin?.end(options.input);
-    }
-    try {
-        return (await running).stdout.trim();
-    } catch (error) {
-        const { stderr } = error as { stderr?: string };
-        throw new Error(`docker ${args.join(" ")} failed: ${stderr?.trim() || (error as Error).message}`);
-    }
-}
 
 /** Builds examples/app for both platforms with the default builder and pushes it. */
 function buildAndPush(tag: string, config?: string): Promise<string> {
@@ -43,30 +17,6 @@ function buildAndPush(tag: string, config?: string): Promise<string> {
         ["buildx", "build", "--builder", "default", "--progress", "plain", "--platform", PLATFORMS.join(","), "--tag", tag, "--push", APP],
         { config },
     );
-}
-
-interface IndexEntry {
-    digest: string;
-    platform?: { os: string; architecture: string; variant?: string };
-    annotations?: Record<string, string>;
-}
-
-/** The per-platform manifest digests of an index, without buildx's attestation entries. */
-async function platformDigests(tag: string): Promise<Record<string, string>> {
-    const index = JSON.parse(await docker(["buildx", "imagetools", "inspect", "--raw", tag])) as { manifests?: IndexEntry[] };
-    const digests: Record<string, string> = {};
-    for (const entry of index.manifests ?? []) {
-        if (!entry.platform || entry.annotations?.["vnd.docker.reference.type"] === "attestation-manifest") {
-            continue;
-        }
-        digests[`${entry.platform.os}/${entry.platform.architecture}`] = entry.digest;
-    }
-    return digests;
-}
-
-/** A repository name no earlier run has used. */
-function uniqueRepository(kind: string): string {
-    return `multiarch-test/${kind}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 describe("Docker stack (needs scripts/docker-stack.sh)", function () {
@@ -97,12 +47,12 @@ describe("Docker stack (needs scripts/docker-stack.sh)", function () {
     });
 
     describe("examples/app built for linux/amd64 and linux/arm64", function () {
-        const repository = `${REGISTRY}/${uniqueRepository("app")}`;
+        const repository = `${REGISTRY}/multiarch-test/${uniqueName("app")}`;
         let digests: Record<string, string>;
 
         before(async function () {
             await buildAndPush(`${repository}:v1`);
-            digests = await platformDigests(`${repository}:v1`);
+            digests = (await inspectRaw(`${repository}:v1`)).platforms;
         });
 
         it("pushes one index with a manifest per platform", function () {
@@ -120,9 +70,9 @@ describe("Docker stack (needs scripts/docker-stack.sh)", function () {
             it(`runs the ${platform} digest as ${machine}`, async function () {
                 const reference = `${repository}@${digests[platform]}`;
                 pulled.push(reference);
-                assert.strictEqual(await docker(["run", "--rm", "--platform", platform, reference, "uname", "-m"]), machine);
+                assert.strictEqual((await docker(["run", "--rm", "--platform", platform, reference, "uname", "-m"])).trim(), machine);
                 assert.strictEqual(
-                    await docker(["run", "--rm", "--platform", platform, reference]),
+                    (await docker(["run", "--rm", "--platform", platform, reference])).trim(),
                     `hello from ${machine}\nversion 0.1.0`,
                 );
             });
@@ -130,7 +80,7 @@ describe("Docker stack (needs scripts/docker-stack.sh)", function () {
     });
 
     describe(`the registry with basic auth on ${AUTH_REGISTRY}`, function () {
-        const repository = `${AUTH_REGISTRY}/${uniqueRepository("auth")}`;
+        const repository = `${AUTH_REGISTRY}/multiarch-test/${uniqueName("auth")}`;
 
         it("refuses a push without credentials", async function () {
             await assert.rejects(buildAndPush(`${repository}:v1`, config), /failed to push .*401 Unauthorized/);

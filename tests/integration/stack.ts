@@ -57,26 +57,68 @@ export function useDockerStack(): void {
     });
 }
 
+/** How to run one docker CLI call in a test. */
+export interface DockerCallOptions {
+    /** The whole environment of the call; the test process's own when undefined. */
+    env?: NodeJS.ProcessEnv;
+    /** A DOCKER_CONFIG dir (credentials) over `env`, so logins touch no real config. */
+    config?: string;
+    /** Written to the call's stdin. */
+    input?: string;
+    timeoutMs?: number;
+}
+
 /** Runs the real docker CLI (no shell) and returns its stdout; fails with its stderr. */
-export async function docker(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function docker(args: string[], options: DockerCallOptions = {}): Promise<string> {
     const { execFile } = await import("child_process");
+    const env = { ...(options.env ?? process.env), ...(options.config ? { DOCKER_CONFIG: options.config } : {}) };
     return new Promise((resolve, reject) => {
-        const child = execFile(
-            "docker",
-            args,
-            { env: options.env ?? process.env, timeout: options.timeoutMs ?? 240000, maxBuffer: 64 * 1024 * 1024 },
-            (error, stdout, stderr) => {
-                if (error) {
-                    reject(new Error(`docker ${args.join(" ")} failed: ${String(stderr) || error.message}`));
-                } else {
-                    resolve(String(stdout));
-                }
-            },
-        );
+        const child = execFile("docker", args, { env, timeout: options.timeoutMs ?? 240000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+            if (error) {
+                reject(new Error(`docker ${args.join(" ")} failed: ${String(stderr).trim() || error.message}`));
+            } else {
+                resolve(String(stdout));
+            }
+        });
         if (options.input !== undefined) {
             child.stdin?.end(options.input);
         }
     });
+}
+
+/** One entry of an image index as `docker buildx imagetools inspect --raw` prints it. */
+export interface RawIndexEntry {
+    digest: string;
+    platform?: { os: string; architecture: string; variant?: string };
+    annotations?: Record<string, string>;
+}
+
+/** True for the provenance attestation entries buildx adds to an index. */
+export function isAttestationEntry(entry: RawIndexEntry): boolean {
+    return entry.annotations?.["vnd.docker.reference.type"] === "attestation-manifest" || entry.platform?.os === "unknown";
+}
+
+/**
+ * What buildx itself says an index holds, as an oracle independent of the project's
+ * registry reader: the raw bytes, the parsed index and platform → digest without
+ * attestations (`linux/arm64/v8` written as `linux/arm64`).
+ */
+export async function inspectRaw(
+    reference: string,
+    options: DockerCallOptions = {},
+): Promise<{ raw: string; json: { mediaType: string; manifests?: RawIndexEntry[] }; platforms: Record<string, string> }> {
+    const raw = await docker(["buildx", "imagetools", "inspect", "--raw", reference], options);
+    const json = JSON.parse(raw);
+    const platforms: Record<string, string> = {};
+    for (const entry of (json.manifests ?? []) as RawIndexEntry[]) {
+        if (isAttestationEntry(entry) || !entry.platform) {
+            continue;
+        }
+        const { os, architecture, variant } = entry.platform;
+        const keepVariant = variant !== undefined && !(architecture === "arm64" && variant === "v8");
+        platforms[`${os}/${architecture}${keepVariant ? `/${variant}` : ""}`] = entry.digest;
+    }
+    return { raw, json, platforms };
 }
 
 /** A name no other test run uses, for repositories and builders: `prefix-<random>`. */
