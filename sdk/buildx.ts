@@ -304,17 +304,26 @@ export function parseInspect(text: string): InspectedBuilder {
 }
 
 /** A failed docker CLI call, with a message that says what to do about it. */
-export class DockerCliError extends Error {
-    constructor(
-        message: string,
-        /** The argv after `docker`. */
-        readonly argv: string[],
-        /** What the CLI wrote to stderr. */
-        readonly stderr: string,
-    ) {
-        super(message);
-        this.name = "DockerCliError";
-    }
+export interface DockerCliError extends Error {
+    name: "DockerCliError";
+    /** The argv after `docker`. */
+    argv: string[];
+    /** What the CLI wrote to stderr. */
+    stderr: string;
+}
+
+/**
+ * Makes a `DockerCliError`: a plain `Error` with fields, not a subclass, because the
+ * dynamic provider runs from Pulumi's serialisation of its closure, and a serialised
+ * subclass of `Error` loses its message and its `instanceof Error`.
+ */
+export function dockerCliError(message: string, argv: string[], stderr: string): DockerCliError {
+    return Object.assign(new Error(message), { name: "DockerCliError" as const, argv, stderr });
+}
+
+/** True for an error `runDocker` threw. */
+export function isDockerCliError(error: unknown): error is DockerCliError {
+    return error instanceof Error && error.name === "DockerCliError" && typeof (error as DockerCliError).stderr === "string";
 }
 
 /** What went wrong running the docker CLI, as `explainDockerFailure` needs it. */
@@ -420,12 +429,12 @@ export async function runDocker(argv: string[], options: RunOptions = {}): Promi
         const probe = await execDocker(["buildx", "version"], TIMEOUTS.command);
         failure.buildxVersion = probe.failure ? null : probe.stdout;
     }
-    throw new DockerCliError(explainDockerFailure(argv, failure, options.buildkitImage), argv, failure.stderr);
+    throw dockerCliError(explainDockerFailure(argv, failure, options.buildkitImage), argv, failure.stderr);
 }
 
 /** True when the CLI said the builder does not exist. */
 export function isNoSuchBuilder(error: unknown): boolean {
-    return error instanceof Error && "stderr" in error && /no builder .* found/i.test(String((error as DockerCliError).stderr));
+    return isDockerCliError(error) && /no builder .* found/i.test(error.stderr);
 }
 
 /** The builder as buildx reports it, or undefined when there is no builder of that name. */

@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DockerCliError, inspectBuilder, runDocker } from "./buildx";
+import { inspectBuilder, isDockerCliError, runDocker } from "./buildx";
 import { repositoryNameProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
 import { BuildSpec, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
@@ -181,7 +181,7 @@ async function chooseBuilder(wanted: string | undefined, notes: string[], log: (
         await runDocker(["buildx", "inspect", "--bootstrap", wanted], { timeoutMs: 180000 });
         return wanted;
     } catch (error) {
-        const reason = error instanceof DockerCliError ? error.message.split("\n")[0] : String(error);
+        const reason = isDockerCliError(error) ? error.message.split("\n")[0] : String(error);
         const note = `builder "${wanted}" (docker-container) could not start, so the engine's default builder built instead: ${reason}`;
         notes.push(note);
         log(note);
@@ -262,7 +262,7 @@ async function checkPlatform(repositoryUrl: string, result: PlatformResult, chec
         }
     } catch (error) {
         result.ok = false;
-        const message = error instanceof DockerCliError ? error.stderr.trim().split("\n").slice(-1)[0] : String(error);
+        const message = isDockerCliError(error) ? error.stderr.trim().split("\n").slice(-1)[0] : String(error);
         result.reason = check === undefined
             ? `running \`uname -m\` in the image failed (${message}); if the image has no uname, pass --check with a command it can run`
             : `the check \`${check}\` failed: ${message}`;

@@ -4,6 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { BuilderSpec, createBuilder, diffBuilder, inspectBuilder, removeBuilder, runDocker } from "../../sdk/buildx";
+import { BuildxBuilder } from "../../sdk/builder";
+import { registered, resetMocks, settle } from "../mocks";
 import { useDockerStack } from "./stack";
 
 // /var/run is a link to /run here: one engine, two endpoint spellings, so a second
@@ -156,5 +158,47 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         await createBuilder(wanted);
         assert.deepStrictEqual(diffBuilder(wanted, wanted), { changes: false, replaces: [], deleteBeforeReplace: false });
         assert.deepStrictEqual(diffBuilder(wanted, { ...wanted, driver: "remote" }).replaces, ["driver"]);
+    });
+
+    it("runs create, read and delete from the serialised provider, as Pulumi's dynamic-provider host does", async () => {
+        // The engine keeps the provider as the text Pulumi serialises from its closure and
+        // the host loads it with require-from-string in a plain Node process: run exactly
+        // that, with no ts-node, against the real docker CLI.
+        await resetMocks();
+        const name = uniqueName("host");
+        const component = new BuildxBuilder("hosted", { name, bootstrap: false, driverOptions: { network: "host" } });
+        await settle(component.name);
+        const registration = registered("pulumi-nodejs:dynamic:Resource")[0];
+        const providerText: string = registration.inputs.__provider;
+        assert.strictEqual(typeof providerText, "string");
+        const script = path.join(dir, "host.js");
+        fs.writeFileSync(
+            script,
+            [
+                'const requireFromString = require("require-from-string");',
+                "const provider = requireFromString(process.env.PROVIDER_TEXT).handler();",
+                "const inputs = JSON.parse(process.env.INPUTS);",
+                "(async () => {",
+                "  const created = await provider.create(inputs);",
+                "  const read = await provider.read(created.id, created.outs);",
+                "  await provider.delete(created.id, created.outs);",
+                "  const gone = await provider.read(created.id, created.outs);",
+                "  console.log(JSON.stringify({ created, read, gone }));",
+                "})().catch((e) => { console.error(e && e.stack ? e.stack : e); process.exit(1); });",
+            ].join("\n"),
+        );
+        const out = execFileSync(process.execPath, [script], {
+            env: { ...process.env, NODE_PATH: path.join(__dirname, "..", "..", "node_modules"), PROVIDER_TEXT: providerText, INPUTS: JSON.stringify({ spec: registration.inputs.spec }) },
+            encoding: "utf8",
+            timeout: 60000,
+        });
+        const { created, read, gone } = JSON.parse(out);
+        assert.strictEqual(created.id, name);
+        assert.strictEqual(created.outs.name, name);
+        assert.strictEqual(created.outs.driver, "docker-container");
+        assert.strictEqual(created.outs.nodes[0].driverOptions.network, "host");
+        assert.strictEqual(read.id, name);
+        assert.deepStrictEqual(gone, {});
+        assert.strictEqual(await inspectBuilder(name), undefined);
     });
 });

@@ -4,6 +4,7 @@ import { BuilderDriver, BuildxBuilder, BuildxBuilderArgs } from "../../sdk/build
 import {
     BuilderSpec,
     DockerCliError,
+    dockerCliError,
     DockerRunner,
     appendArgv,
     builderDifferences,
@@ -144,7 +145,7 @@ function fakeDocker(answers: Record<string, string | Error | ((argv: string[]) =
 }
 
 function cliError(argv: string, stderr: string): DockerCliError {
-    return new DockerCliError(explainDockerFailure(argv.split(" "), { code: 1, stderr }), argv.split(" "), stderr);
+    return dockerCliError(explainDockerFailure(argv.split(" "), { code: 1, stderr }), argv.split(" "), stderr);
 }
 
 async function problemsOf(args: BuildxBuilderArgs, name = "b"): Promise<string> {
