@@ -23,6 +23,26 @@ export const REGION = "us-west-2";
 export const REGISTRY = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
 export const ECR_PASSWORD = "ecr-password-not-for-logs";
 
+/** What the mock's getInstanceType reports as each instance type's `supportedArchitectures`. */
+export const INSTANCE_TYPE_ARCHITECTURES: Record<string, string[]> = {
+    "t3.micro": ["x86_64"],
+    "t3.small": ["x86_64"],
+    "g5.xlarge": ["x86_64"],
+    "t2.micro": ["i386", "x86_64"],
+    "t4g.small": ["arm64"],
+    "c7g.large": ["arm64"],
+    "a1.medium": ["arm64"],
+    "mac2.metal": ["arm64_mac"],
+};
+/** The default VPC and its subnets, as the mock's getVpc and getSubnets report them. */
+export const DEFAULT_VPC_ID = "vpc-0default00000000";
+export const DEFAULT_SUBNET_IDS = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"];
+
+/** The fake AMI id the mock's getParameter gives an SSM parameter name. */
+export function fakeAmiId(parameterName: string): string {
+    return `ami-${crypto.createHash("sha256").update(parameterName).digest("hex").slice(0, 17)}`;
+}
+
 /** The fake sha256 digest the mock gives a resource of this name. */
 export function fakeDigest(seed: string): string {
     return `sha256:${crypto.createHash("sha256").update(seed).digest("hex")}`;
@@ -43,6 +63,19 @@ const defaultCalls: Record<string, CallHandler> = {
     }),
     "aws:index/getRegion:getRegion": () => ({ name: REGION, region: REGION, id: REGION }),
     "aws:index/getCallerIdentity:getCallerIdentity": () => ({ accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/test`, id: ACCOUNT, userId: "test" }),
+    "aws:ec2/getInstanceType:getInstanceType": (inputs) => {
+        const architectures = INSTANCE_TYPE_ARCHITECTURES[inputs.instanceType];
+        if (architectures === undefined) {
+            throw new Error(`InvalidInstanceType: ${inputs.instanceType} (not in the mock's INSTANCE_TYPE_ARCHITECTURES)`);
+        }
+        return { id: inputs.instanceType, instanceType: inputs.instanceType, supportedArchitectures: architectures };
+    },
+    "aws:ssm/getParameter:getParameter": (inputs) => {
+        const value = fakeAmiId(inputs.name);
+        return { id: inputs.name, name: inputs.name, arn: `arn:aws:ssm:${REGION}::parameter${inputs.name}`, type: "String", value, insecureValue: value, version: 1 };
+    },
+    "aws:ec2/getVpc:getVpc": () => ({ id: DEFAULT_VPC_ID, default: true, cidrBlock: "172.31.0.0/16" }),
+    "aws:ec2/getSubnets:getSubnets": () => ({ id: REGION, ids: DEFAULT_SUBNET_IDS }),
 };
 
 const defaultResources: Record<string, ResourceHandler> = {
@@ -56,6 +89,20 @@ const defaultResources: Record<string, ResourceHandler> = {
             repositoryUrl: `${REGISTRY}/${repoName}`,
         };
     },
+    "aws:iam/role:Role": ({ name, inputs }) => ({ ...inputs, name: inputs.name ?? name, arn: `arn:aws:iam::${ACCOUNT}:role/${inputs.name ?? name}` }),
+    "aws:iam/instanceProfile:InstanceProfile": ({ name, inputs }) => ({
+        ...inputs,
+        name: inputs.name ?? name,
+        arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${inputs.name ?? name}`,
+    }),
+    "aws:ssm/parameter:Parameter": ({ name, inputs }) => ({
+        ...inputs,
+        name: inputs.name ?? name,
+        arn: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/${(inputs.name ?? name).replace(/^\//, "")}`,
+        version: 1,
+    }),
+    "aws:ec2/launchTemplate:LaunchTemplate": ({ name, inputs }) => ({ ...inputs, name: inputs.name ?? name, latestVersion: 1, defaultVersion: 1 }),
+    "aws:autoscaling/group:Group": ({ name, inputs }) => ({ ...inputs, name: inputs.name ?? name, arn: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:${name}` }),
     "docker-build:index:Image": ({ name, inputs }) => {
         const digest = fakeDigest(name);
         const tag: string | undefined = inputs.tags?.[0];
