@@ -53,6 +53,8 @@ export interface InspectedNode {
     buildkitdFlags: string[];
     /** `running`, `inactive`, `stopped`, `error`, … */
     status: string;
+    /** Why buildx could not reach the node (its daemon is down, say), when it could not. */
+    error?: string;
 }
 
 /** A builder as buildx reports it. */
@@ -281,6 +283,11 @@ export function parseInspect(text: string): InspectedBuilder {
                 break;
             case "Status":
                 node.status = value.trim();
+                break;
+            // buildx prints `Error:` instead of `Status:` for a node it cannot reach.
+            case "Error":
+                node.status = "error";
+                node.error = value.trim();
                 break;
             case "Driver Options":
                 node.driverOptions = parseQuotedPairs(value);

@@ -68,7 +68,8 @@ export function parsePlatform(spelling: string): ParsedPlatform {
     if (os !== "linux") {
         return { error: `only linux images are built; ${allowed}` };
     }
-    const arch = ARCH_ALIASES[rawArch];
+    // Own keys only: `constructor` or `__proto__` must not resolve to Object.prototype's.
+    const arch = Object.hasOwn(ARCH_ALIASES, rawArch) ? ARCH_ALIASES[rawArch] : undefined;
     if (arch === undefined) {
         return { error: allowed };
     }

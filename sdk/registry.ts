@@ -127,7 +127,17 @@ function isValidRegistryHost(hostPort: string): boolean {
     if (port !== undefined && Number(port) > 65535) {
         return false;
     }
-    return IPV6_HOST.test(host) || host.split(".").every((c) => DOMAIN_COMPONENT.test(c));
+    if (!(IPV6_HOST.test(host) || host.split(".").every((c) => DOMAIN_COMPONENT.test(c)))) {
+        return false;
+    }
+    // The client puts the host in a URL: names the URL parser refuses ("a.1", which it
+    // reads as a bad IPv4 address, "999.1.1.1", "[a.b]") must fail here, not as a TypeError later.
+    try {
+        new URL(`https://${hostPort}/`);
+        return true;
+    } catch {
+        return false;
+    }
 }
 
 /**
@@ -326,6 +336,7 @@ export type RegistryErrorKind =
     | "too-large"
     | "timeout"
     | "unreachable"
+    | "unavailable"
     | "insecure"
     | "protocol";
 
@@ -373,6 +384,29 @@ export interface RegistryClientOptions {
      * Defaults to `false`. Equivalent to Docker's `insecure-registries`.
      */
     insecure?: boolean;
+    /**
+     * How many times a request is retried after HTTP 429, a 5xx status or a reset connection.
+     *
+     * Waits grow exponentially from `retryBaseMs`, with random jitter, unless the
+     * registry sends `Retry-After`, which is honoured up to `retryMaxDelayMs`. No wait
+     * starts that would take the request past `timeoutMs` since its first attempt. Other
+     * failures (401, 404, timeouts, refused connections) are not retried. Defaults to
+     * `4` (five attempts in all).
+     */
+    retries?: number;
+    /**
+     * The wait before the first retry; each further retry waits twice as long.
+     *
+     * The actual wait is between half and all of it (jitter), so that many clients do
+     * not retry in step. Defaults to `200` ms.
+     */
+    retryBaseMs?: number;
+    /**
+     * The longest wait between two attempts, including one a `Retry-After` header asks for.
+     *
+     * Defaults to `10000` ms.
+     */
+    retryMaxDelayMs?: number;
 }
 
 /** A manifest or index as read from a registry, with its verified digest. */
@@ -407,6 +441,14 @@ export interface ResolvedImage {
 
 const MAX_REDIRECTS = 5;
 
+// Statuses that say "not now" rather than "never": the request may succeed if repeated.
+function isRetryableStatus(status: number): boolean {
+    return status === 429 || (status >= 500 && status <= 599);
+}
+
+// A connection the registry (or something between) dropped: worth another attempt.
+class ConnectionResetError extends RegistryError {}
+
 interface Target {
     kind: "manifest" | "blob" | "token";
     reference: ImageReference;
@@ -422,6 +464,9 @@ export class RegistryClient {
     private readonly timeoutMs: number;
     private readonly maxBodyBytes: number;
     private readonly insecure: boolean;
+    private readonly retries: number;
+    private readonly retryBaseMs: number;
+    private readonly retryMaxDelayMs: number;
     private readonly auth?: RegistryAuth;
     // The Authorization header that last worked, per registry and repository.
     private readonly authorizations = new Map<string, string>();
@@ -431,8 +476,16 @@ export class RegistryClient {
         this.timeoutMs = options.timeoutMs ?? 30000;
         this.maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
         this.insecure = options.insecure ?? false;
+        this.retries = options.retries ?? 4;
+        this.retryBaseMs = options.retryBaseMs ?? 200;
+        this.retryMaxDelayMs = options.retryMaxDelayMs ?? 10000;
         if (!(this.timeoutMs > 0) || !(this.maxBodyBytes > 0)) {
             throw new Error(`RegistryClient: timeoutMs (${this.timeoutMs}) and maxBodyBytes (${this.maxBodyBytes}) must be positive numbers`);
+        }
+        if (!Number.isInteger(this.retries) || this.retries < 0 || !(this.retryBaseMs >= 0) || !(this.retryMaxDelayMs >= 0)) {
+            throw new Error(
+                `RegistryClient: retries (${this.retries}) must be a whole number >= 0, and retryBaseMs (${this.retryBaseMs}) and retryMaxDelayMs (${this.retryMaxDelayMs}) numbers >= 0`,
+            );
         }
     }
 
@@ -630,10 +683,51 @@ export class RegistryClient {
         return token;
     }
 
+    // One GET, repeated after 429, 5xx or a reset connection with exponential backoff and
+    // jitter (or the registry's Retry-After), within `retries` and the `timeoutMs` budget.
+    private async exchange(
+        start: URL,
+        init: { accept: string; authorization?: string },
+        target: Target,
+        registry: string,
+    ): Promise<{ response: Response; body?: Buffer }> {
+        const started = Date.now();
+        for (let attempt = 1; ; attempt++) {
+            let outcome: { response: Response; body?: Buffer } | undefined;
+            let reset: ConnectionResetError | undefined;
+            try {
+                outcome = await this.exchangeOnce(start, init, target, registry);
+            } catch (error) {
+                if (!(error instanceof ConnectionResetError)) {
+                    throw error;
+                }
+                reset = error;
+            }
+            if (outcome !== undefined && !isRetryableStatus(outcome.response.status)) {
+                return outcome;
+            }
+            const retryAfter = outcome === undefined ? undefined : retryAfterMs(outcome.response.headers.get("retry-after"));
+            const backoff = this.retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
+            const delay = Math.round(Math.min(this.retryMaxDelayMs, retryAfter ?? backoff));
+            const elapsed = Date.now() - started;
+            const outOfAttempts = attempt > this.retries;
+            if (outOfAttempts || elapsed + delay > this.timeoutMs) {
+                const gaveUp = `gave up after ${attempt} ${attempt === 1 ? "attempt" : "attempts"} in ${(elapsed / 1000).toFixed(1)} s${
+                    outOfAttempts ? "" : ` (waiting another ${delay} ms would pass timeoutMs, ${this.timeoutMs} ms)`
+                }`;
+                if (reset !== undefined) {
+                    throw new RegistryError("unreachable", `${reset.message}; ${gaveUp}; check that the registry (and any proxy or load balancer in front of it) stays up`);
+                }
+                throw this.unavailableError(outcome!, target, registry, gaveUp);
+            }
+            await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+    }
+
     // One GET, following redirects by hand so the Authorization header never reaches
     // another host, bounded in time and body size. Non-2xx bodies are read too (for the
     // registry's error message).
-    private async exchange(
+    private async exchangeOnce(
         start: URL,
         init: { accept: string; authorization?: string },
         target: Target,
@@ -687,6 +781,9 @@ export class RegistryClient {
             return new RegistryError("unreachable", `registry at ${url.host} is unreachable: its host name does not resolve (${code}, ${where}); check the registry name`);
         }
         const detail = [code, err.cause?.message ?? err.message].filter(Boolean).join(": ");
+        if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET" || err.message === "terminated") {
+            return new ConnectionResetError("unreachable", `registry at ${url.host} closed the connection before answering in full (${detail}; ${where}) reading ${target.what}`);
+        }
         return new RegistryError("unreachable", `registry at ${url.host} is unreachable (${detail}; ${where}); check the address, TLS setup and network`);
     }
 
@@ -727,6 +824,22 @@ export class RegistryClient {
         return new RegistryError("protocol", this.redact(`registry ${registry} answered HTTP ${status} ${response.statusText} reading ${target.what}${said}`), status);
     }
 
+    // The error once 429 or 5xx answers have used up the retries.
+    private unavailableError(outcome: { response: Response; body?: Buffer }, target: Target, registry: string, gaveUp: string): RegistryError {
+        const { status, statusText } = outcome.response;
+        const registryErrors = parseRegistryErrors(outcome.body);
+        const said = registryErrors.length > 0 ? ` (registry says: ${registryErrors.map((e) => `${e.code}: ${e.message}`).join("; ")})` : "";
+        const hint =
+            status === 429
+                ? "it is rate-limiting this client: wait, then try again, or raise retries and retryMaxDelayMs"
+                : "it is overloaded or failing: check its health and logs, then try again";
+        return new RegistryError(
+            "unavailable",
+            this.redact(`registry ${registry} answered HTTP ${status}${statusText ? ` ${statusText}` : ""} reading ${target.what}${said}; ${gaveUp}; ${hint}`),
+            status,
+        );
+    }
+
     // Registries may echo request details; make sure no secret reaches a message.
     private redact(message: string): string {
         const secrets = this.auth === undefined ? [] : "token" in this.auth ? [this.auth.token] : [this.auth.password, basicAuthorization(this.auth).slice("Basic ".length)];
@@ -747,6 +860,19 @@ export async function resolveImage(reference: string, options: RegistryClientOpt
 // Validates a reference given as parts too: its repository ends up in a URL path.
 function toReference(reference: string | ImageReference): ImageReference {
     return parseImageReference(typeof reference === "string" ? reference : formatImageReference(reference));
+}
+
+// A Retry-After header (seconds, or an HTTP date) in milliseconds; undefined when absent or unreadable.
+function retryAfterMs(header: string | null): number | undefined {
+    const value = header?.trim();
+    if (!value) {
+        return undefined;
+    }
+    if (/^\d+$/.test(value)) {
+        return Number(value) * 1000;
+    }
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function basicAuthorization(auth: { username: string; password: string }): string {

@@ -1,0 +1,280 @@
+// Property-based tests of the parsers users and registries feed strings to: platforms,
+// image references and digests. Whatever the string, a parser either returns a canonical
+// value that parses back to itself, or fails with its documented message; it never
+// throws a TypeError or accepts a value the rest of the library cannot use (a registry
+// host no URL can hold, an architecture inherited from Object.prototype).
+import * as assert from "assert";
+import fc from "fast-check";
+import { SUPPORTED_PLATFORMS, normalisePlatform, normalisePlatforms, parsePlatform } from "../../sdk/platform";
+import { canonicalPlatform, formatImageReference, parseDigest, parseImageReference, ImageReference } from "../../sdk/registry";
+
+// Enough runs to reach the rare shapes (IPv6 hosts, digests after tags), fast enough for every `npm test`.
+const RUNS = 2000;
+function check<Ts extends [unknown, ...unknown[]]>(property: fc.IProperty<Ts>): void {
+    fc.assert(property, { numRuns: RUNS });
+}
+
+// Arbitrary text: printable ASCII, every UTF-16 code unit (lone surrogates too), and
+// characters with a meaning in the grammars.
+const anyText = fc.oneof(
+    fc.string({ maxLength: 80 }),
+    fc.string({ unit: "binary", maxLength: 40 }),
+    fc.string({ unit: fc.constantFrom(..."/:@.-_[] \t\nAaZz09sha256"), maxLength: 40 }),
+);
+
+/** Strings made of a parser's vocabulary, valid and near-valid pieces mixed, plus arbitrary text. */
+function nearValid(pieces: fc.Arbitrary<string>): fc.Arbitrary<string> {
+    return fc.oneof({ weight: 3, arbitrary: pieces }, { weight: 1, arbitrary: anyText });
+}
+
+// ---- platforms ----
+
+const ALLOWED = `expected os/arch[/variant] or an architecture, one of ${SUPPORTED_PLATFORMS.join(", ")} (aliases such as x86_64, aarch64 and linux/arm64/v8 are accepted)`;
+const ARCH_WORDS = ["amd64", "x86_64", "x86-64", "x64", "arm64", "aarch64", "i386", "i686", "386", "x86", "arm", "armhf", "armv7l", "mips64el", "ppc64el", "riscv64", "s390x"];
+// Words that are keys of every object: a lookup table must not resolve them.
+const PROTOTYPE_WORDS = ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty", "prototype"];
+
+const platformSpelling = nearValid(
+    fc
+        .tuple(
+            fc.option(fc.constantFrom("linux", "LINUX", "Linux", "windows", "darwin", "", "linux ", ...PROTOTYPE_WORDS), { nil: undefined }),
+            fc.constantFrom(...ARCH_WORDS, ...PROTOTYPE_WORDS, "AMD64", "AArch64", "amd65", "sparc", "", "arm64 "),
+            fc.option(fc.constantFrom("v1", "v7", "v8", "V8", "v9", "", "__proto__"), { nil: undefined }),
+            fc.constantFrom("", " ", "\t", "/"),
+        )
+        .map(([os, arch, variant, pad]) => pad + [...(os === undefined ? [] : [os]), arch, ...(variant === undefined ? [] : [variant])].join("/") + pad),
+);
+
+function isPlatformError(error: string): boolean {
+    return (
+        error === ALLOWED ||
+        error === `only linux images are built; ${ALLOWED}` ||
+        (/^variant "[a-z0-9_.-]+" of [a-z0-9]+ is not supported by docker-build; /.test(error) && error.endsWith(ALLOWED))
+    );
+}
+
+describe("platform parsing (properties)", () => {
+    it("parses any string to a supported canonical platform that parses to itself, or to the documented error", () => {
+        check(
+            fc.property(platformSpelling, (spelling) => {
+                const parsed = parsePlatform(spelling);
+                if ("platform" in parsed) {
+                    assert.ok((SUPPORTED_PLATFORMS as readonly string[]).includes(parsed.platform), `${JSON.stringify(spelling)} → ${parsed.platform}`);
+                    assert.deepStrictEqual(parsePlatform(parsed.platform), parsed);
+                    assert.strictEqual(normalisePlatform(parsed.platform), parsed.platform);
+                    assert.strictEqual(normalisePlatform(spelling), parsed.platform);
+                } else {
+                    assert.ok(isPlatformError(parsed.error), `unexpected error for ${JSON.stringify(spelling)}: ${parsed.error}`);
+                    assert.throws(
+                        () => normalisePlatform(spelling),
+                        (e: Error) => e.constructor === Error && e.message === `platform ${JSON.stringify(spelling)}: ${parsed.error}`,
+                    );
+                }
+            }),
+        );
+    });
+
+    it("ignores case and surrounding whitespace", () => {
+        const asciiSpelling = fc.string({ unit: fc.constantFrom(..."linuxamd64rch_86/v-"), maxLength: 20 });
+        check(
+            fc.property(fc.oneof(platformSpelling.filter((s) => /^[\x20-\x7e]*$/.test(s)), asciiSpelling), (spelling) => {
+                assert.deepStrictEqual(parsePlatform(` ${spelling.toUpperCase()}\t`), parsePlatform(spelling.toLowerCase()));
+            }),
+        );
+    });
+
+    it("normalises a list into distinct platforms, with one problem per rejected entry", () => {
+        check(
+            fc.property(fc.array(platformSpelling, { minLength: 1, maxLength: 6 }), (spellings) => {
+                const { platforms, problems } = normalisePlatforms(spellings);
+                assert.strictEqual(new Set(platforms).size, platforms.length);
+                assert.strictEqual(platforms.length + problems.length, spellings.length);
+                assert.deepStrictEqual(
+                    problems.map((p) => p.index),
+                    [...new Set(problems.map((p) => p.index))].sort((a, b) => a - b),
+                );
+            }),
+        );
+    });
+
+    it("names the platform of any index entry canonically when the library builds it, else as written", () => {
+        const part = nearValid(fc.constantFrom("linux", "windows", "arm64", "amd64", "v8", "v7", "unknown", ...PROTOTYPE_WORDS, ""));
+        check(
+            fc.property(part, part, fc.option(part, { nil: undefined }), (os, architecture, variant) => {
+                const platform = canonicalPlatform(os, architecture, variant);
+                const written = [os, architecture, ...(variant ? [variant] : [])].join("/").toLowerCase();
+                assert.ok(platform === written || (SUPPORTED_PLATFORMS as readonly string[]).includes(platform), `${written} → ${platform}`);
+                const parsed = parsePlatform(platform);
+                if ("platform" in parsed) {
+                    assert.strictEqual(platform, parsed.platform);
+                }
+            }),
+        );
+    });
+});
+
+// ---- image references ----
+
+const FORM = `expected [registry/]repository[:tag][@sha256:<64 hex>], e.g. "127.0.0.1:5000/team/app:v1"`;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const HEX = fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 64, maxLength: 64 });
+
+const validComponent = fc.stringMatching(/^[a-z0-9]{1,6}(?:(?:[._]|__|-{1,2})[a-z0-9]{1,4}){0,2}$/);
+const validTag = fc.stringMatching(/^\w[\w.-]{0,20}$/);
+const validRegistry = fc.oneof(
+    fc.constantFrom("127.0.0.1:5000", "localhost", "localhost:5000", "[::1]:5000", "[fe80::1]", "123456789012.dkr.ecr.us-west-2.amazonaws.com", "ghcr.io", "r.example.com:443"),
+    fc
+        .tuple(
+            // "xx--" labels are reserved for punycode, which URL parsers decode (and refuse when invalid).
+            fc.array(fc.stringMatching(/^[a-z][a-z0-9-]{0,6}[a-z0-9]$/).filter((label) => label.slice(2, 4) !== "--"), { minLength: 2, maxLength: 3 }),
+            fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+        )
+        .map(([labels, port]) => labels.join(".") + (port === undefined ? "" : `:${port}`)),
+);
+
+/** References assembled from valid parts, each parts object being what parsing its text must give. */
+const validReference: fc.Arbitrary<ImageReference> = fc
+    .record({
+        registry: validRegistry,
+        repository: fc.array(validComponent, { minLength: 1, maxLength: 3 }).map((c) => c.join("/")),
+        tag: fc.option(validTag, { nil: undefined }),
+        digest: fc.option(HEX.map((h) => `sha256:${h}`), { nil: undefined }),
+    })
+    .map(({ tag, digest, ...rest }) => ({ ...rest, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) }));
+
+const referenceText = nearValid(
+    fc
+        .tuple(
+            fc.option(
+                fc.oneof(
+                    validRegistry,
+                    fc.constantFrom("docker.io", "index.docker.io", "registry-1.docker.io", "Registry.Example.COM", "LOCALHOST:5000"),
+                    // Hosts that look fine to a regular expression but not to a URL parser.
+                    fc.constantFrom("a.1", "999.1.1.1", "1.2.3.4.5", "[a.b]", "[::1", "x_y.com", "a..b", "-a.com", "h.com:99999", "h.com:", "[::1]:5000:1", "0x7f.1"),
+                ),
+                { nil: undefined },
+            ),
+            fc.array(fc.oneof(validComponent, fc.constantFrom("", ".", "..", "A", "a__b", "a___b", "-a", "a-", "a..b", "a%2f")), { minLength: 1, maxLength: 3 }),
+            fc.option(fc.oneof(validTag, fc.constantFrom("", "-x", ".x", "a".repeat(129), "a/b", "v1:2")), { nil: undefined }),
+            fc.option(fc.oneof(HEX.map((h) => `sha256:${h}`), fc.constantFrom("", "sha256:", "sha256:abc", `sha512:${"a".repeat(128)}`, `sha256:${"A".repeat(64)}`)), { nil: undefined }),
+        )
+        .map(([registry, components, tag, digest]) =>
+            [registry === undefined ? "" : `${registry}/`, components.join("/"), tag === undefined ? "" : `:${tag}`, digest === undefined ? "" : `@${digest}`].join(""),
+        ),
+);
+
+function requestUrl(reference: ImageReference): URL {
+    return new URL(`https://${reference.registry}/v2/${reference.repository}/manifests/${reference.digest ?? reference.tag ?? "latest"}`);
+}
+
+describe("image reference parsing (properties)", () => {
+    it("parses any string to parts whose canonical form parses back to them, or to the documented error", () => {
+        check(
+            fc.property(referenceText, (text) => {
+                let parsed: ImageReference;
+                try {
+                    parsed = parseImageReference(text);
+                } catch (e) {
+                    const error = e as Error;
+                    assert.strictEqual(error.constructor, Error, `${JSON.stringify(text)} threw ${error.name}: ${error.message}`);
+                    assert.ok(error.message.startsWith(`image reference ${JSON.stringify(text)} is not valid: `), error.message);
+                    assert.ok(error.message.endsWith(`; ${FORM}`), error.message);
+                    return;
+                }
+                const canonical = formatImageReference(parsed);
+                assert.deepStrictEqual(parseImageReference(canonical), parsed, `${JSON.stringify(text)} → ${canonical}`);
+                assert.strictEqual(formatImageReference(parseImageReference(canonical)), canonical);
+                assert.strictEqual(parsed.registry, parsed.registry.toLowerCase());
+                assert.ok(parsed.repository.split("/").every((c) => PATH_COMPONENT.test(c)), parsed.repository);
+                assert.ok(`${parsed.registry}/${parsed.repository}`.length <= 255);
+            }),
+        );
+    });
+
+    it("accepts only registries and repositories that make a request URL with exactly that path", () => {
+        check(
+            fc.property(referenceText, (text) => {
+                let parsed: ImageReference;
+                try {
+                    parsed = parseImageReference(text);
+                } catch {
+                    return;
+                }
+                const url = requestUrl(parsed);
+                assert.strictEqual(url.pathname, `/v2/${parsed.repository}/manifests/${parsed.digest ?? parsed.tag ?? "latest"}`);
+                assert.strictEqual(url.search, "");
+                assert.strictEqual(url.hash, "");
+            }),
+        );
+    });
+
+    it("recovers the parts of every reference written from valid parts", () => {
+        check(
+            fc.property(validReference, (parts) => {
+                fc.pre(`${parts.registry}/${parts.repository}`.length <= 255);
+                assert.deepStrictEqual(parseImageReference(formatImageReference(parts)), parts);
+            }),
+        );
+    });
+
+    it("reads Docker Hub shorthand as registry-1.docker.io, with library/ for a one-part name", () => {
+        check(
+            fc.property(fc.array(validComponent, { minLength: 1, maxLength: 2 }), fc.option(validTag, { nil: undefined }), (components, tag) => {
+                fc.pre(!/[.:]/.test(components[0]) || components.length === 1);
+                const name = components.join("/");
+                const text = `${name}${tag === undefined ? "" : `:${tag}`}`;
+                const parsed = parseImageReference(text);
+                assert.strictEqual(parsed.registry, "registry-1.docker.io");
+                assert.strictEqual(parsed.repository, components.length === 1 ? `library/${name}` : name);
+                assert.deepStrictEqual(parseImageReference(`docker.io/${text}`), parsed);
+            }),
+        );
+    });
+});
+
+// ---- digests ----
+
+const DIGEST_ERROR = (text: string) => `digest ${JSON.stringify(text)} is not valid: expected "sha256:" followed by 64 lowercase hex characters`;
+
+const digestText = nearValid(
+    fc.oneof(
+        HEX.map((h) => `sha256:${h}`),
+        fc
+            .tuple(fc.constantFrom("sha256:", "SHA256:", "sha512:", "sha256", "", "sha256::"), HEX, fc.constantFrom("", "0", "\n", " ", "A"), fc.nat({ max: 64 }))
+            .map(([prefix, hex, suffix, cut]) => `${prefix}${hex.slice(0, cut)}${suffix}${hex.slice(cut)}`),
+    ),
+);
+
+describe("digest parsing (properties)", () => {
+    it("accepts exactly sha256: and 64 lowercase hex characters, and names the value otherwise", () => {
+        check(
+            fc.property(digestText, (text) => {
+                let digest: ReturnType<typeof parseDigest>;
+                try {
+                    digest = parseDigest(text);
+                } catch (e) {
+                    assert.strictEqual((e as Error).constructor, Error);
+                    assert.strictEqual((e as Error).message, DIGEST_ERROR(text));
+                    assert.ok(!/^sha256:[0-9a-f]{64}$/.test(text));
+                    return;
+                }
+                assert.strictEqual(digest.algorithm, "sha256");
+                assert.strictEqual(`sha256:${digest.hex}`, text);
+                assert.deepStrictEqual(parseDigest(`${digest.algorithm}:${digest.hex}`), digest);
+            }),
+        );
+    });
+
+    it("rejects a valid digest with any one character changed to uppercase, dropped or added", () => {
+        check(
+            fc.property(HEX, fc.nat({ max: 63 }), fc.constantFrom("upper", "drop", "add"), (hex, at, edit) => {
+                const valid = `sha256:${hex}`;
+                const i = "sha256:".length + at;
+                const changed =
+                    edit === "upper" ? valid.slice(0, i) + valid[i].toUpperCase() + valid.slice(i + 1) : edit === "drop" ? valid.slice(0, i) + valid.slice(i + 1) : valid.slice(0, i) + "0" + valid.slice(i);
+                fc.pre(changed !== valid);
+                assert.throws(() => parseDigest(changed), { message: DIGEST_ERROR(changed) });
+            }),
+        );
+    });
+});
