@@ -187,6 +187,7 @@ export interface BakeTarget {
  * and pushes exactly what MultiArchImage's per-platform docker-build images do.
  */
 export function toBakeFile(spec: BuildSpec, inputs: BakeInputs): BakeFile {
+    checkBakeInputs(inputs);
     const target: Record<string, BakeTarget> = {};
     for (const build of platformBuilds(spec, inputs.repositoryUrl)) {
         const t: BakeTarget = {
@@ -217,4 +218,35 @@ export function toBakeFile(spec: BuildSpec, inputs: BakeInputs): BakeFile {
         target[build.arch] = t;
     }
     return { group: { default: { targets: Object.keys(target) } }, target };
+}
+
+// A repository as Bake writes it into tags: `host[:port]/name`, no tag or digest.
+const BAKE_REPOSITORY = /^[A-Za-z0-9.-]+(?::\d{1,5})?\/[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+// Secret ids become environment variable names (`env=<id>`).
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Checks what `toBakeFile` writes beyond the plan, reporting every problem together. */
+function checkBakeInputs(inputs: BakeInputs): void {
+    const problems = new InputProblems();
+    if (typeof inputs.repositoryUrl !== "string" || !BAKE_REPOSITORY.test(inputs.repositoryUrl)) {
+        problems.invalid("repositoryUrl", inputs.repositoryUrl, 'expected a repository without tag or digest, <registry>/<name>, e.g. "127.0.0.1:5000/team/api"');
+    }
+    for (const [field, map] of [
+        ["buildArgs", inputs.buildArgs],
+        ["labels", inputs.labels],
+    ] as const) {
+        for (const [key, value] of Object.entries(map ?? {})) {
+            if (key.trim() === "" || key.includes("=")) {
+                problems.invalid(`${field}`, key, "expected names that are not empty and hold no \"=\"");
+            } else if (typeof value !== "string") {
+                problems.invalid(`${field}.${key}`, value, "expected a string");
+            }
+        }
+    }
+    (inputs.secretIds ?? []).forEach((id, i) => {
+        if (typeof id !== "string" || !ENV_NAME.test(id)) {
+            problems.invalid(`secretIds[${i}]`, id, "expected a secret id that is also an environment variable name (letters, digits, _; not first a digit), since Bake reads it from env=<id>");
+        }
+    });
+    problems.throwIfAny("toBakeFile", inputs.repositoryUrl ?? "");
 }
