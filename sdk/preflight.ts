@@ -2,7 +2,8 @@
 // every platform and that each image really runs as its architecture. It builds the
 // same plan MultiArchImage declares (rendered as a Bake file), one build per platform
 // in parallel, pushes to a registry, joins the index, reads the per-platform digests
-// back from the registry, and runs each platform's image by digest.
+// back from the registry, and runs each platform's image by digest. It also warns when
+// a platform's build spends most of its time in `RUN` steps under QEMU emulation.
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -11,7 +12,7 @@ import { inspectBuilder, isDockerCliError, runDocker } from "./buildx";
 import { repositoryNameProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
 import { BuildSpec, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
-import { unameMachine } from "./platform";
+import { archOf, normalisePlatform, unameMachine } from "./platform";
 import { RegistryAuth, RegistryClient } from "./registry";
 
 /** The local registry `scripts/docker-stack.sh` starts. */
@@ -56,6 +57,8 @@ export interface PlatformResult {
     digest?: string;
     /** How long its build took. */
     buildSeconds?: number;
+    /** The build's steps as its plain progress reported them. */
+    steps?: BuildStep[];
     /** What the check printed: `uname -m`, or the first line of `--check`. */
     seen?: string;
     ok: boolean;
@@ -122,9 +125,11 @@ function toComponent(name: string): string {
 export async function preflight(options: PreflightOptions): Promise<PreflightResult> {
     const log = options.log ?? (() => undefined);
     const { spec, repositoryUrl } = planPreflight(options);
-    await requireDaemon();
+    const daemonArch = await requireDaemon();
     const notes: string[] = [];
     const builder = await chooseBuilder(options.builder, notes, log);
+    const native = await nativePlatforms(builder, daemonArch);
+    const stages = dockerfileStages(fs.readFileSync(spec.dockerfile, "utf8"));
 
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-preflight-"));
     try {
@@ -140,6 +145,15 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
         const results: PlatformResult[] = await Promise.all(
             builds.map((build) => buildPlatform(builder, bakeFile, work, build.arch, build.platform, log)),
         );
+        for (const result of results) {
+            const note = result.steps && result.buildSeconds !== undefined
+                ? emulationNote(result.platform, emulatedRunSeconds(result.steps, stages, result.platform, native, spec.target), result.buildSeconds)
+                : undefined;
+            if (note) {
+                notes.push(note);
+                log(note);
+            }
+        }
 
         let indexRef: string | undefined;
         if (results.every((r) => r.ok)) {
@@ -157,12 +171,34 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
     }
 }
 
-async function requireDaemon(): Promise<void> {
+/** Checks that the daemon answers; returns its architecture (`amd64`), where the default builder runs. */
+async function requireDaemon(): Promise<string> {
     try {
-        await runDocker(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 20000 });
+        const { stdout } = await runDocker(["version", "--format", "{{.Server.Arch}}"], { timeoutMs: 20000 });
+        return stdout.trim() || (process.arch === "x64" ? "amd64" : process.arch);
     } catch (error) {
         throw new PreflightError(`${(error as Error).message}\nOn a fresh Debian machine, \`sudo bash scripts/docker-stack.sh\` installs and starts the engine.`);
     }
+}
+
+/**
+ * The platforms the builder runs without emulation: the daemon's own for the default
+ * builder; for another builder also each node's first platform, which buildx lists as
+ * the node's native one (a `BuildxBuilder` with an arm64 node and an amd64 node).
+ */
+async function nativePlatforms(builder: string, daemonArch: string): Promise<string[]> {
+    const native = new Set([`linux/${daemonArch}`]);
+    if (builder !== DEFAULT_BUILDER) {
+        const inspected = await inspectBuilder(builder).catch(() => undefined);
+        for (const node of inspected?.nodes ?? []) {
+            const first = node.fixedPlatforms[0] ?? node.platforms[0];
+            const platform = first === undefined ? undefined : canonical(first);
+            if (platform) {
+                native.add(platform);
+            }
+        }
+    }
+    return [...native];
 }
 
 async function chooseBuilder(wanted: string | undefined, notes: string[], log: (line: string) => void): Promise<string> {
@@ -208,16 +244,17 @@ async function buildPlatform(
         }
     });
     const buildSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const steps = parseBuildSteps(lines);
     if (code !== 0) {
-        return { platform, buildSeconds, ok: false, reason: `build failed: ${explainBuildFailure(lines)}` };
+        return { platform, buildSeconds, steps, ok: false, reason: `build failed: ${explainBuildFailure(lines)}` };
     }
     const metadata = JSON.parse(fs.readFileSync(metadataFile, "utf8"));
     const digest: string | undefined = metadata[arch]?.["containerimage.digest"];
     if (!digest) {
-        return { platform, buildSeconds, ok: false, reason: `the build reported no image digest (metadata: ${JSON.stringify(metadata[arch] ?? {})})` };
+        return { platform, buildSeconds, steps, ok: false, reason: `the build reported no image digest (metadata: ${JSON.stringify(metadata[arch] ?? {})})` };
     }
     log(`[${arch}] pushed ${digest} in ${buildSeconds.toFixed(1)}s`);
-    return { platform, digest, buildSeconds, ok: true };
+    return { platform, digest, buildSeconds, steps, ok: true };
 }
 
 async function joinAndVerify(
@@ -288,6 +325,182 @@ export function explainBuildFailure(lines: string[]): string {
         .slice(-3);
     const said = output.length > 0 ? `${output.join(" | ")} ` : "";
     return `step ${name ?? `#${step}`}: ${said}(${failed[2]})`;
+}
+
+/** One step (vertex) of a build, from BuildKit's plain progress. */
+export interface BuildStep {
+    /** The vertex name: `[builder 2/3] RUN make`, `[internal] load build context`. */
+    name: string;
+    /** The Dockerfile stage it belongs to (`builder`, `stage-1`), when the name says. */
+    stage?: string;
+    /** The platform the name is prefixed with (`[linux/amd64 builder 2/3]`), if any. */
+    platform?: string;
+    /** The instruction: `RUN`, `COPY`, `ADD`, `WORKDIR`, …; undefined for BuildKit's own steps. */
+    instruction?: string;
+    /** True when the step came from a cache (local or registry) instead of running. */
+    cached: boolean;
+    /** Seconds it ran, from its `DONE` line; 0 when cached or unfinished. */
+    seconds: number;
+}
+
+/**
+ * The steps of a build from its `--progress plain` lines, in first-seen order. A
+ * vertex printed twice (BuildKit repeats a header when output resumes) is one step.
+ */
+export function parseBuildSteps(lines: string[]): BuildStep[] {
+    const byId = new Map<string, BuildStep>();
+    for (const line of lines) {
+        const header = /^#(\d+) (\[.*)$/.exec(line);
+        if (header) {
+            if (!byId.has(header[1])) {
+                byId.set(header[1], { ...describeVertex(header[2]), cached: false, seconds: 0 });
+            }
+            continue;
+        }
+        const status = /^#(\d+) (CACHED|DONE (\d+(?:\.\d+)?)s)$/.exec(line);
+        const step = status ? byId.get(status[1]) : undefined;
+        if (status && step) {
+            if (status[2] === "CACHED") {
+                step.cached = true;
+            } else {
+                step.seconds = Number(status[3]);
+            }
+        }
+    }
+    return [...byId.values()];
+}
+
+function describeVertex(name: string): Pick<BuildStep, "name" | "stage" | "platform" | "instruction"> {
+    // `[linux/amd64->arm64 builder 2/3] RUN …`, `[stage-1 1/2] COPY …`, `[2/2] RUN …`
+    const m = /^\[(?:([a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?)(?:->\S*)? )?(?:(\S+) )?\s*\d+\/\d+\] ([A-Z]+)\b/.exec(name);
+    if (!m) {
+        return { name };
+    }
+    return { name, platform: m[1], stage: m[2], instruction: m[3] };
+}
+
+/** A Dockerfile stage and the platform its steps run on. */
+export interface DockerfileStage {
+    /** `FROM … AS <name>`, lower-cased as BuildKit does, or `stage-<index>`. */
+    name: string;
+    /**
+     * Where its steps run: `build` for `--platform=$BUILDPLATFORM` (always native to the
+     * builder node), `target` for none or `$TARGETPLATFORM`, or a fixed platform.
+     */
+    runsOn: "build" | "target" | string;
+}
+
+/** The stages of a Dockerfile, in order, with the platform each one's steps run on. */
+export function dockerfileStages(text: string): DockerfileStage[] {
+    const stages: DockerfileStage[] = [];
+    const logical = text.replace(/\\\r?\n/g, " ").split(/\r?\n/);
+    for (const line of logical) {
+        const from = /^\s*FROM\s+(.*)$/i.exec(line);
+        if (!from) {
+            continue;
+        }
+        const words = from[1].trim().split(/\s+/);
+        let platform: string | undefined;
+        while (words[0]?.startsWith("--")) {
+            const flag = words.shift()!;
+            const eq = /^--platform=(.*)$/i.exec(flag);
+            if (eq) {
+                platform = eq[1];
+            } else if (/^--platform$/i.test(flag)) {
+                platform = words.shift();
+            }
+        }
+        const base = words[0] ?? "";
+        const as = words.length >= 3 && /^as$/i.test(words[1]) ? words[2].toLowerCase() : undefined;
+        const parent = stages.find((s) => s.name === base.toLowerCase());
+        let runsOn: string;
+        const unquoted = platform?.replace(/^["']|["']$/g, "");
+        if (unquoted === undefined) {
+            runsOn = parent?.runsOn ?? "target";
+        } else if (/^\$\{?BUILDPLATFORM\}?$/.test(unquoted)) {
+            runsOn = "build";
+        } else if (/^\$\{?TARGETPLATFORM\}?$/.test(unquoted) || unquoted.includes("$")) {
+            runsOn = "target";
+        } else {
+            runsOn = canonical(unquoted) ?? "target";
+        }
+        stages.push({ name: as ?? `stage-${stages.length}`, runsOn });
+    }
+    return stages;
+}
+
+function canonical(spelling: string): string | undefined {
+    try {
+        return normalisePlatform(spelling);
+    } catch {
+        return undefined;
+    }
+}
+
+/** Emulated `RUN` time of one platform's build. */
+export interface EmulatedRunTime {
+    /** Seconds the build spent in `RUN` steps that ran under emulation. */
+    seconds: number;
+    /** Those steps' names. */
+    steps: string[];
+}
+
+/**
+ * Sums the `RUN` steps of a build for `platform` that ran on a platform the builder
+ * cannot run natively (`native`: the host's, or each builder node's). A step's platform
+ * is the one its vertex name is prefixed with, else its stage's (`$BUILDPLATFORM`
+ * stages run natively), else the built platform. A one-stage Dockerfile's steps carry
+ * no stage name; BuildKit names unnamed stages of a longer file `stage-<index>`.
+ */
+export function emulatedRunSeconds(
+    steps: BuildStep[],
+    stages: DockerfileStage[],
+    platform: string,
+    native: string[],
+    target?: string,
+): EmulatedRunTime {
+    const isNative = (p: string) => native.some((n) => archOf(n) === archOf(p));
+    const fallbackStage = stages.length === 1 ? stages[0] : stages.find((s) => s.name === target?.toLowerCase()) ?? stages[stages.length - 1];
+    let seconds = 0;
+    const names: string[] = [];
+    for (const step of steps) {
+        if (step.instruction !== "RUN" || step.cached || step.seconds === 0) {
+            continue;
+        }
+        let runsOn: string;
+        if (step.platform !== undefined) {
+            runsOn = step.platform;
+        } else {
+            const stage = step.stage === undefined ? fallbackStage : stages.find((s) => s.name === step.stage);
+            const where = stage?.runsOn ?? "target";
+            runsOn = where === "build" ? native[0] : where === "target" ? platform : where;
+        }
+        if (!isNative(runsOn)) {
+            seconds += step.seconds;
+            names.push(step.name);
+        }
+    }
+    return { seconds: Math.round(seconds * 10) / 10, steps: names };
+}
+
+/** Share of a build's time above which emulated `RUN` steps get a note. */
+export const EMULATION_NOTE_SHARE = 0.5;
+
+/**
+ * A note when emulated `RUN` steps took most (over half) of a platform's build, naming
+ * the platform, the time and the share, and the two fixes; undefined otherwise.
+ */
+export function emulationNote(platform: string, emulated: EmulatedRunTime, buildSeconds: number): string | undefined {
+    if (buildSeconds <= 0 || emulated.seconds / buildSeconds <= EMULATION_NOTE_SHARE) {
+        return undefined;
+    }
+    const share = Math.min(100, Math.round((emulated.seconds / buildSeconds) * 100));
+    return (
+        `${platform}: ${emulated.seconds.toFixed(1)}s of the ${buildSeconds.toFixed(1)}s build (${share}%) ran in emulated RUN steps ` +
+        `(${emulated.steps.join("; ")}). Run that work natively: move it to a \`FROM --platform=$BUILDPLATFORM\` stage ` +
+        `that cross-compiles for \`TARGETOS\`/\`TARGETARCH\` and COPY the result into the ${platform} stage, ` +
+        `or build on a builder with a native ${platform} node (BuildxBuilder \`nodes\`, one per platform).`
+    );
 }
 
 function streamDocker(argv: string[], onLine: (line: string) => void): Promise<{ code: number; lines: string[] }> {

@@ -4,6 +4,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { fixtureContext } from "../../bench/fixture";
 import { main } from "../../sdk/cli";
 import { PreflightError, preflight } from "../../sdk/preflight";
 import { RegistryClient, RegistryError } from "../../sdk/registry";
@@ -103,6 +104,24 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
         } finally {
             await docker(["buildx", "rm", "--force", builder]).catch(() => undefined);
         }
+    });
+
+    it("warns when arm64 spends most of its build in emulated RUN steps, and not once the step cross-compiles", async () => {
+        // A compute step of a few seconds under QEMU (bench/fixtures/compress, small size).
+        const buildArgs = { LINES: "1000000" };
+        const emulated = fixtureContext("emulated");
+        const cross = fixtureContext("cross");
+        made.push(emulated, cross);
+        const slow = await preflight({ context: emulated, repository: `multiarch-test/${uniqueName("emulated")}`, cache: false, buildArgs, check: "true" });
+        assert.strictEqual(slow.ok, true, JSON.stringify(slow.platforms));
+        const warnings = slow.notes.filter((n) => /emulated RUN steps/.test(n));
+        assert.strictEqual(warnings.length, 1, slow.notes.join("\n"));
+        assert.match(warnings[0], /^linux\/arm64: \d+\.\ds of the \d+\.\ds build \((5[1-9]|[6-9]\d|100)%\) ran in emulated RUN steps \(\[\d\/\d\] RUN .*bzip2 -9/);
+        assert.match(warnings[0], /`FROM --platform=\$BUILDPLATFORM`.*BuildxBuilder `nodes`/);
+
+        const fast = await preflight({ context: cross, repository: `multiarch-test/${uniqueName("cross")}`, cache: false, buildArgs, check: "true" });
+        assert.strictEqual(fast.ok, true, JSON.stringify(fast.platforms));
+        assert.deepStrictEqual(fast.notes, []);
     });
 
     it("refuses a builder that does not exist", async () => {

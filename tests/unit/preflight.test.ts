@@ -1,7 +1,16 @@
 import * as assert from "assert";
 import * as path from "path";
 import { main } from "../../sdk/cli";
-import { PreflightError, explainBuildFailure, formatTable, planPreflight } from "../../sdk/preflight";
+import {
+    PreflightError,
+    dockerfileStages,
+    emulatedRunSeconds,
+    emulationNote,
+    explainBuildFailure,
+    formatTable,
+    parseBuildSteps,
+    planPreflight,
+} from "../../sdk/preflight";
 
 const APP = path.join(__dirname, "..", "..", "examples", "app");
 
@@ -109,4 +118,96 @@ describe("multiarch command line", () => {
             assert.match(`${out}${err}`, message);
         });
     }
+});
+
+describe("preflight emulation warning", () => {
+    // Plain progress of a linux/arm64 build on an amd64 engine, as BuildKit 0.13 (dockerd
+    // 26) prints it for a single-platform build: no platform in the vertex names.
+    const crossLines = [
+        "#3 [internal] load build context",
+        "#3 DONE 0.1s",
+        "#4 [stage-1 1/3] COPY busybox/arm64/busybox /bin/busybox",
+        "#4 DONE 0.0s",
+        "#5 [data 1/2] COPY busybox/amd64/busybox /bin/busybox",
+        "#5 CACHED",
+        '#6 [data 2/2] RUN ["/bin/busybox", "sh", "-c", "seq 1 9 | bzip2 -9 > /data.bz2"]',
+        "#6 0.512 working",
+        '#6 [data 2/2] RUN ["/bin/busybox", "sh", "-c", "seq 1 9 | bzip2 -9 > /data.bz2"]',
+        "#6 DONE 9.5s",
+        "#7 [stage-1 2/3] COPY --from=data /data.bz2 /data.bz2",
+        "#7 DONE 0.1s",
+    ];
+    const crossDockerfile = [
+        "FROM --platform=$BUILDPLATFORM scratch AS data",
+        "ARG BUILDARCH",
+        "RUN make",
+        "FROM scratch",
+        "COPY --from=data /data.bz2 /data.bz2",
+    ].join("\n");
+
+    it("parses each step once, with its stage, instruction, cache hit and seconds", () => {
+        assert.deepStrictEqual(parseBuildSteps(crossLines).map((s) => [s.stage, s.instruction, s.cached, s.seconds]), [
+            [undefined, undefined, false, 0.1],
+            ["stage-1", "COPY", false, 0],
+            ["data", "COPY", true, 0],
+            ["data", "RUN", false, 9.5],
+            ["stage-1", "COPY", false, 0.1],
+        ]);
+        const prefixed = parseBuildSteps(["#8 [linux/amd64->arm64 builder 2/3] RUN go build", "#8 DONE 2.0s", "#9 [2/2] RUN x", "#9 DONE 1.0s"]);
+        assert.deepStrictEqual(prefixed.map((s) => [s.platform, s.stage, s.instruction]), [
+            ["linux/amd64", "builder", "RUN"],
+            [undefined, undefined, "RUN"],
+        ]);
+    });
+
+    const stageCases: [string, string, [string, string][]][] = [
+        ["one stage", "FROM scratch\nRUN x", [["stage-0", "target"]]],
+        ["$BUILDPLATFORM, braces and quotes", 'FROM --platform=${BUILDPLATFORM} golang AS Build\nFROM --platform="$BUILDPLATFORM" scratch\nFROM build', [["build", "build"], ["stage-1", "build"], ["stage-2", "build"]]],
+        ["$TARGETPLATFORM, a fixed platform, an unknown ARG", "FROM --platform=$TARGETPLATFORM a\nFROM --platform=linux/arm64/v8 b AS arm\nFROM --platform=$OTHER c", [["stage-0", "target"], ["arm", "linux/arm64"], ["stage-2", "target"]]],
+        ["continued lines", "FROM \\\n  --platform=$BUILDPLATFORM \\\n  scratch AS gen\nFROM gen AS final", [["gen", "build"], ["final", "build"]]],
+    ];
+    for (const [label, text, expected] of stageCases) {
+        it(`reads where each stage runs: ${label}`, () => {
+            assert.deepStrictEqual(dockerfileStages(text).map((s) => [s.name, s.runsOn]), expected);
+        });
+    }
+
+    it("counts RUN time of target-platform stages as emulated, and of $BUILDPLATFORM stages as native", () => {
+        const steps = parseBuildSteps(crossLines);
+        const stages = dockerfileStages(crossDockerfile);
+        assert.deepStrictEqual(emulatedRunSeconds(steps, stages, "linux/arm64", ["linux/amd64"]), { seconds: 0, steps: [] });
+
+        const emulated = parseBuildSteps(["#4 [1/2] COPY busybox/arm64/busybox /bin/busybox", "#4 DONE 0.0s", "#5 [2/2] RUN bzip2 -9 data", "#5 DONE 8.04s", "#6 [3/3] RUN true", "#6 CACHED"]);
+        const oneStage = dockerfileStages("FROM scratch\nRUN bzip2 -9 data");
+        assert.deepStrictEqual(emulatedRunSeconds(emulated, oneStage, "linux/arm64", ["linux/amd64"]), { seconds: 8, steps: ["[2/2] RUN bzip2 -9 data"] });
+        assert.deepStrictEqual(emulatedRunSeconds(emulated, oneStage, "linux/amd64", ["linux/amd64"]), { seconds: 0, steps: [] });
+        // A builder with a native arm64 node builds arm64 without emulation.
+        assert.deepStrictEqual(emulatedRunSeconds(emulated, oneStage, "linux/arm64", ["linux/amd64", "linux/arm64"]), { seconds: 0, steps: [] });
+        // A platform in the vertex name (multi-platform progress) wins over the stage.
+        const named = parseBuildSteps(["#7 [linux/arm64 data 2/2] RUN x", "#7 DONE 3.0s"]);
+        assert.strictEqual(emulatedRunSeconds(named, stages, "linux/arm64", ["linux/amd64"]).seconds, 3);
+    });
+
+    const noteCases: [string, number, number, boolean][] = [
+        ["most", 8, 10, true],
+        ["exactly half", 5, 10, false],
+        ["a minor part", 2, 10, false],
+        ["none", 0, 10, false],
+    ];
+    for (const [label, emulated, build, warns] of noteCases) {
+        it(`${warns ? "warns" : "does not warn"} when emulated RUN steps take ${label} of the build`, () => {
+            const note = emulationNote("linux/arm64", { seconds: emulated, steps: emulated > 0 ? ["[2/2] RUN make"] : [] }, build);
+            assert.strictEqual(note !== undefined, warns);
+        });
+    }
+
+    it("names the platform, the seconds and the share, and points to both fixes", () => {
+        assert.strictEqual(
+            emulationNote("linux/arm64", { seconds: 8.04, steps: ["[2/2] RUN make"] }, 10),
+            "linux/arm64: 8.0s of the 10.0s build (80%) ran in emulated RUN steps ([2/2] RUN make). " +
+                "Run that work natively: move it to a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles for " +
+                "`TARGETOS`/`TARGETARCH` and COPY the result into the linux/arm64 stage, or build on a builder with a " +
+                "native linux/arm64 node (BuildxBuilder `nodes`, one per platform).",
+        );
+    });
 });
