@@ -34,7 +34,9 @@ export function dockerfileSteps(steps: BuildStep[]): BuildStep[] {
 
 /** The Dockerfile steps that ran instead of coming from a cache, by name. */
 export function executedSteps(steps: BuildStep[]): string[] {
-    return dockerfileSteps(steps).filter((s) => !s.cached).map((s) => s.name);
+    return dockerfileSteps(steps)
+        .filter((s) => !s.cached)
+        .map((s) => s.name);
 }
 
 /** Runs the docker CLI (no shell), fails with its stderr. */
@@ -120,10 +122,22 @@ export function buildSingleRef(context: string, repositoryUrl: string, buildArgs
     const ref = singleCacheRef(repositoryUrl);
     const options = `mode=${CACHE_TO_OPTIONS.mode},image-manifest=${CACHE_TO_OPTIONS.imageManifest},oci-mediatypes=${CACHE_TO_OPTIONS.ociMediaTypes}`;
     return runBuild([
-        "buildx", "build", "--builder", "default", "--platform", PLATFORMS.join(","), "--provenance=false",
-        "--cache-from", `type=registry,ref=${ref}`, "--cache-to", `type=registry,ref=${ref},${options}`,
+        "buildx",
+        "build",
+        "--builder",
+        "default",
+        "--platform",
+        PLATFORMS.join(","),
+        "--provenance=false",
+        "--cache-from",
+        `type=registry,ref=${ref}`,
+        "--cache-to",
+        `type=registry,ref=${ref},${options}`,
         ...Object.entries(buildArgs).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]),
-        "--tag", `${repositoryUrl}:single`, "--push", context,
+        "--tag",
+        `${repositoryUrl}:single`,
+        "--push",
+        context,
     ]);
 }
 
@@ -135,10 +149,19 @@ export function buildSingleRef(context: string, repositoryUrl: string, buildArgs
  */
 export function probeSingleRef(context: string, repositoryUrl: string, platform: string, buildArgs: Record<string, string> = {}): Promise<BuildRun> {
     return runBuild([
-        "buildx", "build", "--builder", "default", "--platform", platform, "--provenance=false",
-        "--cache-from", `type=registry,ref=${singleCacheRef(repositoryUrl)}`,
+        "buildx",
+        "build",
+        "--builder",
+        "default",
+        "--platform",
+        platform,
+        "--provenance=false",
+        "--cache-from",
+        `type=registry,ref=${singleCacheRef(repositoryUrl)}`,
         ...Object.entries(buildArgs).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]),
-        "--output", "type=cacheonly", context,
+        "--output",
+        "type=cacheonly",
+        context,
     ]);
 }
 
@@ -156,7 +179,9 @@ export async function freshRunner(repositoryUrl: string): Promise<void> {
 
 /** Removes the images of `repositoryUrl` that builds left in the local image store. */
 export async function forgetImages(repositoryUrl: string): Promise<void> {
-    const images = (await docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repositoryUrl])).split("\n").filter((l) => l && !l.endsWith(":<none>"));
+    const images = (await docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repositoryUrl]))
+        .split("\n")
+        .filter((l) => l && !l.endsWith(":<none>"));
     if (images.length > 0) {
         await docker(["image", "rm", "--force", ...images]);
     }

@@ -62,7 +62,12 @@ export function barChart(title: string, subtitle: string, panels: Panel[]): stri
 /** A plain-text table with aligned columns and a rule under the header. */
 export function table(rows: string[][]): string {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length)));
-    const lines = rows.map((row) => row.map((cell, i) => (cell ?? "").padEnd(widths[i])).join("  ").trimEnd());
+    const lines = rows.map((row) =>
+        row
+            .map((cell, i) => (cell ?? "").padEnd(widths[i]))
+            .join("  ")
+            .trimEnd(),
+    );
     lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
     return lines.join("\n");
 }

@@ -130,8 +130,11 @@ export interface DeclarationResult {
 }
 
 async function countSideEffects(count: number, context: string): Promise<SideEffects> {
-    // The real module objects: TypeScript's `import * as` bindings read through to them.
+    // The real module objects, to wrap their methods: TypeScript's `import * as` bindings
+    // are read-only views that read through to them.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const fsModule: Record<string, unknown> = require("fs");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const childProcess: Record<string, unknown> = require("child_process");
     const fsCalls: Record<string, number> = {};
     let syncChildProcesses = 0;
@@ -144,7 +147,19 @@ async function countSideEffects(count: number, context: string): Promise<SideEff
         };
         restore.push(() => (target[method] = original));
     };
-    for (const method of ["statSync", "lstatSync", "existsSync", "readdirSync", "opendirSync", "readFileSync", "readdir", "opendir", "stat", "lstat", "readFile"]) {
+    for (const method of [
+        "statSync",
+        "lstatSync",
+        "existsSync",
+        "readdirSync",
+        "opendirSync",
+        "readFileSync",
+        "readdir",
+        "opendir",
+        "stat",
+        "lstat",
+        "readFile",
+    ]) {
         wrap(fsModule, method, () => (fsCalls[method] = (fsCalls[method] ?? 0) + 1));
     }
     for (const method of ["execSync", "execFileSync", "spawnSync"]) {

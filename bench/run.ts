@@ -119,10 +119,23 @@ function record(figures: BuildFigures, scenario: "cold" | "warm" | "oneFile", ru
 
 async function benchBuilds(opts: Options, log: (line: string) => void): Promise<BuildFigures> {
     const figures: BuildFigures = {
-        cold: {}, warm: {}, oneFile: {}, singleCold: {}, singleWarm: {},
-        concurrentWall: [], concurrentSum: [],
-        emulatedArm64: [], crossArm64: [], nativeAmd64: [], emulatedRunSeconds: [], crossRunSeconds: [],
-        executed: {}, total: {}, stepsPerRun: {}, oneFileSteps: {}, singleRefSteps: {},
+        cold: {},
+        warm: {},
+        oneFile: {},
+        singleCold: {},
+        singleWarm: {},
+        concurrentWall: [],
+        concurrentSum: [],
+        emulatedArm64: [],
+        crossArm64: [],
+        nativeAmd64: [],
+        emulatedRunSeconds: [],
+        crossRunSeconds: [],
+        executed: {},
+        total: {},
+        stepsPerRun: {},
+        oneFileSteps: {},
+        singleRefSteps: {},
     };
     const buildArgs = { LINES: String(opts.lines) };
     const emulatedContext = fixtureContext("emulated");
@@ -165,7 +178,9 @@ async function benchBuilds(opts: Options, log: (line: string) => void): Promise<
             const singleWarm = await buildSingleRef(context, single, buildArgs);
             (figures.singleWarm.all ??= []).push(singleWarm.seconds);
             note(figures, "singleWarm", "all", singleWarm);
-            log(`  single ref    cold ${singleCold.seconds.toFixed(1)}s, fresh runner ${singleWarm.seconds.toFixed(1)}s (${executedSteps(singleWarm.steps).length} steps executed)`);
+            log(
+                `  single ref    cold ${singleCold.seconds.toFixed(1)}s, fresh runner ${singleWarm.seconds.toFixed(1)}s (${executedSteps(singleWarm.steps).length} steps executed)`,
+            );
             if (r === 0) {
                 // What the single ref holds for each platform: each built alone from it.
                 await freshRunner(single);
@@ -184,10 +199,24 @@ async function benchBuilds(opts: Options, log: (line: string) => void): Promise<
             for (const which of order) {
                 const context = which === "cross" ? crossContext : emulatedContext;
                 const platform = which === "native" ? "linux/amd64" : "linux/arm64";
-                const run = await runBuild(["buildx", "build", "--builder", "default", "--no-cache", "--platform", platform,
-                    "--build-arg", `LINES=${opts.lines}`, "--output", "type=cacheonly", context]);
+                const run = await runBuild([
+                    "buildx",
+                    "build",
+                    "--builder",
+                    "default",
+                    "--no-cache",
+                    "--platform",
+                    platform,
+                    "--build-arg",
+                    `LINES=${opts.lines}`,
+                    "--output",
+                    "type=cacheonly",
+                    context,
+                ]);
                 const stages = dockerfileStages(fs.readFileSync(path.join(context, "Dockerfile"), "utf8"));
-                const runStep = dockerfileSteps(run.steps).filter((s) => s.instruction === "RUN").reduce((sum, s) => sum + s.seconds, 0);
+                const runStep = dockerfileSteps(run.steps)
+                    .filter((s) => s.instruction === "RUN")
+                    .reduce((sum, s) => sum + s.seconds, 0);
                 if (which === "emulated") {
                     figures.emulatedArm64.push(run.seconds);
                     figures.emulatedRunSeconds.push(runStep);
@@ -210,7 +239,9 @@ async function benchBuilds(opts: Options, log: (line: string) => void): Promise<
 }
 
 function describe(run: PerPlatformRun): string {
-    const parts = Object.entries(run.platforms).map(([arch, b]) => `${arch} ${b.seconds.toFixed(1)}s (${executedSteps(b.steps).length}/${dockerfileSteps(b.steps).length} steps executed)`);
+    const parts = Object.entries(run.platforms).map(
+        ([arch, b]) => `${arch} ${b.seconds.toFixed(1)}s (${executedSteps(b.steps).length}/${dockerfileSteps(b.steps).length} steps executed)`,
+    );
     return `${parts.join(", ")}; wall ${run.wallSeconds.toFixed(1)}s`;
 }
 
@@ -235,7 +266,9 @@ async function main(): Promise<number> {
     const log = (line: string) => console.log(line);
     const started = new Date();
     const before = await machine();
-    log(`bench: ${opts.runs} runs, fixture LINES=${opts.lines}, ${opts.images} images declared ${opts.declRuns} times; load ${before.loadAverage1m} on ${before.cpus} CPUs`);
+    log(
+        `bench: ${opts.runs} runs, fixture LINES=${opts.lines}, ${opts.images} images declared ${opts.declRuns} times; load ${before.loadAverage1m} on ${before.cpus} CPUs`,
+    );
 
     log(`declaring ${opts.images} MultiArchImages vs ${opts.images} raw docker-build image sets under mocks ...`);
     const declaration: DeclarationResult = await benchDeclarations(opts.images, opts.declRuns, APP);
@@ -247,8 +280,14 @@ async function main(): Promise<number> {
     const checks: { check: string; ok: boolean }[] = [
         { check: `component/raw declaration <= 1.5x (${declaration.ratio.toFixed(2)}x)`, ok: declaration.ratio <= 1.5 },
         { check: `no directory listing while declaring (${declaration.sideEffects.directoryListings})`, ok: declaration.sideEffects.directoryListings === 0 },
-        { check: `no synchronous child process while declaring (${declaration.sideEffects.syncChildProcesses})`, ok: declaration.sideEffects.syncChildProcesses === 0 },
-        { check: `per-platform images independent (${declaration.independence.dependentPairs.length} dependent pairs of ${declaration.independence.images} images)`, ok: declaration.independence.dependentPairs.length === 0 },
+        {
+            check: `no synchronous child process while declaring (${declaration.sideEffects.syncChildProcesses})`,
+            ok: declaration.sideEffects.syncChildProcesses === 0,
+        },
+        {
+            check: `per-platform images independent (${declaration.independence.dependentPairs.length} dependent pairs of ${declaration.independence.images} images)`,
+            ok: declaration.independence.dependentPairs.length === 0,
+        },
     ];
     let ratios: Record<string, number> = { componentPerRawDeclaration: round(declaration.ratio) };
     let rows: string[][] = [];
@@ -295,13 +334,31 @@ async function main(): Promise<number> {
         for (const arch of ARCHES) {
             rows.push([`one changed file, fresh runner`, arch, oneFile[arch].toFixed(2), n(builds.oneFile[arch]), steps("oneFile", arch)]);
         }
-        rows.push([`cold, one multi-platform build, single ref`, "both", median(builds.singleCold.all).toFixed(2), n(builds.singleCold.all), steps("singleCold", "all")]);
+        rows.push([
+            `cold, one multi-platform build, single ref`,
+            "both",
+            median(builds.singleCold.all).toFixed(2),
+            n(builds.singleCold.all),
+            steps("singleCold", "all"),
+        ]);
         rows.push([`fresh-runner rebuild, single ref`, "both", median(builds.singleWarm.all).toFixed(2), n(builds.singleWarm.all), steps("singleWarm", "all")]);
         for (const arch of ARCHES) {
             rows.push([`  single ref, this platform alone`, arch, "-", "1", steps("singleRefProbe", arch)]);
         }
-        rows.push([`compute step in target stage (QEMU)`, "arm64", emulated.toFixed(2), n(builds.emulatedArm64), `RUN ${median(builds.emulatedRunSeconds).toFixed(1)}s`]);
-        rows.push([`compute step cross ($BUILDPLATFORM)`, "arm64", cross.toFixed(2), n(builds.crossArm64), `RUN ${median(builds.crossRunSeconds).toFixed(1)}s`]);
+        rows.push([
+            `compute step in target stage (QEMU)`,
+            "arm64",
+            emulated.toFixed(2),
+            n(builds.emulatedArm64),
+            `RUN ${median(builds.emulatedRunSeconds).toFixed(1)}s`,
+        ]);
+        rows.push([
+            `compute step cross ($BUILDPLATFORM)`,
+            "arm64",
+            cross.toFixed(2),
+            n(builds.crossArm64),
+            `RUN ${median(builds.crossRunSeconds).toFixed(1)}s`,
+        ]);
         rows.push([`compute step in target stage, native`, "amd64", median(builds.nativeAmd64).toFixed(2), n(builds.nativeAmd64), "-"]);
 
         const blue = "#4c78a8";
@@ -311,18 +368,45 @@ async function main(): Promise<number> {
         const red = "#e45756";
         bars = [
             ...ARCHES.map((a) => ({ label: `cold, per-platform caches (${a})`, value: cold[a], colour: grey })),
-            ...ARCHES.map((a) => ({ label: `fresh runner, per-platform caches (${a})`, value: warm[a], colour: green, note: `${warm[a].toFixed(2)} s, ${steps("warm", a)} steps executed` })),
-            ...ARCHES.map((a) => ({ label: `one changed file (${a})`, value: oneFile[a], colour: blue, note: `${oneFile[a].toFixed(2)} s, ${steps("oneFile", a)} steps executed` })),
+            ...ARCHES.map((a) => ({
+                label: `fresh runner, per-platform caches (${a})`,
+                value: warm[a],
+                colour: green,
+                note: `${warm[a].toFixed(2)} s, ${steps("warm", a)} steps executed`,
+            })),
+            ...ARCHES.map((a) => ({
+                label: `one changed file (${a})`,
+                value: oneFile[a],
+                colour: blue,
+                note: `${oneFile[a].toFixed(2)} s, ${steps("oneFile", a)} steps executed`,
+            })),
             { label: "cold, single multi-platform ref (both)", value: median(builds.singleCold.all), colour: grey },
-            { label: "fresh runner, single ref (both)", value: median(builds.singleWarm.all), colour: orange, note: `${median(builds.singleWarm.all).toFixed(2)} s, ${steps("singleWarm", "all")} steps executed` },
+            {
+                label: "fresh runner, single ref (both)",
+                value: median(builds.singleWarm.all),
+                colour: orange,
+                note: `${median(builds.singleWarm.all).toFixed(2)} s, ${steps("singleWarm", "all")} steps executed`,
+            },
             { label: "arm64 compute step emulated (QEMU)", value: emulated, colour: red },
             { label: "arm64 compute step cross-compiled", value: cross, colour: green },
             { label: "amd64 compute step native", value: median(builds.nativeAmd64), colour: grey },
         ];
     }
     rows = rows.length > 0 ? rows : [["scenario", "platform", "median s", "runs", "steps executed"]];
-    rows.push([`declare ${opts.images} MultiArchImages (mocks)`, "-", (declaration.componentMedianMs / 1000).toFixed(3), String(declaration.runs), `${declaration.componentRegistrations} resources`]);
-    rows.push([`declare ${opts.images} raw image sets (mocks)`, "-", (declaration.rawMedianMs / 1000).toFixed(3), String(declaration.runs), `${declaration.rawRegistrations} resources`]);
+    rows.push([
+        `declare ${opts.images} MultiArchImages (mocks)`,
+        "-",
+        (declaration.componentMedianMs / 1000).toFixed(3),
+        String(declaration.runs),
+        `${declaration.componentRegistrations} resources`,
+    ]);
+    rows.push([
+        `declare ${opts.images} raw image sets (mocks)`,
+        "-",
+        (declaration.rawMedianMs / 1000).toFixed(3),
+        String(declaration.runs),
+        `${declaration.rawRegistrations} resources`,
+    ]);
 
     const summary = builds
         ? `summary: warm/cold ${ARCHES.map((a) => `${a} ${ratios[`warmPerCold_${a}`].toFixed(2)}x`).join(", ")} ` +
@@ -357,8 +441,18 @@ async function main(): Promise<number> {
                 title: `Declaring ${opts.images} images under mocks (ms, median of ${declaration.runs})`,
                 unit: "ms",
                 bars: [
-                    { label: `${opts.images} MultiArchImages`, value: declaration.componentMedianMs, colour: "#4c78a8", note: `${declaration.componentMedianMs.toFixed(0)} ms (${declaration.ratio.toFixed(2)}x raw)` },
-                    { label: `${opts.images} raw docker-build image sets`, value: declaration.rawMedianMs, colour: "#9d9d9d", note: `${declaration.rawMedianMs.toFixed(0)} ms` },
+                    {
+                        label: `${opts.images} MultiArchImages`,
+                        value: declaration.componentMedianMs,
+                        colour: "#4c78a8",
+                        note: `${declaration.componentMedianMs.toFixed(0)} ms (${declaration.ratio.toFixed(2)}x raw)`,
+                    },
+                    {
+                        label: `${opts.images} raw docker-build image sets`,
+                        value: declaration.rawMedianMs,
+                        colour: "#9d9d9d",
+                        note: `${declaration.rawMedianMs.toFixed(0)} ms`,
+                    },
                 ],
             },
         ]),

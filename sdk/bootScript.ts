@@ -52,7 +52,7 @@ export const ENVIRONMENT_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const CONTAINER_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-const PARAMETER_NAME = /^[a-zA-Z0-9_.\/-]{1,2048}$/;
+const PARAMETER_NAME = /^[a-zA-Z0-9_./-]{1,2048}$/;
 
 /** The container and systemd unit name of a deployment: `multiarch-<name>`, lowercased and made safe. */
 export function containerName(deploymentName: string): string {

@@ -250,7 +250,11 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
     const drivers: string[] = Object.values(BuilderDriver);
     const driver: string = args.driver ?? BuilderDriver.DockerContainer;
     if ((driver as string) === "docker") {
-        problems.invalid("driver", driver, `docker-build cannot build with the \`docker\` driver; expected one of ${drivers.map((d) => `"${d}"`).join(", ")} ("docker-container" runs BuildKit in a container on the same engine)`);
+        problems.invalid(
+            "driver",
+            driver,
+            `docker-build cannot build with the \`docker\` driver; expected one of ${drivers.map((d) => `"${d}"`).join(", ")} ("docker-container" runs BuildKit in a container on the same engine)`,
+        );
     } else if (!drivers.includes(driver)) {
         problems.invalid("driver", driver, `expected one of ${drivers.map((d) => `"${d}"`).join(", ")}`);
     }
@@ -282,10 +286,18 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
         nodeNames.set(nodeName, i);
 
         if (driver === BuilderDriver.Remote && !node.endpoint) {
-            problems.invalid(`${nodePath(i)}endpoint`, node.endpoint, "the remote driver needs the BuildKit address of every node, e.g. \"tcp://buildkitd.example.com:1234\"");
+            problems.invalid(
+                `${nodePath(i)}endpoint`,
+                node.endpoint,
+                'the remote driver needs the BuildKit address of every node, e.g. "tcp://buildkitd.example.com:1234"',
+            );
         }
         if (driver === BuilderDriver.Kubernetes && node.endpoint !== undefined) {
-            problems.invalid(`${nodePath(i)}endpoint`, node.endpoint, "expected no endpoint with the kubernetes driver: its cluster comes from KUBECONFIG and its namespace from `driverOptions.namespace`");
+            problems.invalid(
+                `${nodePath(i)}endpoint`,
+                node.endpoint,
+                "expected no endpoint with the kubernetes driver: its cluster comes from KUBECONFIG and its namespace from `driverOptions.namespace`",
+            );
         }
         if (driver !== BuilderDriver.Kubernetes) {
             const endpointKey = node.endpoint ?? "";
@@ -311,7 +323,11 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
             platforms.forEach((platform) => {
                 const owner = platformOwner.get(platform);
                 if (owner !== undefined && owner !== i) {
-                    problems.invalid(`${path}`, node.platforms, `${platform} is also on nodes[${owner}]; each platform may belong to one node (buildx would silently take it from the earlier one)`);
+                    problems.invalid(
+                        `${path}`,
+                        node.platforms,
+                        `${platform} is also on nodes[${owner}]; each platform may belong to one node (buildx would silently take it from the earlier one)`,
+                    );
                 }
                 platformOwner.set(platform, i);
             });

@@ -81,13 +81,13 @@ export const TIMEOUTS = { command: 60_000, bootstrap: 300_000 };
 /** Why a builder or node name is not acceptable to buildx, or undefined when it is. */
 export function nameProblem(name: string): string | undefined {
     if (typeof name !== "string" || !BUILDX_NAME_PATTERN.test(name)) {
-        return "expected a letter followed by letters, digits, `.`, `-` or `_` (buildx's rule), e.g. \"multi-arch-builder\"";
+        return 'expected a letter followed by letters, digits, `.`, `-` or `_` (buildx\'s rule), e.g. "multi-arch-builder"';
     }
     if (name !== name.toLowerCase()) {
         return `expected lower case: buildx stores builder names in lower case, so use ${JSON.stringify(name.toLowerCase())}`;
     }
     if (name === "default") {
-        return "\"default\" is reserved by buildx for the docker context's own builder; choose another name";
+        return '"default" is reserved by buildx for the docker context\'s own builder; choose another name';
     }
     return undefined;
 }
@@ -133,12 +133,7 @@ function daemonArgs(spec: BuilderSpec): string[] {
 }
 
 function nodeArgs(node: NodeSpec): string[] {
-    return [
-        "--node",
-        node.name,
-        ...(node.platforms.length > 0 ? ["--platform", node.platforms.join(",")] : []),
-        ...driverOptArgs(node.driverOptions),
-    ];
+    return ["--node", node.name, ...(node.platforms.length > 0 ? ["--platform", node.platforms.join(",")] : []), ...driverOptArgs(node.driverOptions)];
 }
 
 /**
@@ -164,16 +159,7 @@ export function createArgv(spec: BuilderSpec): string[] {
 
 /** `docker buildx create --append` adding one more node to the builder. */
 export function appendArgv(spec: BuilderSpec, node: NodeSpec): string[] {
-    return [
-        "buildx",
-        "create",
-        "--append",
-        "--name",
-        spec.name,
-        ...nodeArgs(node),
-        ...daemonArgs(spec),
-        ...(node.endpoint ? [node.endpoint] : []),
-    ];
+    return ["buildx", "create", "--append", "--name", spec.name, ...nodeArgs(node), ...daemonArgs(spec), ...(node.endpoint ? [node.endpoint] : [])];
 }
 
 /** `docker buildx inspect [--bootstrap] NAME`: `--bootstrap` starts the builder's nodes first. */
@@ -237,7 +223,10 @@ function parseQuotedPairs(text: string): Record<string, string> {
 
 /** Splits a buildx platform list (`linux/amd64*, linux/386`) into platforms and the fixed ones (`*`). */
 function parsePlatformList(text: string): { platforms: string[]; fixed: string[] } {
-    const entries = text.split(",").map((p) => p.trim()).filter((p) => p !== "");
+    const entries = text
+        .split(",")
+        .map((p) => p.trim())
+        .filter((p) => p !== "");
     return {
         platforms: entries.map((p) => p.replace(/\*$/, "")),
         fixed: entries.filter((p) => p.endsWith("*")).map((p) => p.replace(/\*$/, "")),
@@ -545,10 +534,12 @@ export async function createBuilder(spec: BuilderSpec, run: DockerRunner = runDo
         return (await inspectBuilder(spec.name, run)) ?? existing;
     }
     if (spec.buildkitdConfig !== undefined && !fs.existsSync(spec.buildkitdConfig)) {
-        throw new Error(`\`buildkitdConfig\` is ${JSON.stringify(spec.buildkitdConfig)}: no such file; expected the path of a buildkitd.toml on the machine running Pulumi`);
+        throw new Error(
+            `\`buildkitdConfig\` is ${JSON.stringify(spec.buildkitdConfig)}: no such file; expected the path of a buildkitd.toml on the machine running Pulumi`,
+        );
     }
     const oneStep = spec.bootstrap && spec.nodes.length === 1;
-    await run(createArgv(spec), oneStep ? ({ timeoutMs: TIMEOUTS.bootstrap, buildkitImage: imageOf(spec) }) : undefined).catch(async (error) => {
+    await run(createArgv(spec), oneStep ? { timeoutMs: TIMEOUTS.bootstrap, buildkitImage: imageOf(spec) } : undefined).catch(async (error) => {
         await removeBuilder(spec.name, run).catch(() => undefined);
         throw error;
     });
@@ -599,9 +590,17 @@ export const REPLACE_ON_CHANGE = ["name", "driver", "nodes", "buildkitdFlags", "
 export const UPDATE_IN_PLACE = ["use", "bootstrap"] as const;
 
 function canonical(value: unknown): string {
-    return JSON.stringify(value, (_key, v) =>
-        v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
-    ) ?? "undefined";
+    return (
+        JSON.stringify(value, (_key, v) =>
+            v && typeof v === "object" && !Array.isArray(v)
+                ? Object.fromEntries(
+                      Object.keys(v)
+                          .sort()
+                          .map((k) => [k, v[k]]),
+                  )
+                : v,
+        ) ?? "undefined"
+    );
 }
 
 /** The outcome of comparing a builder's recorded inputs with new ones. */

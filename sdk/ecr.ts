@@ -16,7 +16,7 @@ const REPOSITORY_URL_PATTERN = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.ama
 /** Why a repository name breaks ECR's rules, or undefined when it is valid. */
 export function repositoryNameProblem(name: string): string | undefined {
     if (name.length < 2 || name.length > 256 || !REPOSITORY_NAME_PATTERN.test(name)) {
-        return "expected 2 to 256 characters of lowercase letters, digits and . _ - separators, with / between namespaces (ECR's rule), e.g. \"team/api\"";
+        return 'expected 2 to 256 characters of lowercase letters, digits and . _ - separators, with / between namespaces (ECR\'s rule), e.g. "team/api"';
     }
     return undefined;
 }
@@ -45,7 +45,10 @@ export function toRepositoryNameComponent(value: string): string {
  */
 export function defaultRepositoryName(project: string, stack: string, name: string): string {
     const parts = [project, stack, name].map(toRepositoryNameComponent).filter((p) => p !== "");
-    return parts.join("/").slice(0, 256).replace(/[._\/-]+$/, "");
+    return parts
+        .join("/")
+        .slice(0, 256)
+        .replace(/[._/-]+$/, "");
 }
 
 /**

@@ -10,8 +10,8 @@ export const EC2_ASSUME_ROLE_POLICY = JSON.stringify({
 /** The ECR actions `docker pull` needs on the repository itself. */
 export const ECR_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
 
-const ECR_REPOSITORY_ARN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._\/-]*$/;
-const SSM_PARAMETER_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[a-zA-Z0-9_.\/-]+$/;
+const ECR_REPOSITORY_ARN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
+const SSM_PARAMETER_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[a-zA-Z0-9_./-]+$/;
 
 /** What a host may read. */
 export interface HostPolicyOptions {
@@ -29,11 +29,15 @@ export interface HostPolicyOptions {
  */
 export function hostPolicyDocument(options: HostPolicyOptions): string {
     if (!ECR_REPOSITORY_ARN.test(options.repositoryArn)) {
-        throw new Error(`repositoryArn ${JSON.stringify(options.repositoryArn)} is not the ARN of one ECR repository, arn:aws:ecr:<region>:<account>:repository/<name>`);
+        throw new Error(
+            `repositoryArn ${JSON.stringify(options.repositoryArn)} is not the ARN of one ECR repository, arn:aws:ecr:<region>:<account>:repository/<name>`,
+        );
     }
     const parameterArn = options.environmentParameterArn;
     if (parameterArn !== undefined && !SSM_PARAMETER_ARN.test(parameterArn)) {
-        throw new Error(`environmentParameterArn ${JSON.stringify(parameterArn)} is not the ARN of one SSM parameter, arn:aws:ssm:<region>:<account>:parameter/<name>`);
+        throw new Error(
+            `environmentParameterArn ${JSON.stringify(parameterArn)} is not the ARN of one SSM parameter, arn:aws:ssm:<region>:<account>:parameter/<name>`,
+        );
     }
     const statements: object[] = [
         { Sid: "EcrLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },

@@ -1,5 +1,6 @@
 export * from "./bootScript";
 export * from "./builder";
+export { InputProblems } from "./errors";
 export * from "./iamPolicy";
 export * from "./multiArchImage";
 export * from "./plan";

@@ -4,13 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./builder";
-import {
-    defaultRepositoryName,
-    lifecyclePolicy,
-    mutableTagFilters,
-    parseRepositoryUrl,
-    repositoryNameProblem,
-} from "./ecr";
+import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
 import { BuildSpec, CACHE_TO_OPTIONS, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
 import { parsePlatform } from "./platform";
@@ -160,6 +154,8 @@ export interface MultiArchImageArgs {
 }
 
 const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
+/** The builder each MultiArchImage created, kept out of its fields (see `builder`). */
+const createdBuilders = new WeakMap<MultiArchImage, BuildxBuilder>();
 const CREDENTIAL_LIKE = /TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL/i;
 
 /**
@@ -188,19 +184,14 @@ export class MultiArchImage extends pulumi.ComponentResource {
     public readonly bakeFile: pulumi.Output<string>;
     /** The repository, when this component created it. */
     public readonly repository?: aws.ecr.Repository;
-    /** The builder, when this component created it. */
-    public readonly builder?: BuildxBuilder;
     /** The per-platform images, by canonical platform. */
     public readonly images: Record<string, dockerbuild.Image>;
     /** The multi-platform index over the per-platform images. */
     public readonly index: dockerbuild.Index;
 
-    private readonly spec: BuildSpec;
-
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("multiarch:index:MultiArchImage", name, {}, opts);
         const spec = validate(name, args ?? ({} as MultiArchImageArgs));
-        this.spec = spec;
         this.platforms = spec.platforms;
 
         let registryId: pulumi.Input<string> | undefined;
@@ -216,9 +207,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
                     imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
                     imageTagMutabilityExclusionFilters: mutableTagFilters(spec.tag),
                     encryptionConfigurations: [
-                        settings.kmsKeyArn === undefined
-                            ? { encryptionType: "AES256" }
-                            : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn },
+                        settings.kmsKeyArn === undefined ? { encryptionType: "AES256" } : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn },
                     ],
                 },
                 { parent: this },
@@ -260,8 +249,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
         };
 
         if (args.builderName === undefined) {
-            this.builder = new BuildxBuilder(`${name}-builder`, {}, { parent: this });
-            this.builderName = this.builder.name;
+            const builder = new BuildxBuilder(`${name}-builder`, {}, { parent: this });
+            createdBuilders.set(this, builder);
+            this.builderName = builder.name;
         } else {
             this.builderName = pulumi.output(args.builderName);
         }
@@ -337,6 +327,17 @@ export class MultiArchImage extends pulumi.ComponentResource {
     }
 
     /**
+     * The builder, when this component created it (no `builderName` given).
+     *
+     * An accessor rather than a field: Pulumi's component host publishes every field
+     * (private ones too) as an output of the package schema, and a reference to another
+     * component of this package cannot be one; other languages read `builderName`.
+     */
+    get builder(): BuildxBuilder | undefined {
+        return createdBuilders.get(this);
+    }
+
+    /**
      * The image of one platform by digest, `<repositoryUrl>@sha256:…`.
      *
      * Accepts the same spellings as `platforms` (`arm64`, `aarch64`, …) and throws for a
@@ -347,9 +348,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
         if ("error" in parsed) {
             throw new Error(`refFor(${show(platform)}): ${parsed.error}`);
         }
-        if (!this.spec.platforms.includes(parsed.platform)) {
+        if (!this.platforms.includes(parsed.platform)) {
             throw new Error(
-                `refFor(${show(platform)}): this image was built for ${this.spec.platforms.join(", ")} only, not ${parsed.platform}; add "${parsed.platform}" to \`platforms\``,
+                `refFor(${show(platform)}): this image was built for ${this.platforms.join(", ")} only, not ${parsed.platform}; add "${parsed.platform}" to \`platforms\``,
             );
         }
         return this.platformRefs.apply((refs) => refs[parsed.platform]);

@@ -10,11 +10,17 @@ import { DEFAULT_PLATFORMS, archOf, normalisePlatforms } from "./platform";
 
 /** The plain arguments that decide what is built, as a user gives them. */
 export interface BuildSpecArgs {
+    /** The build context directory; see `MultiArchImageArgs.context`. */
     context?: string;
+    /** The Dockerfile's path; see `MultiArchImageArgs.dockerfile`. */
     dockerfile?: string;
+    /** The platforms to build, in any accepted spelling; see `MultiArchImageArgs.platforms`. */
     platforms?: string[];
+    /** The index's tag; see `MultiArchImageArgs.tag`. */
     tag?: string;
+    /** Whether each platform uses a registry cache; see `MultiArchImageArgs.cache`. */
     cache?: boolean;
+    /** The Dockerfile stage to build; see `MultiArchImageArgs.target`. */
     target?: string;
 }
 
@@ -47,11 +53,15 @@ export function normaliseBuildSpec(args: BuildSpecArgs, problems: InputProblems)
     const before = problems.count;
     const context = args.context;
     if (typeof context !== "string" || context.trim() === "") {
-        problems.invalid("context", context, "expected the path of the build context directory, e.g. \"./app\"");
+        problems.invalid("context", context, 'expected the path of the build context directory, e.g. "./app"');
     } else if (!fs.existsSync(context)) {
         problems.invalid("context", context, `expected an existing directory; nothing is at ${path.resolve(context)}`);
     } else if (!fs.statSync(context).isDirectory()) {
-        problems.invalid("context", context, "expected a directory (the build context), but it is a file; pass its folder and set `dockerfile` if this is the Dockerfile");
+        problems.invalid(
+            "context",
+            context,
+            "expected a directory (the build context), but it is a file; pass its folder and set `dockerfile` if this is the Dockerfile",
+        );
     }
 
     const dockerfile = args.dockerfile ?? (typeof context === "string" ? path.join(context, "Dockerfile") : "Dockerfile");
@@ -86,7 +96,7 @@ export function normaliseBuildSpec(args: BuildSpecArgs, problems: InputProblems)
     const tag = args.tag ?? "latest";
     const maxTag = 128 - longestSuffix(platforms);
     if (typeof tag !== "string" || !TAG_PATTERN.test(tag)) {
-        problems.invalid("tag", tag, "expected an image tag: letters, digits, _ . - (not first), at most 128 characters (ECR's rule), e.g. \"v1.2.3\"");
+        problems.invalid("tag", tag, 'expected an image tag: letters, digits, _ . - (not first), at most 128 characters (ECR\'s rule), e.g. "v1.2.3"');
     } else if (tag.length > maxTag) {
         problems.invalid("tag", tag, `expected at most ${maxTag} characters, so that the per-platform tags <tag>-<arch> stay within ECR's 128`);
     } else if (tag.startsWith(CACHE_TAG_PREFIX)) {
@@ -140,7 +150,14 @@ export function indexTag(spec: BuildSpec, repositoryUrl: string): string {
  * The registry cache export options: every layer (`mode=max`), written as an image
  * manifest with OCI media types, which ECR requires of a cache.
  */
-export const CACHE_TO_OPTIONS = { mode: "max", imageManifest: true, ociMediaTypes: true } as const;
+export const CACHE_TO_OPTIONS: {
+    /** Export every layer, not only the final image's (`mode=max`). */
+    readonly mode: "max";
+    /** Write the cache as an image manifest rather than a cache manifest list. */
+    readonly imageManifest: true;
+    /** Use OCI media types. */
+    readonly ociMediaTypes: true;
+} = { mode: "max", imageManifest: true, ociMediaTypes: true };
 
 /** What a Bake file needs beyond the plan: where to push, and the build's own inputs. */
 export interface BakeInputs {
@@ -161,23 +178,43 @@ export interface BakeInputs {
 
 /** A Docker Bake file (the JSON form `docker buildx bake -f` reads). */
 export interface BakeFile {
-    group: Record<string, { targets: string[] }>;
+    /** Groups of targets by name; `default` holds every platform's target. */
+    group: Record<string, BakeGroup>;
+    /** The targets by name, one per platform, named by architecture. */
     target: Record<string, BakeTarget>;
+}
+
+/** A group of a Bake file: targets built together. */
+export interface BakeGroup {
+    /** The names of the group's targets. */
+    targets: string[];
 }
 
 /** One target of a Bake file. */
 export interface BakeTarget {
+    /** The build context directory. */
     context: string;
+    /** The Dockerfile's path. */
     dockerfile: string;
+    /** The one platform this target builds. */
     platforms: string[];
+    /** The per-platform tag, `<repo>:<tag>-<arch>`. */
     tags: string[];
+    /** Where to read the registry cache from, `type=registry,ref=<repo>:cache-<arch>`. */
     "cache-from"?: string[];
+    /** Where to write the registry cache to, with `CACHE_TO_OPTIONS`. */
     "cache-to"?: string[];
+    /** Build arguments. */
     args?: Record<string, string>;
+    /** Image labels. */
     labels?: Record<string, string>;
+    /** The Dockerfile stage to build. */
     target?: string;
+    /** Build secrets by id, read from environment variables of the same name. */
     secret?: string[];
+    /** Attestations; provenance is off, as docker-build turns it off. */
     attest: string[];
+    /** Where the image goes: pushed to the registry. */
     output: string[];
 }
 
@@ -229,7 +266,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function checkBakeInputs(inputs: BakeInputs): void {
     const problems = new InputProblems();
     if (typeof inputs.repositoryUrl !== "string" || !BAKE_REPOSITORY.test(inputs.repositoryUrl)) {
-        problems.invalid("repositoryUrl", inputs.repositoryUrl, 'expected a repository without tag or digest, <registry>/<name>, e.g. "127.0.0.1:5000/team/api"');
+        problems.invalid(
+            "repositoryUrl",
+            inputs.repositoryUrl,
+            'expected a repository without tag or digest, <registry>/<name>, e.g. "127.0.0.1:5000/team/api"',
+        );
     }
     for (const [field, map] of [
         ["buildArgs", inputs.buildArgs],
@@ -237,7 +278,7 @@ function checkBakeInputs(inputs: BakeInputs): void {
     ] as const) {
         for (const [key, value] of Object.entries(map ?? {})) {
             if (key.trim() === "" || key.includes("=")) {
-                problems.invalid(`${field}`, key, "expected names that are not empty and hold no \"=\"");
+                problems.invalid(`${field}`, key, 'expected names that are not empty and hold no "="');
             } else if (typeof value !== "string") {
                 problems.invalid(`${field}.${key}`, value, "expected a string");
             }
@@ -245,7 +286,11 @@ function checkBakeInputs(inputs: BakeInputs): void {
     }
     (inputs.secretIds ?? []).forEach((id, i) => {
         if (typeof id !== "string" || !ENV_NAME.test(id)) {
-            problems.invalid(`secretIds[${i}]`, id, "expected a secret id that is also an environment variable name (letters, digits, _; not first a digit), since Bake reads it from env=<id>");
+            problems.invalid(
+                `secretIds[${i}]`,
+                id,
+                "expected a secret id that is also an environment variable name (letters, digits, _; not first a digit), since Bake reads it from env=<id>",
+            );
         }
     });
     problems.throwIfAny("toBakeFile", inputs.repositoryUrl ?? "");

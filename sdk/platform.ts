@@ -49,7 +49,15 @@ const REDUNDANT_VARIANTS: Record<string, string[]> = {
 };
 
 /** The outcome of parsing one platform spelling. */
-export type ParsedPlatform = { platform: string } | { error: string };
+export type ParsedPlatform =
+    | {
+          /** The canonical platform, `os/arch[/variant]`. */
+          platform: string;
+      }
+    | {
+          /** What is wrong with the spelling, and what is allowed. */
+          error: string;
+      };
 
 /**
  * Parses a platform as users write it (`amd64`, `x86_64`, `aarch64`, `linux/arm64/v8`,
@@ -90,8 +98,20 @@ export function normalisePlatform(spelling: string): string {
 
 /** The outcome of normalising a list of platforms: the canonical list and any problems. */
 export interface NormalisedPlatforms {
+    /** The canonical platforms, in the order given, without duplicates. */
     platforms: string[];
-    problems: { index: number; value: unknown; reason: string }[];
+    /** What is wrong with the list, one entry per problem. */
+    problems: PlatformProblem[];
+}
+
+/** A problem with one platform of a list, or with the list itself. */
+export interface PlatformProblem {
+    /** The platform's index in the list, or -1 for a problem with the list as a whole. */
+    index: number;
+    /** The value received. */
+    value: unknown;
+    /** What is wrong and what is allowed. */
+    reason: string;
 }
 
 /**

@@ -52,6 +52,7 @@ export interface PreflightOptions {
 
 /** One platform's outcome. */
 export interface PlatformResult {
+    /** The canonical platform, e.g. `linux/arm64`. */
     platform: string;
     /** The manifest digest the build reported, when it built. */
     digest?: string;
@@ -61,6 +62,7 @@ export interface PlatformResult {
     steps?: BuildStep[];
     /** What the check printed: `uname -m`, or the first line of `--check`. */
     seen?: string;
+    /** Whether it built, pushed, was listed in the index and ran as its platform. */
     ok: boolean;
     /** Why it failed, when it did. */
     reason?: string;
@@ -74,6 +76,7 @@ export interface PreflightResult {
     builder: string;
     /** The index, `<repo>:<tag>@sha256:…`, when every platform built. */
     indexRef?: string;
+    /** Each platform's outcome, in the order built. */
     platforms: PlatformResult[];
     /** Things the user should know that did not fail the run. */
     notes: string[];
@@ -87,13 +90,25 @@ export class PreflightError extends Error {
     }
 }
 
+/** What a preflight builds and where it pushes. */
+export interface PreflightPlan {
+    /** The normalised build plan, as MultiArchImage would build it. */
+    spec: BuildSpec;
+    /** The repository it pushes to, `<registry>/<repository>`. */
+    repositoryUrl: string;
+}
+
 /** Validates the options and returns the build plan, or throws every problem together. */
-export function planPreflight(options: PreflightOptions): { spec: BuildSpec; repositoryUrl: string } {
+export function planPreflight(options: PreflightOptions): PreflightPlan {
     const problems = new InputProblems();
     const spec = normaliseBuildSpec({ ...options, tag: options.tag ?? "preflight" }, problems);
     const registry = options.registry ?? DEFAULT_REGISTRY;
     if (!/^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/.test(registry)) {
-        problems.invalid("registry", registry, 'expected a registry host with an optional port, e.g. "127.0.0.1:5000" or "123456789012.dkr.ecr.us-west-2.amazonaws.com"');
+        problems.invalid(
+            "registry",
+            registry,
+            'expected a registry host with an optional port, e.g. "127.0.0.1:5000" or "123456789012.dkr.ecr.us-west-2.amazonaws.com"',
+        );
     }
     const repository = options.repository ?? `multiarch-preflight/${toComponent(path.basename(path.resolve(options.context ?? ".")))}`;
     const repositoryProblem = repositoryNameProblem(repository);
@@ -117,7 +132,10 @@ export function planPreflight(options: PreflightOptions): { spec: BuildSpec; rep
 }
 
 function toComponent(name: string): string {
-    const cleaned = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+    const cleaned = name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-+|-+$/g, "");
     return cleaned.length >= 2 ? cleaned : "app";
 }
 
@@ -134,21 +152,23 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-preflight-"));
     try {
         const bakeFile = path.join(work, "docker-bake.json");
-        const bake = toBakeFile({ ...spec, context: path.resolve(spec.context), dockerfile: path.resolve(spec.dockerfile) }, {
-            repositoryUrl,
-            buildArgs: options.buildArgs,
-        });
+        const bake = toBakeFile(
+            { ...spec, context: path.resolve(spec.context), dockerfile: path.resolve(spec.dockerfile) },
+            {
+                repositoryUrl,
+                buildArgs: options.buildArgs,
+            },
+        );
         fs.writeFileSync(bakeFile, JSON.stringify(bake, null, 2));
         log(`building ${spec.platforms.join(", ")} with builder "${builder}", pushing to ${repositoryUrl}`);
 
         const builds = platformBuilds(spec, repositoryUrl);
-        const results: PlatformResult[] = await Promise.all(
-            builds.map((build) => buildPlatform(builder, bakeFile, work, build.arch, build.platform, log)),
-        );
+        const results: PlatformResult[] = await Promise.all(builds.map((build) => buildPlatform(builder, bakeFile, work, build.arch, build.platform, log)));
         for (const result of results) {
-            const note = result.steps && result.buildSeconds !== undefined
-                ? emulationNote(result.platform, emulatedRunSeconds(result.steps, stages, result.platform, native, spec.target), result.buildSeconds)
-                : undefined;
+            const note =
+                result.steps && result.buildSeconds !== undefined
+                    ? emulationNote(result.platform, emulatedRunSeconds(result.steps, stages, result.platform, native, spec.target), result.buildSeconds)
+                    : undefined;
             if (note) {
                 notes.push(note);
                 log(note);
@@ -177,7 +197,9 @@ async function requireDaemon(): Promise<string> {
         const { stdout } = await runDocker(["version", "--format", "{{.Server.Arch}}"], { timeoutMs: 20000 });
         return stdout.trim() || (process.arch === "x64" ? "amd64" : process.arch);
     } catch (error) {
-        throw new PreflightError(`${(error as Error).message}\nOn a fresh Debian machine, \`sudo bash scripts/docker-stack.sh\` installs and starts the engine.`);
+        throw new PreflightError(
+            `${(error as Error).message}\nOn a fresh Debian machine, \`sudo bash scripts/docker-stack.sh\` installs and starts the engine.`,
+        );
     }
 }
 
@@ -207,7 +229,9 @@ async function chooseBuilder(wanted: string | undefined, notes: string[], log: (
     }
     const inspected = await inspectBuilder(wanted);
     if (!inspected) {
-        throw new PreflightError(`builder ${show(wanted)} does not exist (see \`docker buildx ls\`); create it with \`docker buildx create --name ${wanted} --driver docker-container\`, or leave out --builder to use the engine's default builder`);
+        throw new PreflightError(
+            `builder ${show(wanted)} does not exist (see \`docker buildx ls\`); create it with \`docker buildx create --name ${wanted} --driver docker-container\`, or leave out --builder to use the engine's default builder`,
+        );
     }
     if (inspected.driver !== "docker-container" || inspected.nodes.every((n) => n.status === "running")) {
         return wanted;
@@ -284,9 +308,10 @@ async function joinAndVerify(
 
 async function checkPlatform(repositoryUrl: string, result: PlatformResult, check: string | undefined, log: (line: string) => void): Promise<void> {
     const ref = `${repositoryUrl}@${result.digest}`;
-    const argv = check === undefined
-        ? ["run", "--rm", "--pull", "always", "--platform", result.platform, "--entrypoint", "uname", ref, "-m"]
-        : ["run", "--rm", "--pull", "always", "--platform", result.platform, "--entrypoint", "sh", ref, "-c", check];
+    const argv =
+        check === undefined
+            ? ["run", "--rm", "--pull", "always", "--platform", result.platform, "--entrypoint", "uname", ref, "-m"]
+            : ["run", "--rm", "--pull", "always", "--platform", result.platform, "--entrypoint", "sh", ref, "-c", check];
     try {
         const { stdout } = await runDocker(argv, { timeoutMs: 300000 });
         result.seen = stdout.trim().split("\n")[0] ?? "";
@@ -300,9 +325,10 @@ async function checkPlatform(repositoryUrl: string, result: PlatformResult, chec
     } catch (error) {
         result.ok = false;
         const message = isDockerCliError(error) ? error.stderr.trim().split("\n").slice(-1)[0] : String(error);
-        result.reason = check === undefined
-            ? `running \`uname -m\` in the image failed (${message}); if the image has no uname, pass --check with a command it can run`
-            : `the check \`${check}\` failed: ${message}`;
+        result.reason =
+            check === undefined
+                ? `running \`uname -m\` in the image failed (${message}); if the image has no uname, pass --check with a command it can run`
+                : `the check \`${check}\` failed: ${message}`;
     }
     log(`[${result.platform.split("/")[1]}] ran: ${result.seen ?? "-"} ${result.ok ? "ok" : "FAILED"}`);
 }
@@ -452,15 +478,9 @@ export interface EmulatedRunTime {
  * stages run natively), else the built platform. A one-stage Dockerfile's steps carry
  * no stage name; BuildKit names unnamed stages of a longer file `stage-<index>`.
  */
-export function emulatedRunSeconds(
-    steps: BuildStep[],
-    stages: DockerfileStage[],
-    platform: string,
-    native: string[],
-    target?: string,
-): EmulatedRunTime {
+export function emulatedRunSeconds(steps: BuildStep[], stages: DockerfileStage[], platform: string, native: string[], target?: string): EmulatedRunTime {
     const isNative = (p: string) => native.some((n) => archOf(n) === archOf(p));
-    const fallbackStage = stages.length === 1 ? stages[0] : stages.find((s) => s.name === target?.toLowerCase()) ?? stages[stages.length - 1];
+    const fallbackStage = stages.length === 1 ? stages[0] : (stages.find((s) => s.name === target?.toLowerCase()) ?? stages[stages.length - 1]);
     let seconds = 0;
     const names: string[] = [];
     for (const step of steps) {
@@ -546,7 +566,12 @@ export function formatTable(result: PreflightResult): string {
         ]),
     ];
     const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-    const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+    const lines = rows.map((row) =>
+        row
+            .map((cell, i) => cell.padEnd(widths[i]))
+            .join("  ")
+            .trimEnd(),
+    );
     lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
     for (const r of result.platforms.filter((p) => !p.ok)) {
         lines.push(`${r.platform}: ${r.reason}`);

@@ -19,7 +19,9 @@ export interface ImageReference {
 
 /** A validated content digest. */
 export interface Digest {
+    /** The hash algorithm; only sha256 is accepted. */
     algorithm: "sha256";
+    /** The 64 lowercase hex digits of the hash. */
     hex: string;
 }
 
@@ -56,12 +58,14 @@ export function parseDigest(value: string): Digest {
  */
 export function parseImageReference(reference: string): ImageReference {
     const bad = (why: string): Error =>
-        new Error(`image reference ${JSON.stringify(reference)} is not valid: ${why}; expected [registry/]repository[:tag][@sha256:<64 hex>], e.g. "127.0.0.1:5000/team/app:v1"`);
+        new Error(
+            `image reference ${JSON.stringify(reference)} is not valid: ${why}; expected [registry/]repository[:tag][@sha256:<64 hex>], e.g. "127.0.0.1:5000/team/app:v1"`,
+        );
     if (typeof reference !== "string" || reference.trim() === "") {
         throw bad("it is empty");
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
-        throw bad("a reference has no URL scheme; drop the \"scheme://\" prefix");
+        throw bad('a reference has no URL scheme; drop the "scheme://" prefix');
     }
     if (/\s/.test(reference)) {
         throw bad("it contains whitespace");
@@ -193,7 +197,9 @@ export function assertTransportAllowed(url: URL, insecure = false): void {
 
 /** One challenge of a `WWW-Authenticate` header: its scheme (lower-cased) and parameters. */
 export interface AuthChallenge {
+    /** The auth scheme, lower-cased: `bearer` or `basic`. */
     scheme: string;
+    /** The challenge's parameters, e.g. `realm`, `service`, `scope`. */
     params: Record<string, string>;
 }
 
@@ -264,25 +270,49 @@ const INDEX_TYPES = new Set<string>([OCI_INDEX, DOCKER_MANIFEST_LIST]);
 
 /** A content descriptor as it appears in a manifest or index. */
 export interface Descriptor {
+    /** The media type of what the descriptor points to. */
     mediaType?: string;
+    /** The digest of what it points to, `sha256:…`. */
     digest: string;
+    /** Its size in bytes. */
     size?: number;
-    platform?: { os?: string; architecture?: string; variant?: string; "os.version"?: string };
+    /** The platform of an index entry. */
+    platform?: DescriptorPlatform;
+    /** Annotations, e.g. `vnd.docker.reference.type: attestation-manifest`. */
     annotations?: Record<string, string>;
+}
+
+/** The platform of an index entry, as the OCI image spec writes it. */
+export interface DescriptorPlatform {
+    /** The operating system, e.g. `linux`; `unknown` on attestation entries. */
+    os?: string;
+    /** The architecture, e.g. `amd64`, `arm64`. */
+    architecture?: string;
+    /** The variant, e.g. `v8` of arm64. */
+    variant?: string;
+    /** The operating system's version (Windows images). */
+    "os.version"?: string;
 }
 
 /** The fields of an image index (or Docker manifest list) this client uses. */
 export interface ImageIndex {
+    /** Always 2. */
     schemaVersion?: number;
+    /** `OCI_INDEX` or `DOCKER_MANIFEST_LIST`. */
     mediaType?: string;
+    /** One entry per platform, plus any attestation entries. */
     manifests: Descriptor[];
 }
 
 /** The fields of an image manifest this client uses. */
 export interface ImageManifest {
+    /** Always 2. */
     schemaVersion?: number;
+    /** `OCI_MANIFEST` or `DOCKER_MANIFEST`. */
     mediaType?: string;
+    /** The image config blob, which names the image's platform. */
     config: Descriptor;
+    /** The image's layers. */
     layers: Descriptor[];
 }
 
@@ -320,7 +350,9 @@ export function selectPlatformManifests(index: ImageIndex): Record<string, strin
         const platform = canonicalPlatform(entry.platform.os, entry.platform.architecture, entry.platform.variant);
         const earlier = byPlatform[platform];
         if (earlier !== undefined && earlier !== entry.digest) {
-            throw new Error(`the index lists platform ${platform} twice, as ${earlier} and ${entry.digest}: a pull for ${platform} is ambiguous; rebuild the index with one manifest per platform`);
+            throw new Error(
+                `the index lists platform ${platform} twice, as ${earlier} and ${entry.digest}: a pull for ${platform} is ambiguous; rebuild the index with one manifest per platform`,
+            );
         }
         byPlatform[platform] = entry.digest;
     }
@@ -329,22 +361,15 @@ export function selectPlatformManifests(index: ImageIndex): Record<string, strin
 
 /** What went wrong talking to a registry, for callers that branch on it. */
 export type RegistryErrorKind =
-    | "auth"
-    | "not-found"
-    | "media-type"
-    | "digest-mismatch"
-    | "too-large"
-    | "timeout"
-    | "unreachable"
-    | "unavailable"
-    | "insecure"
-    | "protocol";
+    "auth" | "not-found" | "media-type" | "digest-mismatch" | "too-large" | "timeout" | "unreachable" | "unavailable" | "insecure" | "protocol";
 
 /** An error from a registry exchange; `kind` says which, the message says what to do. */
 export class RegistryError extends Error {
     constructor(
+        /** What kind of failure it was, for callers that handle some kinds. */
         public readonly kind: RegistryErrorKind,
         message: string,
+        /** The HTTP status the registry answered, when it answered. */
         public readonly status?: number,
     ) {
         super(message);
@@ -353,7 +378,21 @@ export class RegistryError extends Error {
 }
 
 /** Credentials for a registry: a username and password (basic auth, as ECR uses) or a bearer token. */
-export type RegistryAuth = { username: string; password: string } | { token: string };
+export type RegistryAuth = BasicAuth | TokenAuth;
+
+/** A username and password, sent as HTTP basic auth or to a token realm. */
+export interface BasicAuth {
+    /** The user name; `AWS` for ECR. */
+    username: string;
+    /** The password; for ECR, the one `GetAuthorizationToken` returns. */
+    password: string;
+}
+
+/** A bearer token, sent as is. */
+export interface TokenAuth {
+    /** The token. */
+    token: string;
+}
 
 /** How a `RegistryClient` talks to registries. */
 export interface RegistryClientOptions {
@@ -532,7 +571,10 @@ export class RegistryClient {
         }
         const shapeOk = INDEX_TYPES.has(mediaType) ? Array.isArray((json as ImageIndex).manifests) : typeof (json as ImageManifest).config?.digest === "string";
         if (!shapeOk) {
-            throw new RegistryError("protocol", `${target.what} from registry ${ref.registry} is a ${mediaType} without ${INDEX_TYPES.has(mediaType) ? "a manifests list" : "a config descriptor"}`);
+            throw new RegistryError(
+                "protocol",
+                `${target.what} from registry ${ref.registry} is a ${mediaType} without ${INDEX_TYPES.has(mediaType) ? "a manifests list" : "a config descriptor"}`,
+            );
         }
         return { reference: ref, digest: actual, mediaType, body, json: json as ImageIndex | ImageManifest };
     }
@@ -548,7 +590,10 @@ export class RegistryClient {
         const { body } = await this.read(ref, `/blobs/${digest}`, "*/*", target);
         const actual = sha256(body);
         if (actual !== digest) {
-            throw new RegistryError("digest-mismatch", `${target.what} hashes to ${actual}, not ${digest}: the registry (or something between) returned other content than asked for; do not use it`);
+            throw new RegistryError(
+                "digest-mismatch",
+                `${target.what} hashes to ${actual}, not ${digest}: the registry (or something between) returned other content than asked for; do not use it`,
+            );
         }
         return body;
     }
@@ -656,7 +701,10 @@ export class RegistryClient {
         try {
             realm = new URL(params.realm);
         } catch {
-            throw new RegistryError("protocol", `registry ${ref.registry} asked for a bearer token from realm ${JSON.stringify(params.realm)}, which is not a URL`);
+            throw new RegistryError(
+                "protocol",
+                `registry ${ref.registry} asked for a bearer token from realm ${JSON.stringify(params.realm)}, which is not a URL`,
+            );
         }
         if (params.service) {
             realm.searchParams.set("service", params.service);
@@ -678,7 +726,10 @@ export class RegistryClient {
             token = undefined;
         }
         if (typeof token !== "string" || token === "") {
-            throw new RegistryError("protocol", `the token service ${realm.origin}${realm.pathname} of registry ${ref.registry} answered without a "token" or "access_token" field`);
+            throw new RegistryError(
+                "protocol",
+                `the token service ${realm.origin}${realm.pathname} of registry ${ref.registry} answered without a "token" or "access_token" field`,
+            );
         }
         return token;
     }
@@ -716,7 +767,10 @@ export class RegistryClient {
                     outOfAttempts ? "" : ` (waiting another ${delay} ms would pass timeoutMs, ${this.timeoutMs} ms)`
                 }`;
                 if (reset !== undefined) {
-                    throw new RegistryError("unreachable", `${reset.message}; ${gaveUp}; check that the registry (and any proxy or load balancer in front of it) stays up`);
+                    throw new RegistryError(
+                        "unreachable",
+                        `${reset.message}; ${gaveUp}; check that the registry (and any proxy or load balancer in front of it) stays up`,
+                    );
                 }
                 throw this.unavailableError(outcome!, target, registry, gaveUp);
             }
@@ -751,7 +805,10 @@ export class RegistryClient {
             if ([301, 302, 303, 307, 308].includes(response.status) && location) {
                 await response.body?.cancel();
                 if (hop >= MAX_REDIRECTS) {
-                    throw new RegistryError("protocol", `reading ${target.what}: registry ${registry} redirected more than ${MAX_REDIRECTS} times (last to ${location})`);
+                    throw new RegistryError(
+                        "protocol",
+                        `reading ${target.what}: registry ${registry} redirected more than ${MAX_REDIRECTS} times (last to ${location})`,
+                    );
                 }
                 url = new URL(location, url);
                 continue;
@@ -771,18 +828,30 @@ export class RegistryClient {
         const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
         const where = `GET ${url.origin}${url.pathname}`;
         if (err.name === "TimeoutError") {
-            return new RegistryError("timeout", `registry ${registry} did not answer within ${this.timeoutMs} ms reading ${target.what} (${where}); check that it is up and reachable, or raise timeoutMs`);
+            return new RegistryError(
+                "timeout",
+                `registry ${registry} did not answer within ${this.timeoutMs} ms reading ${target.what} (${where}); check that it is up and reachable, or raise timeoutMs`,
+            );
         }
         const code = err.cause?.code;
         if (code === "ECONNREFUSED") {
-            return new RegistryError("unreachable", `registry at ${url.host} is unreachable: connection refused (${where}); check that it is running and that the address is right`);
+            return new RegistryError(
+                "unreachable",
+                `registry at ${url.host} is unreachable: connection refused (${where}); check that it is running and that the address is right`,
+            );
         }
         if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-            return new RegistryError("unreachable", `registry at ${url.host} is unreachable: its host name does not resolve (${code}, ${where}); check the registry name`);
+            return new RegistryError(
+                "unreachable",
+                `registry at ${url.host} is unreachable: its host name does not resolve (${code}, ${where}); check the registry name`,
+            );
         }
         const detail = [code, err.cause?.message ?? err.message].filter(Boolean).join(": ");
         if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET" || err.message === "terminated") {
-            return new ConnectionResetError("unreachable", `registry at ${url.host} closed the connection before answering in full (${detail}; ${where}) reading ${target.what}`);
+            return new ConnectionResetError(
+                "unreachable",
+                `registry at ${url.host} closed the connection before answering in full (${detail}; ${where}) reading ${target.what}`,
+            );
         }
         return new RegistryError("unreachable", `registry at ${url.host} is unreachable (${detail}; ${where}); check the address, TLS setup and network`);
     }
@@ -800,11 +869,15 @@ export class RegistryClient {
                       : `as user ${JSON.stringify(this.auth.username)}`;
             const hint =
                 this.auth === undefined
-                    ? "pass auth: { username, password } or { token } (for ECR: username \"AWS\" and the password from GetAuthorizationToken)"
+                    ? 'pass auth: { username, password } or { token } (for ECR: username "AWS" and the password from GetAuthorizationToken)'
                     : status === 403
                       ? "check that this user may pull the repository"
                       : "check the credentials (an ECR password expires after 12 hours)";
-            return new RegistryError("auth", this.redact(`authentication failed for registry ${registry} ${who}: HTTP ${status} reading ${target.what}${said}; ${hint}`), status);
+            return new RegistryError(
+                "auth",
+                this.redact(`authentication failed for registry ${registry} ${who}: HTTP ${status} reading ${target.what}${said}; ${hint}`),
+                status,
+            );
         }
         if (status === 404) {
             const ref = target.reference;
@@ -821,7 +894,11 @@ export class RegistryClient {
             const reading = target.kind === "manifest" ? ` reading ${target.what}` : "";
             return new RegistryError("not-found", this.redact(`not found: ${detail} (HTTP 404${reading}); check the name, or push the image first`), status);
         }
-        return new RegistryError("protocol", this.redact(`registry ${registry} answered HTTP ${status} ${response.statusText} reading ${target.what}${said}`), status);
+        return new RegistryError(
+            "protocol",
+            this.redact(`registry ${registry} answered HTTP ${status} ${response.statusText} reading ${target.what}${said}`),
+            status,
+        );
     }
 
     // The error once 429 or 5xx answers have used up the retries.
@@ -842,7 +919,12 @@ export class RegistryClient {
 
     // Registries may echo request details; make sure no secret reaches a message.
     private redact(message: string): string {
-        const secrets = this.auth === undefined ? [] : "token" in this.auth ? [this.auth.token] : [this.auth.password, basicAuthorization(this.auth).slice("Basic ".length)];
+        const secrets =
+            this.auth === undefined
+                ? []
+                : "token" in this.auth
+                  ? [this.auth.token]
+                  : [this.auth.password, basicAuthorization(this.auth).slice("Basic ".length)];
         return secrets.filter((s) => s.length > 0).reduce((m, s) => m.split(s).join("***"), message);
     }
 }
@@ -904,7 +986,10 @@ function parseRegistryErrors(body: Buffer | undefined): { code: string; message:
 // broken registry cannot make the client buffer without bound.
 async function readBounded(response: Response, maxBytes: number, what: string): Promise<Buffer> {
     const tooLarge = () =>
-        new RegistryError("too-large", `${what} is larger than the ${maxBytes}-byte limit (maxBodyBytes); refusing to read it: raise maxBodyBytes if it is legitimately this large`);
+        new RegistryError(
+            "too-large",
+            `${what} is larger than the ${maxBytes}-byte limit (maxBodyBytes); refusing to read it: raise maxBodyBytes if it is legitimately this large`,
+        );
     const declared = Number(response.headers.get("content-length") ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) {
         await response.body?.cancel();

@@ -2,32 +2,45 @@
 // digest of the hosts' own architecture, read from the instance type, never its name.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    containerName,
-    ENVIRONMENT_NAME_PATTERN,
-    environmentFile,
-    environmentVariableProblem,
-    PortMapping,
-    renderBootScript,
-} from "./bootScript";
+import { containerName, ENVIRONMENT_NAME_PATTERN, environmentFile, environmentVariableProblem, PortMapping, renderBootScript } from "./bootScript";
 import { parseRepositoryUrl } from "./ecr";
 import { InputProblems, show } from "./errors";
 import { EC2_ASSUME_ROLE_POLICY, hostPolicyDocument } from "./iamPolicy";
-import type { MultiArchImage } from "./multiArchImage";
 import { parsePlatform, platformForEc2Architecture } from "./platform";
 import { parseImageReference } from "./registry";
 
 export { PortMapping } from "./bootScript";
 
+/**
+ * What VmDeployment needs of an image, as a `MultiArchImage` has it.
+ *
+ * A structural type rather than the class, so the argument stays expressible in a
+ * Pulumi package schema (other languages pass these three fields).
+ */
+export interface DeployableImage {
+    /**
+     * The canonical platforms the image was built for, e.g. `["linux/amd64", "linux/arm64"]`.
+     */
+    platforms: string[];
+    /**
+     * Each platform's image by digest: `{ "linux/amd64": "<repositoryUrl>@sha256:…" }`.
+     */
+    platformRefs: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * The ARN of the ECR repository the images are in, for the hosts' pull policy.
+     */
+    repositoryArn: pulumi.Input<string>;
+}
+
 /** The arguments of a VmDeployment. */
 export interface VmDeploymentArgs {
     /**
-     * The image to run.
+     * The image to run: a `MultiArchImage`.
      *
      * Each host runs the image's digest for the host's architecture. Give either this
      * or `platformRefs`, not both.
      */
-    image?: MultiArchImage;
+    image?: DeployableImage;
     /**
      * The images to run by platform, each pinned by digest, when the image is built elsewhere.
      *
@@ -138,6 +151,21 @@ const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
 // SSM Standard parameters hold at most 4 KB.
 const MAX_ENVIRONMENT_BYTES = 4096;
 
+/** The platform hosts of an instance type run, or why they can run none of the image's. */
+export type HostPlatform = HostPlatformFound | HostPlatformMissing;
+
+/** The image has a platform the instance type runs natively. */
+export interface HostPlatformFound {
+    /** The canonical platform, e.g. `linux/arm64`. */
+    platform: string;
+}
+
+/** The image has no platform the instance type runs. */
+export interface HostPlatformMissing {
+    /** What is wrong and what to change, naming `instanceType`. */
+    reason: string;
+}
+
 /** The public SSM parameter naming the latest Amazon Linux 2023 AMI of a platform. */
 export function al2023AmiParameter(platform: string): string {
     const name = AL2023_AMI_PARAMETERS[platform];
@@ -158,7 +186,7 @@ export function hostPlatform(
     architectures: string[],
     imagePlatforms: string[],
     source: "image" | "platformRefs" = "image",
-): { platform: string } | { reason: string } {
+): HostPlatform {
     const hostable = architectures.map((a) => platformForEc2Architecture(a)).filter((p): p is string => p !== undefined && HOST_PLATFORMS.includes(p));
     const noun = architectures.length === 1 ? "architecture is" : "architectures are";
     const head = `\`instanceType\` is ${show(instanceType)}, whose ${noun} ${architectures.join(", ") || "unknown"}`;
@@ -179,7 +207,9 @@ export function hostPlatform(
             : `but \`platformRefs\` has ${have} only: add a "${want}" ref to \`platformRefs\``;
     const other = HOST_PLATFORMS.find((p) => imagePlatforms.includes(p));
     const alternative =
-        other === undefined ? "" : `, or choose an instance type whose architecture is ${EC2_ARCHITECTURE[other]} (${other}), e.g. ${show(EXAMPLE_INSTANCE_TYPES[other])}`;
+        other === undefined
+            ? ""
+            : `, or choose an instance type whose architecture is ${EC2_ARCHITECTURE[other]} (${other}), e.g. ${show(EXAMPLE_INSTANCE_TYPES[other])}`;
     return { reason: `${head} (${hostable.join(", ")}), ${fix}${alternative}` };
 }
 
@@ -248,7 +278,10 @@ function pinRefs(value: unknown, problems: InputProblems): PinnedRefs | undefine
         refs[parsed.platform] = `${repositoryUrl}@${reference.digest}`;
     }
     if (repositories.size > 1) {
-        problems.add("platformRefs", `\`platformRefs\` names ${repositories.size} repositories (${[...repositories].join(", ")}): the hosts may pull from one repository only; push every platform to one`);
+        problems.add(
+            "platformRefs",
+            `\`platformRefs\` names ${repositories.size} repositories (${[...repositories].join(", ")}): the hosts may pull from one repository only; push every platform to one`,
+        );
     }
     if (Object.keys(value as object).length === 0) {
         problems.invalid("platformRefs", value, 'expected at least one platform → "<repository>@sha256:<digest>"');
@@ -385,9 +418,7 @@ export class VmDeployment extends pulumi.ComponentResource {
                 // IMDSv2 only. A hop limit of 1 keeps the instance role's credentials from
                 // containers (one hop further, on Docker's bridge): only the host needs them.
                 metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-                blockDeviceMappings: [
-                    { deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeType: "gp3", deleteOnTermination: "true" } },
-                ],
+                blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeType: "gp3", deleteOnTermination: "true" } }],
                 userData: this.userData.apply((script) => Buffer.from(script, "utf8").toString("base64")),
                 updateDefaultVersion: true,
             },
@@ -425,7 +456,10 @@ export class VmDeployment extends pulumi.ComponentResource {
 }
 
 /** Where the digests come from: the image's platforms and refs, and its repository. */
-function imageSource(name: string, args: VmDeploymentArgs): {
+function imageSource(
+    name: string,
+    args: VmDeploymentArgs,
+): {
     kind: "image" | "platformRefs";
     platforms: pulumi.Output<string[]>;
     refs: pulumi.Output<Record<string, string>>;
@@ -436,8 +470,8 @@ function imageSource(name: string, args: VmDeploymentArgs): {
         return {
             kind: "image",
             platforms: pulumi.output(image.platforms),
-            refs: image.platformRefs,
-            repositoryArn: image.repositoryArn,
+            refs: pulumi.output(image.platformRefs),
+            repositoryArn: pulumi.output(image.repositoryArn),
         };
     }
     const pinned = pulumi.output(args.platformRefs!).apply((refs) => {
@@ -488,11 +522,23 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
     const problems = new InputProblems();
 
     if (args.image !== undefined && args.platformRefs !== undefined) {
-        problems.add("image", "`image` and `platformRefs` are both given: give `image` to run a MultiArchImage, or `platformRefs` to run images built elsewhere, not both");
+        problems.add(
+            "image",
+            "`image` and `platformRefs` are both given: give `image` to run a MultiArchImage, or `platformRefs` to run images built elsewhere, not both",
+        );
     } else if (args.image === undefined && args.platformRefs === undefined) {
-        problems.add("image", "neither `image` nor `platformRefs` is given: give `image` (a MultiArchImage) or `platformRefs` (platform → \"<repository>@sha256:<digest>\")");
-    } else if (args.image !== undefined && !Array.isArray((args.image as Partial<MultiArchImage>).platforms)) {
-        problems.add("image", `\`image\` is not a MultiArchImage: pass the MultiArchImage itself, or its \`platformRefs\` as \`platformRefs\``);
+        problems.add(
+            "image",
+            'neither `image` nor `platformRefs` is given: give `image` (a MultiArchImage) or `platformRefs` (platform → "<repository>@sha256:<digest>")',
+        );
+    } else if (
+        args.image !== undefined &&
+        (!Array.isArray(args.image.platforms) || args.image.platformRefs === undefined || args.image.repositoryArn === undefined)
+    ) {
+        problems.add(
+            "image",
+            `\`image\` is not a MultiArchImage: pass the MultiArchImage itself (or its \`platforms\`, \`platformRefs\` and \`repositoryArn\`), or its \`platformRefs\` as \`platformRefs\``,
+        );
     }
     if (args.platformRefs !== undefined && !pulumi.Output.isInstance(args.platformRefs)) {
         pinRefs(args.platformRefs, problems);

@@ -4,18 +4,22 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
+/** A value as the engine carries it: arbitrary JSON that tests navigate by path. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- engine values have no static shape; tests index into them freely
+type EngineValue = any;
+
 /** A resource the program registered, as the engine saw it. */
 export interface Registration {
     type: string;
     name: string;
-    inputs: Record<string, any>;
+    inputs: Record<string, EngineValue>;
     custom: boolean;
 }
 
 /** A provider function the program called (an "invoke"), as the engine saw it. */
 export interface Invocation {
     token: string;
-    inputs: Record<string, any>;
+    inputs: Record<string, EngineValue>;
 }
 
 export const ACCOUNT = "123456789012";
@@ -48,8 +52,8 @@ export function fakeDigest(seed: string): string {
     return `sha256:${crypto.createHash("sha256").update(seed).digest("hex")}`;
 }
 
-type CallHandler = (inputs: Record<string, any>) => Record<string, any>;
-type ResourceHandler = (args: pulumi.runtime.MockResourceArgs) => Record<string, any>;
+type CallHandler = (inputs: Record<string, EngineValue>) => Record<string, EngineValue>;
+type ResourceHandler = (args: pulumi.runtime.MockResourceArgs) => Record<string, EngineValue>;
 
 const defaultCalls: Record<string, CallHandler> = {
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": (inputs) => ({
@@ -72,7 +76,15 @@ const defaultCalls: Record<string, CallHandler> = {
     },
     "aws:ssm/getParameter:getParameter": (inputs) => {
         const value = fakeAmiId(inputs.name);
-        return { id: inputs.name, name: inputs.name, arn: `arn:aws:ssm:${REGION}::parameter${inputs.name}`, type: "String", value, insecureValue: value, version: 1 };
+        return {
+            id: inputs.name,
+            name: inputs.name,
+            arn: `arn:aws:ssm:${REGION}::parameter${inputs.name}`,
+            type: "String",
+            value,
+            insecureValue: value,
+            version: 1,
+        };
     },
     "aws:ec2/getVpc:getVpc": () => ({ id: DEFAULT_VPC_ID, default: true, cidrBlock: "172.31.0.0/16" }),
     "aws:ec2/getSubnets:getSubnets": () => ({ id: REGION, ids: DEFAULT_SUBNET_IDS }),
@@ -102,7 +114,11 @@ const defaultResources: Record<string, ResourceHandler> = {
         version: 1,
     }),
     "aws:ec2/launchTemplate:LaunchTemplate": ({ name, inputs }) => ({ ...inputs, name: inputs.name ?? name, latestVersion: 1, defaultVersion: 1 }),
-    "aws:autoscaling/group:Group": ({ name, inputs }) => ({ ...inputs, name: inputs.name ?? name, arn: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:${name}` }),
+    "aws:autoscaling/group:Group": ({ name, inputs }) => ({
+        ...inputs,
+        name: inputs.name ?? name,
+        arn: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:${name}`,
+    }),
     "docker-build:index:Image": ({ name, inputs }) => {
         const digest = fakeDigest(name);
         const tag: string | undefined = inputs.tags?.[0];
@@ -119,14 +135,14 @@ const defaultResources: Record<string, ResourceHandler> = {
         if (!spec || !Array.isArray(spec.nodes)) {
             return { ...inputs };
         }
-        const nodes = spec.nodes.map((node: any) => ({
+        const nodes = spec.nodes.map((node: EngineValue) => ({
             name: node.name,
             endpoint: node.endpoint ?? "unix:///var/run/docker.sock",
             platforms: node.platforms,
             driverOptions: node.driverOptions,
             status: "inactive",
         }));
-        const platforms = [...new Set(nodes.flatMap((node: any) => node.platforms))];
+        const platforms = [...new Set(nodes.flatMap((node: EngineValue) => node.platforms))];
         return { ...inputs, name: spec.name, driver: spec.driver, platforms, nodes };
     },
 };
@@ -214,7 +230,7 @@ export function isSecretInput(value: unknown): boolean {
 }
 
 /** A registered input with every secret wrapper removed, for comparing values. */
-export function reveal(value: any): any {
+export function reveal(value: EngineValue): EngineValue {
     if (isSecretInput(value)) {
         return reveal(value.value);
     }

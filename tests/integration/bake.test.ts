@@ -28,9 +28,7 @@ describe("Bake file of the build plan (needs scripts/docker-stack.sh)", function
         const metadataFile = path.join(work, "metadata.json");
         await docker(["buildx", "bake", "--builder", "default", "-f", bakeFile, "--metadata-file", metadataFile]);
         const metadata = JSON.parse(fs.readFileSync(metadataFile, "utf8"));
-        built = Object.fromEntries(
-            platformBuilds(spec, repositoryUrl).map((b) => [b.platform, metadata[b.arch]["containerimage.digest"] as string]),
-        );
+        built = Object.fromEntries(platformBuilds(spec, repositoryUrl).map((b) => [b.platform, metadata[b.arch]["containerimage.digest"] as string]));
     });
 
     after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -47,7 +45,11 @@ describe("Bake file of the build plan (needs scripts/docker-stack.sh)", function
     it("writes each platform's registry cache to its own ref", async () => {
         for (const build of platformBuilds(spec, repositoryUrl)) {
             const cache = await registry.getManifest(build.cacheRef!);
-            assert.strictEqual(cache.mediaType, "application/vnd.oci.image.manifest.v1+json", `${build.cacheRef} should be an OCI image manifest (image-manifest=true)`);
+            assert.strictEqual(
+                cache.mediaType,
+                "application/vnd.oci.image.manifest.v1+json",
+                `${build.cacheRef} should be an OCI image manifest (image-manifest=true)`,
+            );
         }
     });
 

@@ -88,7 +88,9 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         fs.mkdirSync(pushConfig);
         const env = { ...process.env, DOCKER_CONFIG: pushConfig };
         await docker(["login", "--username", AUTH_USER, "--password-stdin", AUTH_REGISTRY], { env, input: AUTH_PASSWORD });
-        await docker(["buildx", "build", "--builder", "default", "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--push", "-t", tag, APP], { env });
+        await docker(["buildx", "build", "--builder", "default", "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--push", "-t", tag, APP], {
+            env,
+        });
         const client = new RegistryClient({ auth: { username: AUTH_USER, password: AUTH_PASSWORD } });
         digests = await client.platformDigests(tag);
         indexDigest = (await client.getManifest(tag)).digest;

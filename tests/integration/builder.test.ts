@@ -27,7 +27,14 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     }
 
     function spec(name: string, overrides: Partial<BuilderSpec> = {}): BuilderSpec {
-        return { name, driver: "docker-container", nodes: [{ name: `${name}0`, platforms: [], driverOptions: {} }], bootstrap: false, use: false, ...overrides };
+        return {
+            name,
+            driver: "docker-container",
+            nodes: [{ name: `${name}0`, platforms: [], driverOptions: {} }],
+            bootstrap: false,
+            use: false,
+            ...overrides,
+        };
     }
 
     before(() => {
@@ -47,7 +54,13 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         const name = uniqueName("opts");
         const builder = await createBuilder(
             spec(name, {
-                nodes: [{ name: `${name}0`, platforms: ["linux/amd64", "linux/arm64"], driverOptions: { network: "host", "env.BUILDKIT_STEP_LOG_MAX_SIZE": "10485760" } }],
+                nodes: [
+                    {
+                        name: `${name}0`,
+                        platforms: ["linux/amd64", "linux/arm64"],
+                        driverOptions: { network: "host", "env.BUILDKIT_STEP_LOG_MAX_SIZE": "10485760" },
+                    },
+                ],
                 buildkitdFlags: "--debug --allow-insecure-entitlement network.host",
                 buildkitdConfig: config,
             }),
@@ -87,7 +100,24 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
 
     it("adopts an identical builder that already exists", async () => {
         const name = uniqueName("adopt");
-        execFileSync("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`, "--platform", "linux/arm64", "--driver-opt", "network=host"], { stdio: "pipe" });
+        execFileSync(
+            "docker",
+            [
+                "buildx",
+                "create",
+                "--name",
+                name,
+                "--driver",
+                "docker-container",
+                "--node",
+                `${name}0`,
+                "--platform",
+                "linux/arm64",
+                "--driver-opt",
+                "network=host",
+            ],
+            { stdio: "pipe" },
+        );
         const builder = await createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: ["linux/arm64"], driverOptions: { network: "host" } }] }));
         assert.strictEqual(builder.name, name);
         assert.deepStrictEqual(builder.nodes[0].fixedPlatforms, ["linux/arm64"]);
@@ -95,7 +125,9 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
 
     it("refuses a conflicting builder that already exists, saying how to resolve it", async () => {
         const name = uniqueName("conflict");
-        execFileSync("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`, "--platform", "linux/amd64"], { stdio: "pipe" });
+        execFileSync("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`, "--platform", "linux/amd64"], {
+            stdio: "pipe",
+        });
         await assert.rejects(createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: ["linux/arm64"], driverOptions: {} }] })), (error: Error) => {
             assert.match(error.message, new RegExp(`a buildx builder named "${name}" already exists`));
             assert.match(error.message, /has platforms \[linux\/amd64\], wanted \[linux\/arm64\]/);
@@ -188,7 +220,12 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
             ].join("\n"),
         );
         const out = execFileSync(process.execPath, [script], {
-            env: { ...process.env, NODE_PATH: path.join(__dirname, "..", "..", "node_modules"), PROVIDER_TEXT: providerText, INPUTS: JSON.stringify({ spec: registration.inputs.spec }) },
+            env: {
+                ...process.env,
+                NODE_PATH: path.join(__dirname, "..", "..", "node_modules"),
+                PROVIDER_TEXT: providerText,
+                INPUTS: JSON.stringify({ spec: registration.inputs.spec }),
+            },
             encoding: "utf8",
             timeout: 60000,
         });

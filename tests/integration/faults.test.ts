@@ -61,7 +61,10 @@ class ThrowawayRegistry {
     private readonly config: string;
     private watch?: { pattern: RegExp; seen: (line: string) => void };
 
-    constructor(readonly dir: string, port: number) {
+    constructor(
+        readonly dir: string,
+        port: number,
+    ) {
         this.host = `127.0.0.1:${port}`;
         this.config = path.join(dir, "config.yml");
         fs.writeFileSync(
@@ -106,7 +109,10 @@ class ThrowawayRegistry {
             if (child.exitCode !== null) {
                 break;
             }
-            const status = await fetch(`http://${this.host}/v2/`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0);
+            const status = await fetch(`http://${this.host}/v2/`, { signal: AbortSignal.timeout(1000) }).then(
+                (r) => r.status,
+                () => 0,
+            );
             if (status === 200) {
                 return;
             }
@@ -158,10 +164,13 @@ async function faultyProxy(upstream: string, fault: (n: number) => Fault): Promi
             return;
         }
         const [hostname, port] = upstream.split(":");
-        const forwarded = http.request({ hostname, port: Number(port), method: req.method, path: req.url, headers: { ...req.headers, host: upstream } }, (upstreamRes) => {
-            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-            upstreamRes.pipe(res);
-        });
+        const forwarded = http.request(
+            { hostname, port: Number(port), method: req.method, path: req.url, headers: { ...req.headers, host: upstream } },
+            (upstreamRes) => {
+                res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+                upstreamRes.pipe(res);
+            },
+        );
         forwarded.on("error", () => res.destroy());
         req.pipe(forwarded);
     });
@@ -324,7 +333,12 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             await assert.rejects(new RegistryClient({ retryBaseMs: 10 }).platformDigests(`${front.host}/${BASE_REFERENCE}`), (e: RegistryError) => {
                 assert.strictEqual(e.kind, "unavailable");
                 assert.strictEqual(e.status, 429);
-                assert.match(e.message, new RegExp(`^registry ${front.host} answered HTTP 429 Too Many Requests reading manifest .*; gave up after 5 attempts in \\d+\\.\\d s; it is rate-limiting this client`));
+                assert.match(
+                    e.message,
+                    new RegExp(
+                        `^registry ${front.host} answered HTTP 429 Too Many Requests reading manifest .*; gave up after 5 attempts in \\d+\\.\\d s; it is rate-limiting this client`,
+                    ),
+                );
                 return true;
             });
             assert.strictEqual(front.requests(), 5);
@@ -333,11 +347,14 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
         it("stops retrying when the next wait would take the read past timeoutMs", async () => {
             const front = await proxy(() => unavailable);
             const started = Date.now();
-            await assert.rejects(new RegistryClient({ retries: 50, retryBaseMs: 300, timeoutMs: 1000 }).platformDigests(`${front.host}/${BASE_REFERENCE}`), (e: RegistryError) => {
-                assert.strictEqual(e.kind, "unavailable");
-                assert.match(e.message, /gave up after \d attempts in \d\.\d s \(waiting another \d+ ms would pass timeoutMs, 1000 ms\)/);
-                return true;
-            });
+            await assert.rejects(
+                new RegistryClient({ retries: 50, retryBaseMs: 300, timeoutMs: 1000 }).platformDigests(`${front.host}/${BASE_REFERENCE}`),
+                (e: RegistryError) => {
+                    assert.strictEqual(e.kind, "unavailable");
+                    assert.match(e.message, /gave up after \d attempts in \d\.\d s \(waiting another \d+ ms would pass timeoutMs, 1000 ms\)/);
+                    return true;
+                },
+            );
             assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
             assert.ok(front.requests() >= 2 && front.requests() <= 4, `${front.requests()} attempts`);
         });
@@ -346,7 +363,12 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             const front = await proxy(() => "reset");
             await assert.rejects(new RegistryClient({ retries: 2, retryBaseMs: 10 }).platformDigests(`${front.host}/${BASE_REFERENCE}`), (e: RegistryError) => {
                 assert.strictEqual(e.kind, "unreachable");
-                assert.match(e.message, new RegExp(`^registry at ${front.host} closed the connection before answering in full \\(.*\\) reading manifest .*; gave up after 3 attempts`));
+                assert.match(
+                    e.message,
+                    new RegExp(
+                        `^registry at ${front.host} closed the connection before answering in full \\(.*\\) reading manifest .*; gave up after 3 attempts`,
+                    ),
+                );
                 return true;
             });
             assert.strictEqual(front.requests(), 3);
@@ -355,13 +377,16 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
         it("does not retry a 401, and names the user but never the password", async () => {
             const front = await proxy(() => "forward", AUTH_REGISTRY);
             const wrong = "wrong-password-never-printed";
-            await assert.rejects(new RegistryClient({ auth: { username: AUTH_USER, password: wrong } }).platformDigests(`${front.host}/multiarch-test/any:v1`), (e: RegistryError) => {
-                assert.strictEqual(e.kind, "auth");
-                assert.strictEqual(e.status, 401);
-                assert.match(e.message, new RegExp(`^authentication failed for registry ${front.host} as user "${AUTH_USER}": HTTP 401`));
-                assert.ok(!e.message.includes(wrong) && !e.message.includes(Buffer.from(`${AUTH_USER}:${wrong}`).toString("base64")));
-                return true;
-            });
+            await assert.rejects(
+                new RegistryClient({ auth: { username: AUTH_USER, password: wrong } }).platformDigests(`${front.host}/multiarch-test/any:v1`),
+                (e: RegistryError) => {
+                    assert.strictEqual(e.kind, "auth");
+                    assert.strictEqual(e.status, 401);
+                    assert.match(e.message, new RegExp(`^authentication failed for registry ${front.host} as user "${AUTH_USER}": HTTP 401`));
+                    assert.ok(!e.message.includes(wrong) && !e.message.includes(Buffer.from(`${AUTH_USER}:${wrong}`).toString("base64")));
+                    return true;
+                },
+            );
             assert.strictEqual(front.requests(), 1);
         });
     });
@@ -383,14 +408,24 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             fs.mkdirSync(dockerConfig, { recursive: true });
             // Pushes log in with the docker CLI's own (right) credentials, in a throwaway config;
             // reading the index back uses the (wrong) ones from the environment.
-            await docker(["login", AUTH_REGISTRY, "--username", AUTH_USER, "--password-stdin"], { env: { ...process.env, DOCKER_CONFIG: dockerConfig }, input: AUTH_PASSWORD });
+            await docker(["login", AUTH_REGISTRY, "--username", AUTH_USER, "--password-stdin"], {
+                env: { ...process.env, DOCKER_CONFIG: dockerConfig },
+                input: AUTH_PASSWORD,
+            });
             const out: string[] = [];
             const err: string[] = [];
             const code = await withEnv({ DOCKER_CONFIG: dockerConfig, MULTIARCH_REGISTRY_USER: AUTH_USER, MULTIARCH_REGISTRY_PASSWORD: wrong }, () =>
-                main(["preflight", APP, "--registry", AUTH_REGISTRY, "--repository", `multiarch-test/${uniqueName("cli-auth")}`, "--no-cache"], (l) => out.push(l), (l) => err.push(l)),
+                main(
+                    ["preflight", APP, "--registry", AUTH_REGISTRY, "--repository", `multiarch-test/${uniqueName("cli-auth")}`, "--no-cache"],
+                    (l) => out.push(l),
+                    (l) => err.push(l),
+                ),
             );
             assert.strictEqual(code, 1, [...out, ...err].join("\n"));
-            assert.match(err.join("\n"), new RegExp(`authentication failed for registry ${AUTH_REGISTRY.replace(/\./g, "\\.")} as user "${AUTH_USER}": HTTP 401`));
+            assert.match(
+                err.join("\n"),
+                new RegExp(`authentication failed for registry ${AUTH_REGISTRY.replace(/\./g, "\\.")} as user "${AUTH_USER}": HTTP 401`),
+            );
             const encoded = Buffer.from(`${AUTH_USER}:${wrong}`).toString("base64");
             for (const line of [...out, ...err]) {
                 assert.ok(!line.includes(wrong) && !line.includes(encoded), `a line shows the password: ${line}`);
@@ -402,6 +437,8 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
         // Every lookup of a name off loopback fails here, at once, so no request (not even
         // DNS) leaves the machine; loopback names still resolve, for the proxies.
         const lookups: string[] = [];
+        // The module object itself, whose lookup fetch calls; an import binding is read-only.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const dnsModule = require("dns") as typeof dns;
         const realLookup = dnsModule.lookup;
         const proxies: { close: () => Promise<void> }[] = [];
@@ -412,7 +449,9 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
                 }
                 const done = (typeof options === "function" ? options : callback) as (error: NodeJS.ErrnoException) => void;
                 lookups.push(hostname);
-                process.nextTick(() => done(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND", syscall: "getaddrinfo", hostname })));
+                process.nextTick(() =>
+                    done(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND", syscall: "getaddrinfo", hostname })),
+                );
             }) as typeof dns.lookup;
         });
         beforeEach(() => {
@@ -431,7 +470,10 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
         it("uses https for a registry off loopback", async () => {
             await assert.rejects(new RegistryClient().getManifest("registry.example.invalid:5000/team/app:v1"), (e: RegistryError) => {
                 assert.strictEqual(e.kind, "unreachable");
-                assert.match(e.message, /its host name does not resolve \(ENOTFOUND, GET https:\/\/registry\.example\.invalid:5000\/v2\/team\/app\/manifests\/v1\)/);
+                assert.match(
+                    e.message,
+                    /its host name does not resolve \(ENOTFOUND, GET https:\/\/registry\.example\.invalid:5000\/v2\/team\/app\/manifests\/v1\)/,
+                );
                 return true;
             });
             assert.deepStrictEqual(lookups, ["registry.example.invalid"]);
@@ -450,7 +492,10 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             const front = await redirecting("http://registry.example.invalid:5000/v2/elsewhere/manifests/latest");
             await assert.rejects(new RegistryClient().getManifest(`${front.host}/${BASE_REFERENCE}`), (e: RegistryError) => {
                 assert.strictEqual(e.kind, "insecure");
-                assert.match(e.message, /^refusing to send a request to registry\.example\.invalid:5000 over plain http .*pass insecure: true if this registry really has no TLS$/);
+                assert.match(
+                    e.message,
+                    /^refusing to send a request to registry\.example\.invalid:5000 over plain http .*pass insecure: true if this registry really has no TLS$/,
+                );
                 return true;
             });
             assert.deepStrictEqual(lookups, []);
@@ -458,19 +503,28 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
 
         it("follows that redirect with insecure: true", async () => {
             const front = await redirecting("http://registry.example.invalid:5000/v2/elsewhere/manifests/latest");
-            await assert.rejects(new RegistryClient({ insecure: true }).getManifest(`${front.host}/${BASE_REFERENCE}`), { name: "RegistryError", kind: "unreachable" });
+            await assert.rejects(new RegistryClient({ insecure: true }).getManifest(`${front.host}/${BASE_REFERENCE}`), {
+                name: "RegistryError",
+                kind: "unreachable",
+            });
             assert.deepStrictEqual(lookups, ["registry.example.invalid"]);
         });
 
         it("refuses a plain-http token realm off loopback before sending the credentials", async () => {
-            const front = await faultyProxy(REGISTRY, () => ({ status: 401, headers: { "WWW-Authenticate": 'Bearer realm="http://auth.example.invalid/token",service="registry"' } }));
+            const front = await faultyProxy(REGISTRY, () => ({
+                status: 401,
+                headers: { "WWW-Authenticate": 'Bearer realm="http://auth.example.invalid/token",service="registry"' },
+            }));
             proxies.push(front);
-            await assert.rejects(new RegistryClient({ auth: { username: AUTH_USER, password: AUTH_PASSWORD } }).getManifest(`${front.host}/${BASE_REFERENCE}`), (e: RegistryError) => {
-                assert.strictEqual(e.kind, "insecure");
-                assert.match(e.message, /^refusing to send a request to auth\.example\.invalid over plain http/);
-                assert.ok(!e.message.includes(AUTH_PASSWORD));
-                return true;
-            });
+            await assert.rejects(
+                new RegistryClient({ auth: { username: AUTH_USER, password: AUTH_PASSWORD } }).getManifest(`${front.host}/${BASE_REFERENCE}`),
+                (e: RegistryError) => {
+                    assert.strictEqual(e.kind, "insecure");
+                    assert.match(e.message, /^refusing to send a request to auth\.example\.invalid over plain http/);
+                    assert.ok(!e.message.includes(AUTH_PASSWORD));
+                    return true;
+                },
+            );
             assert.deepStrictEqual(lookups, []);
         });
     });
@@ -527,7 +581,10 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             ];
             // The first node is created on the reachable engine; appending the second fails.
             await withEnv({ DOCKER_HOST: deadHost }, () =>
-                assert.rejects(createBuilder(spec(builder, { nodes })), (e: Error) => daemonDown(e) && /`docker buildx create --append --name /.test(e.message)),
+                assert.rejects(
+                    createBuilder(spec(builder, { nodes })),
+                    (e: Error) => daemonDown(e) && /`docker buildx create --append --name /.test(e.message),
+                ),
             );
             assert.ok(!(await listed()).includes(builder), "docker buildx ls lists a half-created builder");
         });
@@ -553,7 +610,13 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
 
         it("the command line says the daemon is down and how to start it, with exit code 2", async () => {
             const err: string[] = [];
-            const code = await withEnv({ DOCKER_HOST: deadHost }, () => main(["preflight", APP], () => undefined, (l) => err.push(l)));
+            const code = await withEnv({ DOCKER_HOST: deadHost }, () =>
+                main(
+                    ["preflight", APP],
+                    () => undefined,
+                    (l) => err.push(l),
+                ),
+            );
             assert.strictEqual(code, 2);
             assert.match(err.join("\n"), /^multiarch preflight: `docker version [^`]*` failed: the Docker daemon is not running or not reachable/);
             assert.match(err.join("\n"), /`sudo bash scripts\/docker-stack\.sh` installs and starts the engine/);
@@ -574,12 +637,32 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
 
         it("leaves a builder that exists with another config exactly as it was", async () => {
             const builder = name("keep");
-            await docker(["buildx", "create", "--name", builder, "--driver", "docker-container", "--node", `${builder}0`, "--platform", "linux/amd64", "--driver-opt", "network=host"]);
+            await docker([
+                "buildx",
+                "create",
+                "--name",
+                builder,
+                "--driver",
+                "docker-container",
+                "--node",
+                `${builder}0`,
+                "--platform",
+                "linux/amd64",
+                "--driver-opt",
+                "network=host",
+            ]);
             const before = await inspectBuilder(builder);
-            await assert.rejects(createBuilder(spec(builder, { nodes: [{ name: `${builder}0`, platforms: ["linux/arm64"], driverOptions: {} }], use: true })), /already exists and differs/);
+            await assert.rejects(
+                createBuilder(spec(builder, { nodes: [{ name: `${builder}0`, platforms: ["linux/arm64"], driverOptions: {} }], use: true })),
+                /already exists and differs/,
+            );
             const after = await inspectBuilder(builder);
             assert.deepStrictEqual(after, before);
-            const current = (await docker(["buildx", "ls", "--format", "json"])).split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((b) => b.Current);
+            const current = (await docker(["buildx", "ls", "--format", "json"]))
+                .split("\n")
+                .filter(Boolean)
+                .map((l) => JSON.parse(l))
+                .find((b) => b.Current);
             assert.notStrictEqual(current?.Name, builder, "a refused builder must not become the current one");
         });
     });

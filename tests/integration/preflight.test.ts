@@ -48,7 +48,10 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
             "linux/arm64": result.platforms[1].digest,
         });
         assert.strictEqual(result.indexRef, `${REGISTRY}/${repository}:preflight@${index.digest}`);
-        assert.ok(lines.some((l) => l.startsWith("[arm64] pushed sha256:")), "progress names each platform's push");
+        assert.ok(
+            lines.some((l) => l.startsWith("[arm64] pushed sha256:")),
+            "progress names each platform's push",
+        );
         for (const p of result.platforms) {
             assert.ok(p.buildSeconds! > 0 && p.buildSeconds! < 600, `build seconds of ${p.platform}: ${p.buildSeconds}`);
         }
@@ -87,7 +90,10 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
             check: 'test -f /app/hello.sh && echo "app present on $(uname -m)"',
         });
         assert.strictEqual(result.ok, true, JSON.stringify(result.platforms));
-        assert.deepStrictEqual(result.platforms.map((p) => p.seen), ["app present on x86_64", "app present on aarch64"]);
+        assert.deepStrictEqual(
+            result.platforms.map((p) => p.seen),
+            ["app present on x86_64", "app present on aarch64"],
+        );
         const failing = await preflight({ context: APP, repository: `multiarch-test/${uniqueName("check")}`, check: "test -f /missing" });
         assert.strictEqual(failing.ok, false);
         assert.match(failing.platforms[0].reason!, /^the check `test -f \/missing` failed/);
@@ -95,12 +101,24 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
 
     it("falls back to the default builder when a docker-container builder cannot start, and says so", async () => {
         const builder = uniqueName("preflight-offline");
-        await docker(["buildx", "create", "--name", builder, "--driver", "docker-container", "--driver-opt", `image=${REGISTRY}/multiarch-test/no-such-buildkit:1`]);
+        await docker([
+            "buildx",
+            "create",
+            "--name",
+            builder,
+            "--driver",
+            "docker-container",
+            "--driver-opt",
+            `image=${REGISTRY}/multiarch-test/no-such-buildkit:1`,
+        ]);
         try {
             const result = await preflight({ context: APP, repository: `multiarch-test/${uniqueName("fallback")}`, builder, platforms: ["linux/amd64"] });
             assert.strictEqual(result.builder, "default");
             assert.strictEqual(result.ok, true);
-            assert.match(result.notes[0], new RegExp(`^builder "${builder}" \\(docker-container\\) could not start, so the engine's default builder built instead`));
+            assert.match(
+                result.notes[0],
+                new RegExp(`^builder "${builder}" \\(docker-container\\) could not start, so the engine's default builder built instead`),
+            );
         } finally {
             await docker(["buildx", "rm", "--force", builder]).catch(() => undefined);
         }
@@ -116,7 +134,10 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
         assert.strictEqual(slow.ok, true, JSON.stringify(slow.platforms));
         const warnings = slow.notes.filter((n) => /emulated RUN steps/.test(n));
         assert.strictEqual(warnings.length, 1, slow.notes.join("\n"));
-        assert.match(warnings[0], /^linux\/arm64: \d+\.\ds of the \d+\.\ds build \((5[1-9]|[6-9]\d|100)%\) ran in emulated RUN steps \(\[\d\/\d\] RUN .*bzip2 -9/);
+        assert.match(
+            warnings[0],
+            /^linux\/arm64: \d+\.\ds of the \d+\.\ds build \((5[1-9]|[6-9]\d|100)%\) ran in emulated RUN steps \(\[\d\/\d\] RUN .*bzip2 -9/,
+        );
         assert.match(warnings[0], /`FROM --platform=\$BUILDPLATFORM`.*BuildxBuilder `nodes`/);
 
         const fast = await preflight({ context: cross, repository: `multiarch-test/${uniqueName("cross")}`, cache: false, buildArgs, check: "true" });

@@ -11,7 +11,13 @@ import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, 
 const BASE_IMAGE = `${REGISTRY}/multiarch/busybox:latest`;
 
 /** Builds the test Dockerfile for both platforms and pushes it, returning the tag pushed. */
-async function pushMultiArch(context: string, tag: string, provenance: string[], env?: NodeJS.ProcessEnv, platforms = "linux/amd64,linux/arm64"): Promise<string> {
+async function pushMultiArch(
+    context: string,
+    tag: string,
+    provenance: string[],
+    env?: NodeJS.ProcessEnv,
+    platforms = "linux/amd64,linux/arm64",
+): Promise<string> {
     await docker(["buildx", "build", "--builder", "default", "--platform", platforms, ...provenance, "--push", "-t", tag, context], { env });
     return tag;
 }
@@ -21,7 +27,11 @@ async function deletePushed(tag: string): Promise<void> {
     const auth = tag.startsWith(`${AUTH_REGISTRY}/`) ? { username: AUTH_USER, password: AUTH_PASSWORD } : undefined;
     const { reference, digest } = await new RegistryClient({ auth }).getManifest(tag);
     const headers: Record<string, string> = auth ? { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` } : {};
-    await fetch(`http://${reference.registry}/v2/${reference.repository}/manifests/${digest}`, { method: "DELETE", headers, signal: AbortSignal.timeout(10000) });
+    await fetch(`http://${reference.registry}/v2/${reference.repository}/manifests/${digest}`, {
+        method: "DELETE",
+        headers,
+        signal: AbortSignal.timeout(10000),
+    });
 }
 
 function sha256(text: string): string {
@@ -111,7 +121,13 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
     });
 
     it("returns the one platform of a single-platform push", async () => {
-        const tag = await pushMultiArch(context, `${REGISTRY}/registry-test/${run}/single:arm64`, ["--provenance=false", "--sbom=false"], undefined, "linux/arm64");
+        const tag = await pushMultiArch(
+            context,
+            `${REGISTRY}/registry-test/${run}/single:arm64`,
+            ["--provenance=false", "--sbom=false"],
+            undefined,
+            "linux/arm64",
+        );
         pushedTags.push(tag);
         const { raw, json, platforms } = await inspectRaw(tag);
         const resolved = await client.resolveImage(tag);

@@ -13,10 +13,9 @@ const PLATFORMS = ["linux/amd64", "linux/arm64"];
 
 /** Builds examples/app for both platforms with the default builder and pushes it. */
 function buildAndPush(tag: string, config?: string): Promise<string> {
-    return docker(
-        ["buildx", "build", "--builder", "default", "--progress", "plain", "--platform", PLATFORMS.join(","), "--tag", tag, "--push", APP],
-        { config },
-    );
+    return docker(["buildx", "build", "--builder", "default", "--progress", "plain", "--platform", PLATFORMS.join(","), "--tag", tag, "--push", APP], {
+        config,
+    });
 }
 
 describe("Docker stack (needs scripts/docker-stack.sh)", function () {
@@ -71,10 +70,7 @@ describe("Docker stack (needs scripts/docker-stack.sh)", function () {
                 const reference = `${repository}@${digests[platform]}`;
                 pulled.push(reference);
                 assert.strictEqual((await docker(["run", "--rm", "--platform", platform, reference, "uname", "-m"])).trim(), machine);
-                assert.strictEqual(
-                    (await docker(["run", "--rm", "--platform", platform, reference])).trim(),
-                    `hello from ${machine}\nversion 0.1.0`,
-                );
+                assert.strictEqual((await docker(["run", "--rm", "--platform", platform, reference])).trim(), `hello from ${machine}\nversion 0.1.0`);
             });
         }
     });

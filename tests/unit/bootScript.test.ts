@@ -76,7 +76,11 @@ describe("boot script", () => {
             ["an unsafe container name", { containerName: "api; rm -rf /" }, /containerName "api; rm -rf \/" must be/],
             ["a bad region", { registryRegion: "us-west-2'; id; '" }, /registryRegion .* is not an AWS region/],
             ["a port out of range", { ports: [{ host: 0, container: 80 }] }, /must have whole-number ports from 1 to 65535/],
-            ["a bad parameter name", { environmentParameter: { name: "a'b", version: 1, region: "us-west-2" } }, /environmentParameter .* must have an SSM parameter name/],
+            [
+                "a bad parameter name",
+                { environmentParameter: { name: "a'b", version: 1, region: "us-west-2" } },
+                /environmentParameter .* must have an SSM parameter name/,
+            ],
             ["a command over the user data limit", { command: ["x".repeat(13000)] }, /over EC2's user data limit of 16384/],
         ];
         for (const [what, options, message] of bad) {
@@ -119,8 +123,16 @@ describe("boot script", () => {
             ["_x1", "", undefined],
             ["1BAD", "v", '`environment` has the key "1BAD": expected a variable name of letters, digits and "_", not starting with a digit'],
             ["HAS-DASH", "v", '`environment` has the key "HAS-DASH": expected a variable name of letters, digits and "_", not starting with a digit'],
-            ["MULTI", "line1\nline2", "`environment.MULTI` contains a line break or NUL character, which a Docker env file cannot carry: encode the value (e.g. base64) and decode it in the container"],
-            ["CR", "x\r", "`environment.CR` contains a line break or NUL character, which a Docker env file cannot carry: encode the value (e.g. base64) and decode it in the container"],
+            [
+                "MULTI",
+                "line1\nline2",
+                "`environment.MULTI` contains a line break or NUL character, which a Docker env file cannot carry: encode the value (e.g. base64) and decode it in the container",
+            ],
+            [
+                "CR",
+                "x\r",
+                "`environment.CR` contains a line break or NUL character, which a Docker env file cannot carry: encode the value (e.g. base64) and decode it in the container",
+            ],
             ["NUM", 5, "`environment.NUM` is not a string: give every value as a string"],
         ];
         for (const [key, value, problem] of cases) {
@@ -130,7 +142,10 @@ describe("boot script", () => {
         }
 
         it("never repeats a refused value", () => {
-            assert.throws(() => environmentFile({ TOKEN: "s3cret\nvalue" }), (e: Error) => !e.message.includes("s3cret"));
+            assert.throws(
+                () => environmentFile({ TOKEN: "s3cret\nvalue" }),
+                (e: Error) => !e.message.includes("s3cret"),
+            );
         });
     });
 
@@ -207,8 +222,20 @@ describe("boot script", () => {
             assert.strictEqual(status, 0, stderr);
             assert.deepStrictEqual(calls, [
                 [
-                    "run", "--rm", "--name", "multiarch-api", "--pull", "never", "--env-file", path.join(dir, "state", "environment"),
-                    "--publish", "80:8080", "--publish", "443:8443", REF, ...FULL.command!,
+                    "run",
+                    "--rm",
+                    "--name",
+                    "multiarch-api",
+                    "--pull",
+                    "never",
+                    "--env-file",
+                    path.join(dir, "state", "environment"),
+                    "--publish",
+                    "80:8080",
+                    "--publish",
+                    "443:8443",
+                    REF,
+                    ...FULL.command!,
                 ],
             ]);
         });
@@ -217,13 +244,16 @@ describe("boot script", () => {
             fs.writeFileSync(path.join(dir, "env.in"), "A=1\n");
             const { status, stderr, calls } = run("boot", "arm64", "aarch64");
             assert.strictEqual(status, 0, stderr);
-            assert.deepStrictEqual(calls.map((c) => c.slice(0, 2)), [
-                ["login", "--username"],
-                ["pull", "--quiet"],
-                ["image", "inspect"],
-                ["rm", "--force"],
-                ["run", "--detach"],
-            ]);
+            assert.deepStrictEqual(
+                calls.map((c) => c.slice(0, 2)),
+                [
+                    ["login", "--username"],
+                    ["pull", "--quiet"],
+                    ["image", "inspect"],
+                    ["rm", "--force"],
+                    ["run", "--detach"],
+                ],
+            );
             assert.deepStrictEqual(calls[0], ["login", "--username", "user", "--password-stdin", "123456789012.dkr.ecr.us-west-2.amazonaws.com"]);
             assert.strictEqual(fs.readFileSync(path.join(dir, "password"), "utf8"), "pa$$ 'word'");
             assert.strictEqual(fs.readFileSync(path.join(dir, "state", "environment"), "utf8"), "A=1\n");
@@ -244,7 +274,10 @@ describe("boot script", () => {
                 const { status, stderr, calls } = run("boot", imageArch, machine);
                 assert.strictEqual(status, ARCHITECTURE_MISMATCH_EXIT_CODE);
                 assert.ok(stderr.includes(`multiarch: refusing to run ${REF}: ${reason}\n`), stderr);
-                assert.deepStrictEqual(calls.map((c) => c[0]), ["login", "pull", "image"]);
+                assert.deepStrictEqual(
+                    calls.map((c) => c[0]),
+                    ["login", "pull", "image"],
+                );
                 assert.strictEqual(fs.existsSync(path.join(dir, "state", "environment")), false);
                 assert.strictEqual(fs.existsSync(path.join(dir, "units")), false);
             });

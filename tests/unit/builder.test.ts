@@ -162,11 +162,30 @@ async function problemsOf(args: BuildxBuilderArgs, name = "b"): Promise<string> 
 describe("BuildxBuilder", () => {
     describe("argv", () => {
         const cases: [string, string[], string[]][] = [
-            ["creates a plain docker-container builder", createArgv(spec()), ["buildx", "create", "--name", "multi-arch-builder", "--driver", "docker-container", "--node", "multi-arch-builder0"]],
+            [
+                "creates a plain docker-container builder",
+                createArgv(spec()),
+                ["buildx", "create", "--name", "multi-arch-builder", "--driver", "docker-container", "--node", "multi-arch-builder0"],
+            ],
             [
                 "passes driver options sorted, CSV-quoting values with commas",
                 createArgv(spec({ nodes: [{ name: "n0", platforms: [], driverOptions: { network: "host", "env.FOO": "a,b", image: "m/buildkit:1" } }] })),
-                ["buildx", "create", "--name", "multi-arch-builder", "--driver", "docker-container", "--node", "n0", "--driver-opt", '"env.FOO=a,b"', "--driver-opt", "image=m/buildkit:1", "--driver-opt", "network=host"],
+                [
+                    "buildx",
+                    "create",
+                    "--name",
+                    "multi-arch-builder",
+                    "--driver",
+                    "docker-container",
+                    "--node",
+                    "n0",
+                    "--driver-opt",
+                    '"env.FOO=a,b"',
+                    "--driver-opt",
+                    "image=m/buildkit:1",
+                    "--driver-opt",
+                    "network=host",
+                ],
             ],
             [
                 "fixes platforms with one --platform",
@@ -176,7 +195,20 @@ describe("BuildxBuilder", () => {
             [
                 "passes buildkitd flags and config",
                 createArgv(spec({ buildkitdFlags: "--debug --allow-insecure-entitlement network.host", buildkitdConfig: "/etc/bk.toml" })),
-                ["buildx", "create", "--name", "multi-arch-builder", "--driver", "docker-container", "--node", "multi-arch-builder0", "--buildkitd-flags", "--debug --allow-insecure-entitlement network.host", "--buildkitd-config", "/etc/bk.toml"],
+                [
+                    "buildx",
+                    "create",
+                    "--name",
+                    "multi-arch-builder",
+                    "--driver",
+                    "docker-container",
+                    "--node",
+                    "multi-arch-builder0",
+                    "--buildkitd-flags",
+                    "--debug --allow-insecure-entitlement network.host",
+                    "--buildkitd-config",
+                    "/etc/bk.toml",
+                ],
             ],
             [
                 "bootstraps and uses a one-node builder in the create",
@@ -196,12 +228,43 @@ describe("BuildxBuilder", () => {
             [
                 "appends a further node with its endpoint, platforms and driver options",
                 appendArgv(TWO_NATIVE_NODES, TWO_NATIVE_NODES.nodes[1]),
-                ["buildx", "create", "--append", "--name", "multi-arch-builder", "--node", "arm", "--platform", "linux/arm64", "--driver-opt", "network=host", "ssh://ubuntu@arm-host"],
+                [
+                    "buildx",
+                    "create",
+                    "--append",
+                    "--name",
+                    "multi-arch-builder",
+                    "--node",
+                    "arm",
+                    "--platform",
+                    "linux/arm64",
+                    "--driver-opt",
+                    "network=host",
+                    "ssh://ubuntu@arm-host",
+                ],
             ],
             [
                 "gives appended nodes the builder's buildkitd flags and config too",
-                appendArgv(spec({ buildkitdFlags: "--debug", buildkitdConfig: "bk.toml" }), { name: "n1", endpoint: "tcp://b:1234", platforms: [], driverOptions: {} }),
-                ["buildx", "create", "--append", "--name", "multi-arch-builder", "--node", "n1", "--buildkitd-flags", "--debug", "--buildkitd-config", "bk.toml", "tcp://b:1234"],
+                appendArgv(spec({ buildkitdFlags: "--debug", buildkitdConfig: "bk.toml" }), {
+                    name: "n1",
+                    endpoint: "tcp://b:1234",
+                    platforms: [],
+                    driverOptions: {},
+                }),
+                [
+                    "buildx",
+                    "create",
+                    "--append",
+                    "--name",
+                    "multi-arch-builder",
+                    "--node",
+                    "n1",
+                    "--buildkitd-flags",
+                    "--debug",
+                    "--buildkitd-config",
+                    "bk.toml",
+                    "tcp://b:1234",
+                ],
             ],
             ["inspects", inspectArgv("b"), ["buildx", "inspect", "b"]],
             ["inspects with --bootstrap", inspectArgv("b", true), ["buildx", "inspect", "--bootstrap", "b"]],
@@ -276,7 +339,10 @@ describe("BuildxBuilder", () => {
         it("reads a builder without fixed platforms", () => {
             const builder = parseInspect(INSPECT_PLAIN);
             assert.deepStrictEqual(builder.platforms, []);
-            assert.deepStrictEqual(builder.nodes.map((n) => [n.name, n.fixedPlatforms, n.status]), [["fx-b0", [], "inactive"]]);
+            assert.deepStrictEqual(
+                builder.nodes.map((n) => [n.name, n.fixedPlatforms, n.status]),
+                [["fx-b0", [], "inactive"]],
+            );
         });
         it("reads a running node's detected platforms as not fixed and skips its labels", () => {
             const builder = parseInspect(INSPECT_RUNNING_DEFAULT);
@@ -306,19 +372,47 @@ describe("BuildxBuilder", () => {
     describe("CLI failures", () => {
         const create = ["buildx", "create", "--name", "b", "--driver", "docker-container", "--bootstrap"];
         const cases: [string, Parameters<typeof explainDockerFailure>[1], RegExp[]][] = [
-            ["says to install the docker CLI when it is missing", { code: "ENOENT", stderr: "" }, [/docker CLI was not found on PATH/, /Install the docker CLI/]],
+            [
+                "says to install the docker CLI when it is missing",
+                { code: "ENOENT", stderr: "" },
+                [/docker CLI was not found on PATH/, /Install the docker CLI/],
+            ],
             ["says to install buildx when docker 28 lacks it", { code: 1, stderr: STDERR.noBuildx }, [/no buildx plugin/, /docker-buildx/, /Docker Desktop/]],
             ["says to install buildx when an older docker lacks it", { code: 1, stderr: STDERR.noBuildxOld }, [/no buildx plugin/]],
-            ["says to install buildx when the CLI rejects buildx's flags and buildx is missing", { code: 125, stderr: STDERR.noBuildxFlag, buildxVersion: null }, [/no buildx plugin/]],
-            ["says an old buildx does not know a flag", { code: 1, stderr: "unknown flag: --buildkitd-config", buildxVersion: "github.com/docker/buildx v0.10.0\n" }, [/v0\.10\.0/, /--buildkitd-config/, /0\.13 or later/]],
-            ["says the daemon is down and how to start it", { code: 1, stderr: STDERR.noDaemon }, [/Docker daemon is not running/, /systemctl start docker/, /Docker Desktop/]],
+            [
+                "says to install buildx when the CLI rejects buildx's flags and buildx is missing",
+                { code: 125, stderr: STDERR.noBuildxFlag, buildxVersion: null },
+                [/no buildx plugin/],
+            ],
+            [
+                "says an old buildx does not know a flag",
+                { code: 1, stderr: "unknown flag: --buildkitd-config", buildxVersion: "github.com/docker/buildx v0.10.0\n" },
+                [/v0\.10\.0/, /--buildkitd-config/, /0\.13 or later/],
+            ],
+            [
+                "says the daemon is down and how to start it",
+                { code: 1, stderr: STDERR.noDaemon },
+                [/Docker daemon is not running/, /systemctl start docker/, /Docker Desktop/],
+            ],
             [
                 "says moby/buildkit cannot be pulled offline, and what to do",
                 { code: 1, stderr: STDERR.offlineBootstrap },
-                [/docker-container builder/, /moby\/buildkit:buildx-stable-1/, /could not pull it/, /registry is unreachable/, /--driver-opt image=<mirror>\/moby\/buildkit:buildx-stable-1/, /bootstrap: false/, /no such host/],
+                [
+                    /docker-container builder/,
+                    /moby\/buildkit:buildx-stable-1/,
+                    /could not pull it/,
+                    /registry is unreachable/,
+                    /--driver-opt image=<mirror>\/moby\/buildkit:buildx-stable-1/,
+                    /bootstrap: false/,
+                    /no such host/,
+                ],
             ],
             ["says the timeout", { code: null as unknown as number, stderr: "", timedOutMs: 60000 }, [/did not finish within 60s/]],
-            ["passes other errors through with the command", { code: 1, stderr: STDERR.duplicateEndpoint }, [/`docker buildx create --name b/, /exit code 1/, /invalid duplicate endpoint/]],
+            [
+                "passes other errors through with the command",
+                { code: 1, stderr: STDERR.duplicateEndpoint },
+                [/`docker buildx create --name b/, /exit code 1/, /invalid duplicate endpoint/],
+            ],
         ];
         for (const [behaviour, failure, patterns] of cases) {
             it(behaviour, () => {
@@ -329,7 +423,11 @@ describe("BuildxBuilder", () => {
             });
         }
         it("names the mirror image when bootstrap cannot pull it", () => {
-            const message = explainDockerFailure(["buildx", "inspect", "--bootstrap", "b"], { code: 1, stderr: STDERR.mirrorMissing }, "127.0.0.1:5000/moby/buildkit:buildx-stable-1");
+            const message = explainDockerFailure(
+                ["buildx", "inspect", "--bootstrap", "b"],
+                { code: 1, stderr: STDERR.mirrorMissing },
+                "127.0.0.1:5000/moby/buildkit:buildx-stable-1",
+            );
             assert.match(message, /from the image 127\.0\.0\.1:5000\/moby\/buildkit:buildx-stable-1/);
             assert.match(message, /does not exist there/);
         });
@@ -439,10 +537,26 @@ describe("BuildxBuilder", () => {
             ["sees no change in equal inputs", {}, { changes: false, replaces: [], deleteBeforeReplace: false }],
             ["replaces on a new name, creating before deleting", { name: "other" }, { changes: true, replaces: ["name"], deleteBeforeReplace: false }],
             ["replaces on a new driver, deleting first", { driver: "remote" }, { changes: true, replaces: ["driver"], deleteBeforeReplace: true }],
-            ["replaces on new platforms", { nodes: [{ name: "n0", platforms: ["linux/arm64"], driverOptions: { network: "host" } }] }, { changes: true, replaces: ["nodes"], deleteBeforeReplace: true }],
-            ["replaces on new driver options", { nodes: [{ name: "n0", platforms: ["linux/amd64"], driverOptions: {} }] }, { changes: true, replaces: ["nodes"], deleteBeforeReplace: true }],
-            ["replaces on an added node", { nodes: [...base.nodes, { name: "n1", endpoint: "ssh://arm", platforms: [], driverOptions: {} }] }, { changes: true, replaces: ["nodes"], deleteBeforeReplace: true }],
-            ["replaces on new buildkitd flags", { buildkitdFlags: "--debug --trace" }, { changes: true, replaces: ["buildkitdFlags"], deleteBeforeReplace: true }],
+            [
+                "replaces on new platforms",
+                { nodes: [{ name: "n0", platforms: ["linux/arm64"], driverOptions: { network: "host" } }] },
+                { changes: true, replaces: ["nodes"], deleteBeforeReplace: true },
+            ],
+            [
+                "replaces on new driver options",
+                { nodes: [{ name: "n0", platforms: ["linux/amd64"], driverOptions: {} }] },
+                { changes: true, replaces: ["nodes"], deleteBeforeReplace: true },
+            ],
+            [
+                "replaces on an added node",
+                { nodes: [...base.nodes, { name: "n1", endpoint: "ssh://arm", platforms: [], driverOptions: {} }] },
+                { changes: true, replaces: ["nodes"], deleteBeforeReplace: true },
+            ],
+            [
+                "replaces on new buildkitd flags",
+                { buildkitdFlags: "--debug --trace" },
+                { changes: true, replaces: ["buildkitdFlags"], deleteBeforeReplace: true },
+            ],
             ["replaces on a new buildkitd config", { buildkitdConfig: "bk.toml" }, { changes: true, replaces: ["buildkitdConfig"], deleteBeforeReplace: true }],
             ["updates `use` in place", { use: true }, { changes: true, replaces: [], deleteBeforeReplace: false }],
             ["updates `bootstrap` in place", { bootstrap: true }, { changes: true, replaces: [], deleteBeforeReplace: false }],
@@ -459,10 +573,16 @@ describe("BuildxBuilder", () => {
     describe("validation", () => {
         it("refuses the docker driver, saying why", async () => {
             const message = await problemsOf({ driver: "docker" as BuilderDriver });
-            assert.match(message, /`driver` is "docker": docker-build cannot build with the `docker` driver; expected one of "docker-container", "kubernetes", "remote"/);
+            assert.match(
+                message,
+                /`driver` is "docker": docker-build cannot build with the `docker` driver; expected one of "docker-container", "kubernetes", "remote"/,
+            );
         });
         it("refuses an unknown driver", async () => {
-            assert.match(await problemsOf({ driver: "podman" as BuilderDriver }), /`driver` is "podman": expected one of "docker-container", "kubernetes", "remote"/);
+            assert.match(
+                await problemsOf({ driver: "podman" as BuilderDriver }),
+                /`driver` is "podman": expected one of "docker-container", "kubernetes", "remote"/,
+            );
         });
         it("refuses a name buildx would refuse", async () => {
             assert.match(await problemsOf({ name: "9 lives" }), /`name` is "9 lives": expected a letter followed by letters, digits/);
@@ -479,17 +599,26 @@ describe("BuildxBuilder", () => {
             assert.match(await problemsOf({ driver: "remote" }), /`endpoint` is undefined: the remote driver needs/);
         });
         it("refuses endpoints with the kubernetes driver", async () => {
-            assert.match(await problemsOf({ driver: "kubernetes", nodes: [{ endpoint: "x" }] }), /`nodes\[0\]\.endpoint` is "x": expected no endpoint with the kubernetes driver/);
+            assert.match(
+                await problemsOf({ driver: "kubernetes", nodes: [{ endpoint: "x" }] }),
+                /`nodes\[0\]\.endpoint` is "x": expected no endpoint with the kubernetes driver/,
+            );
         });
         it("refuses two nodes on one endpoint, as buildx does", async () => {
-            assert.match(await problemsOf({ nodes: [{}, { platforms: ["arm64"] }] }), /`nodes\[1\]\.endpoint` is undefined: nodes\[0\] already runs on the current docker context/);
+            assert.match(
+                await problemsOf({ nodes: [{}, { platforms: ["arm64"] }] }),
+                /`nodes\[1\]\.endpoint` is undefined: nodes\[0\] already runs on the current docker context/,
+            );
         });
         it("refuses a platform on two nodes", async () => {
             const message = await problemsOf({ nodes: [{ platforms: ["amd64"] }, { endpoint: "ssh://b", platforms: ["x86_64", "arm64"] }] });
             assert.match(message, /`nodes\[1\]\.platforms` is \["x86_64","arm64"\]: linux\/amd64 is also on nodes\[0\]/);
         });
         it("refuses builder-wide platforms together with nodes", async () => {
-            assert.match(await problemsOf({ platforms: ["amd64"], nodes: [{}] }), /`platforms` is \["amd64"\]: expected no builder-wide platforms when `nodes` is given/);
+            assert.match(
+                await problemsOf({ platforms: ["amd64"], nodes: [{}] }),
+                /`platforms` is \["amd64"\]: expected no builder-wide platforms when `nodes` is given/,
+            );
         });
         it("refuses an empty node list", async () => {
             assert.match(await problemsOf({ nodes: [] }), /`nodes` is \[\]: expected at least one node/);
@@ -513,7 +642,10 @@ describe("BuildxBuilder", () => {
             assert.match(message, /`name` is "Bad"/);
             assert.match(message, /`driver` is "docker"/);
             assert.match(message, /`platforms\[0\]` is "sparc"/);
-            assert.deepStrictEqual(registrations.filter((r) => r.type !== "multiarch:index:BuildxBuilder"), []);
+            assert.deepStrictEqual(
+                registrations.filter((r) => r.type !== "multiarch:index:BuildxBuilder"),
+                [],
+            );
         });
     });
 
@@ -587,7 +719,14 @@ describe("BuildxBuilder", () => {
             assert.deepStrictEqual(theOne(DYNAMIC, "late-buildx").inputs.spec, {
                 name: "late-dev",
                 driver: "remote",
-                nodes: [{ name: "late-dev0", endpoint: "tcp://buildkitd:1234", platforms: [], driverOptions: { image: "mirror.example.com/moby/buildkit:buildx-stable-1" } }],
+                nodes: [
+                    {
+                        name: "late-dev0",
+                        endpoint: "tcp://buildkitd:1234",
+                        platforms: [],
+                        driverOptions: { image: "mirror.example.com/moby/buildkit:buildx-stable-1" },
+                    },
+                ],
                 buildkitdFlags: "--debug",
                 bootstrap: true,
                 use: false,
@@ -597,7 +736,7 @@ describe("BuildxBuilder", () => {
         it("keeps the builder name unknown until the builder is created", async () => {
             await resetMocks({ dryRun: true, resources: { [DYNAMIC]: ({ inputs }) => ({ ...inputs }) } });
             const builder = new BuildxBuilder("fresh", {});
-            assert.strictEqual(await (builder.name as any).isKnown, false);
+            assert.strictEqual(await (builder.name as unknown as { isKnown: Promise<boolean> }).isKnown, false);
             assert.strictEqual(theOne(DYNAMIC, "fresh-buildx").inputs.name, undefined);
         });
 

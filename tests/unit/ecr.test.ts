@@ -25,7 +25,12 @@ describe("ECR rules", () => {
         assert.strictEqual(parseRepositoryUrl("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/api")?.region, "cn-north-1");
     });
 
-    for (const url of ["docker.io/library/alpine", "123.dkr.ecr.us-east-1.amazonaws.com/api", "123456789012.dkr.ecr.us-east-1.amazonaws.com/Api", "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:tag"]) {
+    for (const url of [
+        "docker.io/library/alpine",
+        "123.dkr.ecr.us-east-1.amazonaws.com/api",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/Api",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:tag",
+    ]) {
         it(`rejects ${url} as an ECR repository URL`, () => {
             assert.strictEqual(parseRepositoryUrl(url), undefined);
         });

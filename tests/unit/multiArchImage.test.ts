@@ -62,9 +62,7 @@ describe("MultiArchImage", () => {
         assert.deepStrictEqual(arm.context, { location: CONTEXT });
         assert.deepStrictEqual(arm.dockerfile, { location: path.join(CONTEXT, "Dockerfile") });
         assert.deepStrictEqual(arm.cacheFrom, [{ registry: { ref: `${REPO_URL}:cache-arm64` } }]);
-        assert.deepStrictEqual(arm.cacheTo, [
-            { registry: { ref: `${REPO_URL}:cache-arm64`, mode: "max", imageManifest: true, ociMediaTypes: true } },
-        ]);
+        assert.deepStrictEqual(arm.cacheTo, [{ registry: { ref: `${REPO_URL}:cache-arm64`, mode: "max", imageManifest: true, ociMediaTypes: true } }]);
         assert.ok(isSecretInput(arm.registries), "the registry credentials must reach the engine as a secret");
         assert.deepStrictEqual(reveal(arm.registries), [{ address: REGISTRY, username: "AWS", password: ECR_PASSWORD }]);
         assert.deepStrictEqual(theOne(IMAGE, "api-amd64").inputs.tags, [`${REPO_URL}:latest-amd64`]);
@@ -105,10 +103,7 @@ describe("MultiArchImage", () => {
         await build({ tag: "v1.2.3" });
         const index = theOne(INDEX, "api-index").inputs;
         assert.strictEqual(index.tag, `${REPO_URL}:v1.2.3`);
-        assert.deepStrictEqual(index.sources, [
-            `${REPO_URL}:v1.2.3-amd64@${fakeDigest("api-amd64")}`,
-            `${REPO_URL}:v1.2.3-arm64@${fakeDigest("api-arm64")}`,
-        ]);
+        assert.deepStrictEqual(index.sources, [`${REPO_URL}:v1.2.3-amd64@${fakeDigest("api-amd64")}`, `${REPO_URL}:v1.2.3-arm64@${fakeDigest("api-arm64")}`]);
         assert.strictEqual(index.push, true);
         assert.ok(isSecretInput(index.registry));
         assert.deepStrictEqual(reveal(index.registry), { address: REGISTRY, username: "AWS", password: ECR_PASSWORD });
@@ -260,10 +255,30 @@ describe("MultiArchImage", () => {
             ["a missing context", { context: "./no-such-dir" }, "context", /`context` is "\.\/no-such-dir": expected an existing directory/],
             ["a bad platform", { platforms: ["linux/amd65"] }, "platforms[0]", /`platforms\[0\]` is "linux\/amd65": expected os\/arch/],
             ["a bad tag", { tag: "v1 beta" }, "tag", /`tag` is "v1 beta": expected an image tag/],
-            ["a bad repository name", { repository: { name: "Team/API" } }, "repository.name", /`repository.name` is "Team\/API": expected 2 to 256 characters of lowercase/],
-            ["both repository and repositoryUrl", { repository: {}, repositoryUrl: `${REGISTRY}/api` }, "repository", /`repository` and `repositoryUrl` are both given/],
-            ["a non-ECR repositoryUrl", { repositoryUrl: "docker.io/me/api" }, "repositoryUrl", /`repositoryUrl` is "docker.io\/me\/api": expected the URL of an ECR repository/],
-            ["a bad lifecycle", { repository: { lifecycle: { untaggedExpiryDays: 0 } } }, "repository.lifecycle.untaggedExpiryDays", /is 0: expected a whole number of days from 1 to 3650/],
+            [
+                "a bad repository name",
+                { repository: { name: "Team/API" } },
+                "repository.name",
+                /`repository.name` is "Team\/API": expected 2 to 256 characters of lowercase/,
+            ],
+            [
+                "both repository and repositoryUrl",
+                { repository: {}, repositoryUrl: `${REGISTRY}/api` },
+                "repository",
+                /`repository` and `repositoryUrl` are both given/,
+            ],
+            [
+                "a non-ECR repositoryUrl",
+                { repositoryUrl: "docker.io/me/api" },
+                "repositoryUrl",
+                /`repositoryUrl` is "docker.io\/me\/api": expected the URL of an ECR repository/,
+            ],
+            [
+                "a bad lifecycle",
+                { repository: { lifecycle: { untaggedExpiryDays: 0 } } },
+                "repository.lifecycle.untaggedExpiryDays",
+                /is 0: expected a whole number of days from 1 to 3650/,
+            ],
             ["a bad KMS key", { repository: { kmsKeyArn: "my-key" } }, "repository.kmsKeyArn", /`repository.kmsKeyArn` is "my-key": expected a KMS key ARN/],
             ["an empty builder name", { builderName: " " }, "builderName", /`builderName` is " ": expected the name of a buildx builder/],
         ];
@@ -271,7 +286,10 @@ describe("MultiArchImage", () => {
             it(`fails on ${what}, before any child exists`, () => {
                 const error = errorOf(() => new MultiArchImage("bad", { context: CONTEXT, ...args }));
                 assert.ok(pulumi.InputPropertiesError.isInstance(error), `expected InputPropertiesError, got ${error}`);
-                assert.deepStrictEqual(error.errors!.map((e) => e.propertyPath), [property]);
+                assert.deepStrictEqual(
+                    error.errors!.map((e) => e.propertyPath),
+                    [property],
+                );
                 assert.match(error.message, message);
                 assert.match(error.message, /^MultiArchImage "bad" has 1 invalid argument problem:/);
                 assert.deepStrictEqual(
@@ -292,7 +310,10 @@ describe("MultiArchImage", () => {
                         repositoryUrl: "x",
                     }),
             );
-            assert.deepStrictEqual(error.errors!.map((e) => e.propertyPath), ["context", "platforms[1]", "tag", "repository", "repositoryUrl", "repository.name"]);
+            assert.deepStrictEqual(
+                error.errors!.map((e) => e.propertyPath),
+                ["context", "platforms[1]", "tag", "repository", "repositoryUrl", "repository.name"],
+            );
             assert.match(error.message, /has 6 invalid argument problems/);
         });
 

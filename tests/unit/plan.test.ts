@@ -41,17 +41,32 @@ describe("build plan", () => {
 
     it("drops the cache refs when cache is off", () => {
         const spec = normaliseBuildSpec({ context: FIXTURE, cache: false }, new InputProblems())!;
-        assert.deepStrictEqual(platformBuilds(spec, REPO).map((b) => b.cacheRef), [undefined, undefined]);
+        assert.deepStrictEqual(
+            platformBuilds(spec, REPO).map((b) => b.cacheRef),
+            [undefined, undefined],
+        );
     });
 
     const bad: [string, BuildSpecArgs, RegExp][] = [
         ["a missing context", { context: "/nonexistent/app" }, /^`context` is "\/nonexistent\/app": expected an existing directory/],
         ["an empty context", { context: "" }, /^`context` is "": expected the path of the build context directory/],
-        ["a context that is a file", { context: path.join(FIXTURE, "Dockerfile") }, /^`context` is ".*Dockerfile": expected a directory \(the build context\), but it is a file/],
+        [
+            "a context that is a file",
+            { context: path.join(FIXTURE, "Dockerfile") },
+            /^`context` is ".*Dockerfile": expected a directory \(the build context\), but it is a file/,
+        ],
         ["a missing Dockerfile", { context: FIXTURE, dockerfile: path.join(FIXTURE, "Nope") }, /^`dockerfile` is ".*Nope": expected the Dockerfile to exist/],
         ["a Dockerfile that is a folder", { context: FIXTURE, dockerfile: FIXTURE }, /^`dockerfile` is ".*hello": expected a file, but it is a directory/],
-        ["a context without a Dockerfile", { context: path.join(__dirname) }, /^`dockerfile` is ".*Dockerfile": expected the default <context>\/Dockerfile to exist/],
-        ["a malformed platform", { context: FIXTURE, platforms: ["linux/amd64", "linux/amd65"] }, /^`platforms\[1\]` is "linux\/amd65": expected os\/arch\[\/variant\]/],
+        [
+            "a context without a Dockerfile",
+            { context: path.join(__dirname) },
+            /^`dockerfile` is ".*Dockerfile": expected the default <context>\/Dockerfile to exist/,
+        ],
+        [
+            "a malformed platform",
+            { context: FIXTURE, platforms: ["linux/amd64", "linux/amd65"] },
+            /^`platforms\[1\]` is "linux\/amd65": expected os\/arch\[\/variant\]/,
+        ],
         ["a duplicate platform", { context: FIXTURE, platforms: ["arm64", "linux/arm64/v8"] }, /^`platforms\[1\]` is "linux\/arm64\/v8": duplicates \[0\]/],
         ["no platforms", { context: FIXTURE, platforms: [] }, /^`platforms` is \[\]: expected at least one platform/],
         ["a tag with a colon", { context: FIXTURE, tag: "v1:2" }, /^`tag` is "v1:2": expected an image tag/],

@@ -1,12 +1,5 @@
 import * as assert from "assert";
-import {
-    archOf,
-    normalisePlatform,
-    normalisePlatforms,
-    parsePlatform,
-    platformForEc2Architecture,
-    unameMachine,
-} from "../../sdk/platform";
+import { archOf, normalisePlatform, normalisePlatforms, parsePlatform, platformForEc2Architecture, unameMachine } from "../../sdk/platform";
 
 describe("platform parsing", () => {
     const canonical: [string, string][] = [
@@ -54,7 +47,10 @@ describe("platform parsing", () => {
             const parsed = parsePlatform(spelling);
             assert.ok("error" in parsed, `expected an error for ${spelling}`);
             assert.match(parsed.error, message);
-            assert.throws(() => normalisePlatform(spelling), (e: Error) => e.message.startsWith(`platform ${JSON.stringify(spelling)}: `));
+            assert.throws(
+                () => normalisePlatform(spelling),
+                (e: Error) => e.message.startsWith(`platform ${JSON.stringify(spelling)}: `),
+            );
         });
     }
 

@@ -24,7 +24,15 @@ describe("preflight planning", () => {
 
     it("reports every bad option together, naming each", () => {
         assert.throws(
-            () => planPreflight({ context: "/no/such/dir", platforms: ["amd64", "sparc"], registry: "http://x", repository: "Bad Name", builder: "-x", check: " " }),
+            () =>
+                planPreflight({
+                    context: "/no/such/dir",
+                    platforms: ["amd64", "sparc"],
+                    registry: "http://x",
+                    repository: "Bad Name",
+                    builder: "-x",
+                    check: " ",
+                }),
             (e: Error) => {
                 assert.ok(e instanceof PreflightError);
                 assert.match(e.message, /has 6 invalid argument problems/);
@@ -90,7 +98,11 @@ describe("multiarch command line", () => {
     async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
         const out: string[] = [];
         const err: string[] = [];
-        const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
+        const code = await main(
+            argv,
+            (l) => out.push(l),
+            (l) => err.push(l),
+        );
         return { code, out: out.join("\n"), err: err.join("\n") };
     }
 
@@ -146,29 +158,61 @@ describe("preflight emulation warning", () => {
     ].join("\n");
 
     it("parses each step once, with its stage, instruction, cache hit and seconds", () => {
-        assert.deepStrictEqual(parseBuildSteps(crossLines).map((s) => [s.stage, s.instruction, s.cached, s.seconds]), [
-            [undefined, undefined, false, 0.1],
-            ["stage-1", "COPY", false, 0],
-            ["data", "COPY", true, 0],
-            ["data", "RUN", false, 9.5],
-            ["stage-1", "COPY", false, 0.1],
-        ]);
+        assert.deepStrictEqual(
+            parseBuildSteps(crossLines).map((s) => [s.stage, s.instruction, s.cached, s.seconds]),
+            [
+                [undefined, undefined, false, 0.1],
+                ["stage-1", "COPY", false, 0],
+                ["data", "COPY", true, 0],
+                ["data", "RUN", false, 9.5],
+                ["stage-1", "COPY", false, 0.1],
+            ],
+        );
         const prefixed = parseBuildSteps(["#8 [linux/amd64->arm64 builder 2/3] RUN go build", "#8 DONE 2.0s", "#9 [2/2] RUN x", "#9 DONE 1.0s"]);
-        assert.deepStrictEqual(prefixed.map((s) => [s.platform, s.stage, s.instruction]), [
-            ["linux/amd64", "builder", "RUN"],
-            [undefined, undefined, "RUN"],
-        ]);
+        assert.deepStrictEqual(
+            prefixed.map((s) => [s.platform, s.stage, s.instruction]),
+            [
+                ["linux/amd64", "builder", "RUN"],
+                [undefined, undefined, "RUN"],
+            ],
+        );
     });
 
     const stageCases: [string, string, [string, string][]][] = [
         ["one stage", "FROM scratch\nRUN x", [["stage-0", "target"]]],
-        ["$BUILDPLATFORM, braces and quotes", 'FROM --platform=${BUILDPLATFORM} golang AS Build\nFROM --platform="$BUILDPLATFORM" scratch\nFROM build', [["build", "build"], ["stage-1", "build"], ["stage-2", "build"]]],
-        ["$TARGETPLATFORM, a fixed platform, an unknown ARG", "FROM --platform=$TARGETPLATFORM a\nFROM --platform=linux/arm64/v8 b AS arm\nFROM --platform=$OTHER c", [["stage-0", "target"], ["arm", "linux/arm64"], ["stage-2", "target"]]],
-        ["continued lines", "FROM \\\n  --platform=$BUILDPLATFORM \\\n  scratch AS gen\nFROM gen AS final", [["gen", "build"], ["final", "build"]]],
+        [
+            "$BUILDPLATFORM, braces and quotes",
+            'FROM --platform=${BUILDPLATFORM} golang AS Build\nFROM --platform="$BUILDPLATFORM" scratch\nFROM build',
+            [
+                ["build", "build"],
+                ["stage-1", "build"],
+                ["stage-2", "build"],
+            ],
+        ],
+        [
+            "$TARGETPLATFORM, a fixed platform, an unknown ARG",
+            "FROM --platform=$TARGETPLATFORM a\nFROM --platform=linux/arm64/v8 b AS arm\nFROM --platform=$OTHER c",
+            [
+                ["stage-0", "target"],
+                ["arm", "linux/arm64"],
+                ["stage-2", "target"],
+            ],
+        ],
+        [
+            "continued lines",
+            "FROM \\\n  --platform=$BUILDPLATFORM \\\n  scratch AS gen\nFROM gen AS final",
+            [
+                ["gen", "build"],
+                ["final", "build"],
+            ],
+        ],
     ];
     for (const [label, text, expected] of stageCases) {
         it(`reads where each stage runs: ${label}`, () => {
-            assert.deepStrictEqual(dockerfileStages(text).map((s) => [s.name, s.runsOn]), expected);
+            assert.deepStrictEqual(
+                dockerfileStages(text).map((s) => [s.name, s.runsOn]),
+                expected,
+            );
         });
     }
 
@@ -177,7 +221,14 @@ describe("preflight emulation warning", () => {
         const stages = dockerfileStages(crossDockerfile);
         assert.deepStrictEqual(emulatedRunSeconds(steps, stages, "linux/arm64", ["linux/amd64"]), { seconds: 0, steps: [] });
 
-        const emulated = parseBuildSteps(["#4 [1/2] COPY busybox/arm64/busybox /bin/busybox", "#4 DONE 0.0s", "#5 [2/2] RUN bzip2 -9 data", "#5 DONE 8.04s", "#6 [3/3] RUN true", "#6 CACHED"]);
+        const emulated = parseBuildSteps([
+            "#4 [1/2] COPY busybox/arm64/busybox /bin/busybox",
+            "#4 DONE 0.0s",
+            "#5 [2/2] RUN bzip2 -9 data",
+            "#5 DONE 8.04s",
+            "#6 [3/3] RUN true",
+            "#6 CACHED",
+        ]);
         const oneStage = dockerfileStages("FROM scratch\nRUN bzip2 -9 data");
         assert.deepStrictEqual(emulatedRunSeconds(emulated, oneStage, "linux/arm64", ["linux/amd64"]), { seconds: 8, steps: ["[2/2] RUN bzip2 -9 data"] });
         assert.deepStrictEqual(emulatedRunSeconds(emulated, oneStage, "linux/amd64", ["linux/amd64"]), { seconds: 0, steps: [] });

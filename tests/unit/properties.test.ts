@@ -30,7 +30,25 @@ function nearValid(pieces: fc.Arbitrary<string>): fc.Arbitrary<string> {
 // ---- platforms ----
 
 const ALLOWED = `expected os/arch[/variant] or an architecture, one of ${SUPPORTED_PLATFORMS.join(", ")} (aliases such as x86_64, aarch64 and linux/arm64/v8 are accepted)`;
-const ARCH_WORDS = ["amd64", "x86_64", "x86-64", "x64", "arm64", "aarch64", "i386", "i686", "386", "x86", "arm", "armhf", "armv7l", "mips64el", "ppc64el", "riscv64", "s390x"];
+const ARCH_WORDS = [
+    "amd64",
+    "x86_64",
+    "x86-64",
+    "x64",
+    "arm64",
+    "aarch64",
+    "i386",
+    "i686",
+    "386",
+    "x86",
+    "arm",
+    "armhf",
+    "armv7l",
+    "mips64el",
+    "ppc64el",
+    "riscv64",
+    "s390x",
+];
 // Words that are keys of every object: a lookup table must not resolve them.
 const PROTOTYPE_WORDS = ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty", "prototype"];
 
@@ -77,9 +95,15 @@ describe("platform parsing (properties)", () => {
     it("ignores case and surrounding whitespace", () => {
         const asciiSpelling = fc.string({ unit: fc.constantFrom(..."linuxamd64rch_86/v-"), maxLength: 20 });
         check(
-            fc.property(fc.oneof(platformSpelling.filter((s) => /^[\x20-\x7e]*$/.test(s)), asciiSpelling), (spelling) => {
-                assert.deepStrictEqual(parsePlatform(` ${spelling.toUpperCase()}\t`), parsePlatform(spelling.toLowerCase()));
-            }),
+            fc.property(
+                fc.oneof(
+                    platformSpelling.filter((s) => /^[\x20-\x7e]*$/.test(s)),
+                    asciiSpelling,
+                ),
+                (spelling) => {
+                    assert.deepStrictEqual(parsePlatform(` ${spelling.toUpperCase()}\t`), parsePlatform(spelling.toLowerCase()));
+                },
+            ),
         );
     });
 
@@ -122,11 +146,23 @@ const HEX = fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength:
 const validComponent = fc.stringMatching(/^[a-z0-9]{1,6}(?:(?:[._]|__|-{1,2})[a-z0-9]{1,4}){0,2}$/);
 const validTag = fc.stringMatching(/^\w[\w.-]{0,20}$/);
 const validRegistry = fc.oneof(
-    fc.constantFrom("127.0.0.1:5000", "localhost", "localhost:5000", "[::1]:5000", "[fe80::1]", "123456789012.dkr.ecr.us-west-2.amazonaws.com", "ghcr.io", "r.example.com:443"),
+    fc.constantFrom(
+        "127.0.0.1:5000",
+        "localhost",
+        "localhost:5000",
+        "[::1]:5000",
+        "[fe80::1]",
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+        "ghcr.io",
+        "r.example.com:443",
+    ),
     fc
         .tuple(
             // "xx--" labels are reserved for punycode, which URL parsers decode (and refuse when invalid).
-            fc.array(fc.stringMatching(/^[a-z][a-z0-9-]{0,6}[a-z0-9]$/).filter((label) => label.slice(2, 4) !== "--"), { minLength: 2, maxLength: 3 }),
+            fc.array(
+                fc.stringMatching(/^[a-z][a-z0-9-]{0,6}[a-z0-9]$/).filter((label) => label.slice(2, 4) !== "--"),
+                { minLength: 2, maxLength: 3 },
+            ),
             fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
         )
         .map(([labels, port]) => labels.join(".") + (port === undefined ? "" : `:${port}`)),
@@ -138,7 +174,10 @@ const validReference: fc.Arbitrary<ImageReference> = fc
         registry: validRegistry,
         repository: fc.array(validComponent, { minLength: 1, maxLength: 3 }).map((c) => c.join("/")),
         tag: fc.option(validTag, { nil: undefined }),
-        digest: fc.option(HEX.map((h) => `sha256:${h}`), { nil: undefined }),
+        digest: fc.option(
+            HEX.map((h) => `sha256:${h}`),
+            { nil: undefined },
+        ),
     })
     .map(({ tag, digest, ...rest }) => ({ ...rest, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) }));
 
@@ -150,16 +189,43 @@ const referenceText = nearValid(
                     validRegistry,
                     fc.constantFrom("docker.io", "index.docker.io", "registry-1.docker.io", "Registry.Example.COM", "LOCALHOST:5000"),
                     // Hosts that look fine to a regular expression but not to a URL parser.
-                    fc.constantFrom("a.1", "999.1.1.1", "1.2.3.4.5", "[a.b]", "[::1", "x_y.com", "a..b", "-a.com", "h.com:99999", "h.com:", "[::1]:5000:1", "0x7f.1"),
+                    fc.constantFrom(
+                        "a.1",
+                        "999.1.1.1",
+                        "1.2.3.4.5",
+                        "[a.b]",
+                        "[::1",
+                        "x_y.com",
+                        "a..b",
+                        "-a.com",
+                        "h.com:99999",
+                        "h.com:",
+                        "[::1]:5000:1",
+                        "0x7f.1",
+                    ),
                 ),
                 { nil: undefined },
             ),
-            fc.array(fc.oneof(validComponent, fc.constantFrom("", ".", "..", "A", "a__b", "a___b", "-a", "a-", "a..b", "a%2f")), { minLength: 1, maxLength: 3 }),
+            fc.array(fc.oneof(validComponent, fc.constantFrom("", ".", "..", "A", "a__b", "a___b", "-a", "a-", "a..b", "a%2f")), {
+                minLength: 1,
+                maxLength: 3,
+            }),
             fc.option(fc.oneof(validTag, fc.constantFrom("", "-x", ".x", "a".repeat(129), "a/b", "v1:2")), { nil: undefined }),
-            fc.option(fc.oneof(HEX.map((h) => `sha256:${h}`), fc.constantFrom("", "sha256:", "sha256:abc", `sha512:${"a".repeat(128)}`, `sha256:${"A".repeat(64)}`)), { nil: undefined }),
+            fc.option(
+                fc.oneof(
+                    HEX.map((h) => `sha256:${h}`),
+                    fc.constantFrom("", "sha256:", "sha256:abc", `sha512:${"a".repeat(128)}`, `sha256:${"A".repeat(64)}`),
+                ),
+                { nil: undefined },
+            ),
         )
         .map(([registry, components, tag, digest]) =>
-            [registry === undefined ? "" : `${registry}/`, components.join("/"), tag === undefined ? "" : `:${tag}`, digest === undefined ? "" : `@${digest}`].join(""),
+            [
+                registry === undefined ? "" : `${registry}/`,
+                components.join("/"),
+                tag === undefined ? "" : `:${tag}`,
+                digest === undefined ? "" : `@${digest}`,
+            ].join(""),
         ),
 );
 
@@ -185,7 +251,10 @@ describe("image reference parsing (properties)", () => {
                 assert.deepStrictEqual(parseImageReference(canonical), parsed, `${JSON.stringify(text)} → ${canonical}`);
                 assert.strictEqual(formatImageReference(parseImageReference(canonical)), canonical);
                 assert.strictEqual(parsed.registry, parsed.registry.toLowerCase());
-                assert.ok(parsed.repository.split("/").every((c) => PATH_COMPONENT.test(c)), parsed.repository);
+                assert.ok(
+                    parsed.repository.split("/").every((c) => PATH_COMPONENT.test(c)),
+                    parsed.repository,
+                );
                 assert.ok(`${parsed.registry}/${parsed.repository}`.length <= 255);
             }),
         );
@@ -240,7 +309,12 @@ const digestText = nearValid(
     fc.oneof(
         HEX.map((h) => `sha256:${h}`),
         fc
-            .tuple(fc.constantFrom("sha256:", "SHA256:", "sha512:", "sha256", "", "sha256::"), HEX, fc.constantFrom("", "0", "\n", " ", "A"), fc.nat({ max: 64 }))
+            .tuple(
+                fc.constantFrom("sha256:", "SHA256:", "sha512:", "sha256", "", "sha256::"),
+                HEX,
+                fc.constantFrom("", "0", "\n", " ", "A"),
+                fc.nat({ max: 64 }),
+            )
             .map(([prefix, hex, suffix, cut]) => `${prefix}${hex.slice(0, cut)}${suffix}${hex.slice(cut)}`),
     ),
 );
@@ -271,7 +345,11 @@ describe("digest parsing (properties)", () => {
                 const valid = `sha256:${hex}`;
                 const i = "sha256:".length + at;
                 const changed =
-                    edit === "upper" ? valid.slice(0, i) + valid[i].toUpperCase() + valid.slice(i + 1) : edit === "drop" ? valid.slice(0, i) + valid.slice(i + 1) : valid.slice(0, i) + "0" + valid.slice(i);
+                    edit === "upper"
+                        ? valid.slice(0, i) + valid[i].toUpperCase() + valid.slice(i + 1)
+                        : edit === "drop"
+                          ? valid.slice(0, i) + valid.slice(i + 1)
+                          : valid.slice(0, i) + "0" + valid.slice(i);
                 fc.pre(changed !== valid);
                 assert.throws(() => parseDigest(changed), { message: DIGEST_ERROR(changed) });
             }),

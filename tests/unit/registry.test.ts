@@ -32,9 +32,17 @@ describe("parseImageReference", () => {
         ],
         ["alpine", "registry-1.docker.io/library/alpine", { registry: "registry-1.docker.io", repository: "library/alpine" }],
         ["alpine:3.19", "registry-1.docker.io/library/alpine:3.19", { registry: "registry-1.docker.io", repository: "library/alpine", tag: "3.19" }],
-        ["grafana/grafana:latest", "registry-1.docker.io/grafana/grafana:latest", { registry: "registry-1.docker.io", repository: "grafana/grafana", tag: "latest" }],
+        [
+            "grafana/grafana:latest",
+            "registry-1.docker.io/grafana/grafana:latest",
+            { registry: "registry-1.docker.io", repository: "grafana/grafana", tag: "latest" },
+        ],
         ["docker.io/alpine", "registry-1.docker.io/library/alpine", { registry: "registry-1.docker.io", repository: "library/alpine" }],
-        ["index.docker.io/library/alpine:3", "registry-1.docker.io/library/alpine:3", { registry: "registry-1.docker.io", repository: "library/alpine", tag: "3" }],
+        [
+            "index.docker.io/library/alpine:3",
+            "registry-1.docker.io/library/alpine:3",
+            { registry: "registry-1.docker.io", repository: "library/alpine", tag: "3" },
+        ],
         ["localhost/app", "localhost/app", { registry: "localhost", repository: "app" }],
         ["localhost:5000/team/app:v1", "localhost:5000/team/app:v1", { registry: "localhost:5000", repository: "team/app", tag: "v1" }],
         ["[::1]:5000/app", "[::1]:5000/app", { registry: "[::1]:5000", repository: "app" }],
@@ -90,7 +98,17 @@ describe("parseDigest", () => {
     it("accepts sha256 with 64 lowercase hex characters", () => {
         assert.deepStrictEqual(parseDigest(`sha256:${HEX_A}`), { algorithm: "sha256", hex: HEX_A });
     });
-    for (const bad of ["", "sha256:", `sha256:${HEX_A.slice(1)}`, `sha256:${HEX_A}0`, `SHA256:${HEX_A}`, `sha256:${"A".repeat(64)}`, `sha512:${HEX_A}`, HEX_A, `sha256:${"g".repeat(64)}`]) {
+    for (const bad of [
+        "",
+        "sha256:",
+        `sha256:${HEX_A.slice(1)}`,
+        `sha256:${HEX_A}0`,
+        `SHA256:${HEX_A}`,
+        `sha256:${"A".repeat(64)}`,
+        `sha512:${HEX_A}`,
+        HEX_A,
+        `sha256:${"g".repeat(64)}`,
+    ]) {
         it(`rejects ${JSON.stringify(bad.slice(0, 20))}… (${bad.length} characters)`, () => {
             assert.throws(() => parseDigest(bad), {
                 message: `digest ${JSON.stringify(bad)} is not valid: expected "sha256:" followed by 64 lowercase hex characters`,
@@ -106,7 +124,10 @@ describe("parseWwwAuthenticate", () => {
             [{ scheme: "bearer", params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/alpine:pull" } }],
         ],
         ['Basic realm="Registry Realm"', [{ scheme: "basic", params: { realm: "Registry Realm" } }]],
-        ['Basic realm="https://123456789012.dkr.ecr.us-west-2.amazonaws.com/",service="ecr.amazonaws.com"', [{ scheme: "basic", params: { realm: "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/", service: "ecr.amazonaws.com" } }]],
+        [
+            'Basic realm="https://123456789012.dkr.ecr.us-west-2.amazonaws.com/",service="ecr.amazonaws.com"',
+            [{ scheme: "basic", params: { realm: "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/", service: "ecr.amazonaws.com" } }],
+        ],
         [
             'Bearer realm="http://127.0.0.1:9/token", Basic realm="b"',
             [
@@ -115,7 +136,10 @@ describe("parseWwwAuthenticate", () => {
             ],
         ],
         ['BEARER Realm = "r" , Service=svc', [{ scheme: "bearer", params: { realm: "r", service: "svc" } }]],
-        ['Bearer realm="a \\"quoted\\" realm",scope="repository:a:pull,push"', [{ scheme: "bearer", params: { realm: 'a "quoted" realm', scope: "repository:a:pull,push" } }]],
+        [
+            'Bearer realm="a \\"quoted\\" realm",scope="repository:a:pull,push"',
+            [{ scheme: "bearer", params: { realm: 'a "quoted" realm', scope: "repository:a:pull,push" } }],
+        ],
         ["Negotiate", [{ scheme: "negotiate", params: {} }]],
         ["", []],
     ];
@@ -130,7 +154,11 @@ const buildxIndex: ImageIndex = {
     mediaType: "application/vnd.oci.image.index.v1+json",
     manifests: [
         { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: `sha256:${"1".repeat(64)}`, platform: { os: "linux", architecture: "amd64" } },
-        { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: `sha256:${"2".repeat(64)}`, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+        {
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            digest: `sha256:${"2".repeat(64)}`,
+            platform: { os: "linux", architecture: "arm64", variant: "v8" },
+        },
         {
             mediaType: "application/vnd.oci.image.manifest.v1+json",
             digest: `sha256:${"3".repeat(64)}`,
@@ -224,7 +252,9 @@ describe("http vs https policy", () => {
         assertTransportAllowed(new URL("https://registry.example.com/v2/"));
     });
     it("refuses other URL schemes", () => {
-        assert.throws(() => assertTransportAllowed(new URL("file:///etc/passwd")), { message: "refusing to request file:///etc/passwd: only https and http URLs are supported" });
+        assert.throws(() => assertTransportAllowed(new URL("file:///etc/passwd")), {
+            message: "refusing to request file:///etc/passwd: only https and http URLs are supported",
+        });
     });
 });
 
@@ -395,7 +425,9 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
         const registry = await start((req, res) =>
             req.headers.authorization === basic("AWS", "ecr-password")
                 ? sendIndex(res)
-                : sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }), { "WWW-Authenticate": 'Basic realm="Registry Realm"' }),
+                : sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }), {
+                      "WWW-Authenticate": 'Basic realm="Registry Realm"',
+                  }),
         );
         await new RegistryClient({ auth: { username: "AWS", password: "ecr-password" } }).getManifest(`${registry.host}/team/app:v1`);
         await assert.rejects(new RegistryClient().getManifest(`${registry.host}/team/app:v1`), {
@@ -599,7 +631,9 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
 
     it("names a missing blob on 404", async () => {
         const registry = await start((req, res) =>
-            req.url?.includes("/manifests/") ? sendJson(res, 200, MANIFEST_BODY) : sendJson(res, 404, JSON.stringify({ errors: [{ code: "BLOB_UNKNOWN", message: "blob unknown" }] })),
+            req.url?.includes("/manifests/")
+                ? sendJson(res, 200, MANIFEST_BODY)
+                : sendJson(res, 404, JSON.stringify({ errors: [{ code: "BLOB_UNKNOWN", message: "blob unknown" }] })),
         );
         await assert.rejects(new RegistryClient().platformDigests(`${registry.host}/app:v1`), {
             kind: "not-found",
@@ -634,5 +668,4 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
             message: `${registry.host}/app:att is a single manifest whose config ${digestOf(config)} (application/vnd.in-toto+json) names no os/architecture: it is not a container image, so it has no platform`,
         });
     });
-
 });

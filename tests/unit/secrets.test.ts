@@ -88,7 +88,10 @@ const variants: [string, Partial<MultiArchImageArgs>][] = [
     ["secrets given as one secret Output", { builderName: "shared", secrets: pulumi.secret({ NPM_TOKEN: BUILD_SECRET }) }],
     ["a plain Output per secret value", { builderName: "shared", secrets: { NPM_TOKEN: pulumi.output(BUILD_SECRET), OTHER: "x" } }],
     ["an existing repository and the component's own builder", { repositoryUrl: `${REGISTRY}/team/api`, secrets: { NPM_TOKEN: BUILD_SECRET } }],
-    ["build args, labels and a target beside the secrets", { builderName: "shared", secrets: { NPM_TOKEN: BUILD_SECRET }, buildArgs: { VERSION: "1" }, labels: { team: "a" }, target: "runtime" }],
+    [
+        "build args, labels and a target beside the secrets",
+        { builderName: "shared", secrets: { NPM_TOKEN: BUILD_SECRET }, buildArgs: { VERSION: "1" }, labels: { team: "a" }, target: "runtime" },
+    ],
 ];
 
 describe("MultiArchImage secrets", () => {
@@ -114,7 +117,11 @@ describe("MultiArchImage secrets", () => {
                         const value = await valueOf(output);
                         for (const secret of SECRETS.filter((s) => carries(value, s))) {
                             carriers.push(`${owner}.${name}`);
-                            assert.strictEqual(await pulumi.isSecret(output), true, `${owner}.${name} carries ${secret === BUILD_SECRET ? "a build secret" : "the ECR password"} but is not secret`);
+                            assert.strictEqual(
+                                await pulumi.isSecret(output),
+                                true,
+                                `${owner}.${name} carries ${secret === BUILD_SECRET ? "a build secret" : "the ECR password"} but is not secret`,
+                            );
                         }
                     }
                 }
@@ -167,7 +174,10 @@ describe("MultiArchImage secrets", () => {
 
             it("logs no secret value", () => {
                 const leaked = logged.filter(({ level, message }) => SECRETS.some((secret) => message.includes(secret)) && !isSdkRpcTrace(level, message));
-                assert.deepStrictEqual(leaked.map((l) => `${l.level}: ${l.message.slice(0, 200)}`), []);
+                assert.deepStrictEqual(
+                    leaked.map((l) => `${l.level}: ${l.message.slice(0, 200)}`),
+                    [],
+                );
             });
         });
     }
@@ -198,7 +208,10 @@ describe("MultiArchImage secrets", () => {
                 assert.deepStrictEqual(warnings, [
                     `build arg "${name}" looks like a credential: build args are kept in the image's history; pass it in \`secrets\` and mount it with RUN --mount=type=secret,id=${name}`,
                 ]);
-                assert.ok(warnings.every((w) => !w.includes(value)), "the warning carries the build arg's value");
+                assert.ok(
+                    warnings.every((w) => !w.includes(value)),
+                    "the warning carries the build arg's value",
+                );
             });
         }
     });

@@ -75,7 +75,10 @@ describe("VmDeployment", () => {
         await deploy();
         assert.strictEqual(theOne("multiarch:index:VmDeployment", "api").custom, false);
         assert.deepStrictEqual(
-            registrations.filter((r) => r.custom).map((r) => `${r.type} ${r.name}`).sort(),
+            registrations
+                .filter((r) => r.custom)
+                .map((r) => `${r.type} ${r.name}`)
+                .sort(),
             [`${GROUP} api-asg`, `${LAUNCH_TEMPLATE} api-launch-template`, `${PROFILE} api-profile`, `${ROLE} api-role`, `${ROLE_POLICY} api-host-policy`],
         );
     });
@@ -89,7 +92,10 @@ describe("VmDeployment", () => {
             [{ instanceType: "t3.small" }],
         );
         const amiParameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
-        assert.deepStrictEqual(invocations.filter((i) => i.token === GET_PARAMETER).map((i) => i.inputs.name), [amiParameter]);
+        assert.deepStrictEqual(
+            invocations.filter((i) => i.token === GET_PARAMETER).map((i) => i.inputs.name),
+            [amiParameter],
+        );
         const template = theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs;
         assert.strictEqual(template.imageId, fakeAmiId(amiParameter));
         assert.strictEqual(template.instanceType, "t3.small");
@@ -113,9 +119,15 @@ describe("VmDeployment", () => {
         assert.strictEqual(await promiseOf(vm.platform), "linux/amd64");
         assert.strictEqual(theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs.instanceType, "t3.micro");
         const vpcCalls = invocations.filter((i) => i.token === "aws:ec2/getVpc:getVpc");
-        assert.deepStrictEqual(vpcCalls.map((i) => i.inputs), [{ default: true }]);
+        assert.deepStrictEqual(
+            vpcCalls.map((i) => i.inputs),
+            [{ default: true }],
+        );
         const subnetCalls = invocations.filter((i) => i.token === "aws:ec2/getSubnets:getSubnets");
-        assert.deepStrictEqual(subnetCalls.map((i) => i.inputs), [{ filters: [{ name: "vpc-id", values: [DEFAULT_VPC_ID] }] }]);
+        assert.deepStrictEqual(
+            subnetCalls.map((i) => i.inputs),
+            [{ filters: [{ name: "vpc-id", values: [DEFAULT_VPC_ID] }] }],
+        );
         const group = theOne(GROUP, "api-asg").inputs;
         assert.deepStrictEqual(group.vpcZoneIdentifiers, DEFAULT_SUBNET_IDS);
         assert.deepStrictEqual([group.desiredCapacity, group.minSize, group.maxSize], [1, 1, 1]);
@@ -142,11 +154,7 @@ describe("VmDeployment", () => {
         const second = await deploy({ platformRefs: { "linux/amd64": rebuilt } });
         const secondUserData = theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs.userData;
         assert.notStrictEqual(secondUserData, firstUserData);
-        assert.strictEqual(
-            decode(secondUserData),
-            decode(firstUserData).replace(fakeDigest("amd64"), fakeDigest("amd64-rebuilt")),
-            "only the digest changes",
-        );
+        assert.strictEqual(decode(secondUserData), decode(firstUserData).replace(fakeDigest("amd64"), fakeDigest("amd64-rebuilt")), "only the digest changes");
         assert.notStrictEqual(await promiseOf(second.userData), await promiseOf(first.userData));
     });
 
@@ -251,7 +259,10 @@ describe("VmDeployment", () => {
     });
 
     it("accepts platform refs whose values are Outputs, such as another stack's", async () => {
-        const vm = await deploy({ platformRefs: { "linux/amd64": pulumi.output(AMD64_REF), "linux/arm64": pulumi.output(ARM64_REF) }, instanceType: "t4g.small" });
+        const vm = await deploy({
+            platformRefs: { "linux/amd64": pulumi.output(AMD64_REF), "linux/arm64": pulumi.output(ARM64_REF) },
+            instanceType: "t4g.small",
+        });
         assert.strictEqual(await promiseOf(vm.imageRef), ARM64_REF);
         assert.strictEqual(JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement[1].Resource, REPO_ARN);
     });
@@ -291,9 +302,21 @@ describe("VmDeployment", () => {
             ["t4g.small", ["linux/amd64", "linux/arm64"], "linux/arm64"],
             ["c7g.large", ["linux/arm64"], "linux/arm64"],
             ["a1.medium", ["linux/amd64", "linux/arm64"], "linux/arm64"],
-            ["t3.small", ["linux/arm64"], /^`instanceType` is "t3.small", whose architecture is x86_64 \(linux\/amd64\), but the image was built for linux\/arm64 only: add "linux\/amd64" to the image's `platforms`, or choose an instance type whose architecture is arm64 \(linux\/arm64\), e.g. "t4g.small"$/],
-            ["t4g.small", ["linux/s390x"], /^`instanceType` is "t4g.small", whose architecture is arm64 \(linux\/arm64\), but the image was built for linux\/s390x only: add "linux\/arm64" to the image's `platforms`$/],
-            ["mac2.metal", ["linux/arm64"], /^`instanceType` is "mac2.metal", whose architecture is arm64_mac: VmDeployment runs Amazon Linux 2023, which has AMIs for x86_64 and arm64 only/],
+            [
+                "t3.small",
+                ["linux/arm64"],
+                /^`instanceType` is "t3.small", whose architecture is x86_64 \(linux\/amd64\), but the image was built for linux\/arm64 only: add "linux\/amd64" to the image's `platforms`, or choose an instance type whose architecture is arm64 \(linux\/arm64\), e.g. "t4g.small"$/,
+            ],
+            [
+                "t4g.small",
+                ["linux/s390x"],
+                /^`instanceType` is "t4g.small", whose architecture is arm64 \(linux\/arm64\), but the image was built for linux\/s390x only: add "linux\/arm64" to the image's `platforms`$/,
+            ],
+            [
+                "mac2.metal",
+                ["linux/arm64"],
+                /^`instanceType` is "mac2.metal", whose architecture is arm64_mac: VmDeployment runs Amazon Linux 2023, which has AMIs for x86_64 and arm64 only/,
+            ],
         ];
         for (const [instanceType, platforms, expected] of table) {
             it(`${instanceType} (${INSTANCE_TYPE_ARCHITECTURES[instanceType].join(", ")}) with ${platforms.join(", ")} ${typeof expected === "string" ? `runs ${expected}` : "fails"}`, () => {
@@ -316,34 +339,125 @@ describe("VmDeployment", () => {
     describe("bad input", () => {
         const otherRepo = `${REGISTRY}/team/other@${fakeDigest("x")}`;
         const cases: [string, VmDeploymentArgs, string, string][] = [
-            ["both image and platformRefs", { platformRefs: REFS, image: {} as MultiArchImage }, "image", "`image` and `platformRefs` are both given: give `image` to run a MultiArchImage, or `platformRefs` to run images built elsewhere, not both"],
-            ["neither image nor platformRefs", { platformRefs: undefined }, "image", 'neither `image` nor `platformRefs` is given: give `image` (a MultiArchImage) or `platformRefs` (platform → "<repository>@sha256:<digest>")'],
-            ["a platformRefs key that is no platform", { platformRefs: { "linux/amd65": AMD64_REF } }, "platformRefs", '`platformRefs` has the key "linux/amd65": '],
-            ["a platformRefs value pinned by tag", { platformRefs: { "linux/amd64": `${REPO_URL}:v1` } }, 'platformRefs["linux/amd64"]', `\`platformRefs["linux/amd64"]\` is "${REPO_URL}:v1": expected an image pinned by digest, <repository>@sha256:<64 hex>, not a tag`],
-            ["a platformRefs value outside ECR", { platformRefs: { "linux/amd64": `quay.io/team/api@${fakeDigest("q")}` } }, 'platformRefs["linux/amd64"]', `\`platformRefs["linux/amd64"]\` is "quay.io/team/api@${fakeDigest("q")}": expected an image in ECR, <account>.dkr.ecr.<region>.amazonaws.com/<name>@sha256:<64 hex>`],
-            ["platformRefs in two repositories", { platformRefs: { "linux/amd64": AMD64_REF, "linux/arm64": otherRepo } }, "platformRefs", `\`platformRefs\` names 2 repositories (${REPO_URL}, ${REGISTRY}/team/other): the hosts may pull from one repository only; push every platform to one`],
-            ["empty platformRefs", { platformRefs: {} }, "platformRefs", '`platformRefs` is {}: expected at least one platform → "<repository>@sha256:<digest>"'],
-            ["an instance type that is no string", { instanceType: 3 as unknown as string }, "instanceType", '`instanceType` is 3: expected an EC2 instance type as a plain string, e.g. "t3.small" or "t4g.small"'],
-            ["an empty instance type", { instanceType: "" }, "instanceType", '`instanceType` is "": expected an EC2 instance type as a plain string, e.g. "t3.small" or "t4g.small"'],
+            [
+                "both image and platformRefs",
+                { platformRefs: REFS, image: {} as MultiArchImage },
+                "image",
+                "`image` and `platformRefs` are both given: give `image` to run a MultiArchImage, or `platformRefs` to run images built elsewhere, not both",
+            ],
+            [
+                "neither image nor platformRefs",
+                { platformRefs: undefined },
+                "image",
+                'neither `image` nor `platformRefs` is given: give `image` (a MultiArchImage) or `platformRefs` (platform → "<repository>@sha256:<digest>")',
+            ],
+            [
+                "a platformRefs key that is no platform",
+                { platformRefs: { "linux/amd65": AMD64_REF } },
+                "platformRefs",
+                '`platformRefs` has the key "linux/amd65": ',
+            ],
+            [
+                "a platformRefs value pinned by tag",
+                { platformRefs: { "linux/amd64": `${REPO_URL}:v1` } },
+                'platformRefs["linux/amd64"]',
+                `\`platformRefs["linux/amd64"]\` is "${REPO_URL}:v1": expected an image pinned by digest, <repository>@sha256:<64 hex>, not a tag`,
+            ],
+            [
+                "a platformRefs value outside ECR",
+                { platformRefs: { "linux/amd64": `quay.io/team/api@${fakeDigest("q")}` } },
+                'platformRefs["linux/amd64"]',
+                `\`platformRefs["linux/amd64"]\` is "quay.io/team/api@${fakeDigest("q")}": expected an image in ECR, <account>.dkr.ecr.<region>.amazonaws.com/<name>@sha256:<64 hex>`,
+            ],
+            [
+                "platformRefs in two repositories",
+                { platformRefs: { "linux/amd64": AMD64_REF, "linux/arm64": otherRepo } },
+                "platformRefs",
+                `\`platformRefs\` names 2 repositories (${REPO_URL}, ${REGISTRY}/team/other): the hosts may pull from one repository only; push every platform to one`,
+            ],
+            [
+                "empty platformRefs",
+                { platformRefs: {} },
+                "platformRefs",
+                '`platformRefs` is {}: expected at least one platform → "<repository>@sha256:<digest>"',
+            ],
+            [
+                "an instance type that is no string",
+                { instanceType: 3 as unknown as string },
+                "instanceType",
+                '`instanceType` is 3: expected an EC2 instance type as a plain string, e.g. "t3.small" or "t4g.small"',
+            ],
+            [
+                "an empty instance type",
+                { instanceType: "" },
+                "instanceType",
+                '`instanceType` is "": expected an EC2 instance type as a plain string, e.g. "t3.small" or "t4g.small"',
+            ],
             ["a fractional count", { desiredCount: 1.5 }, "desiredCount", "`desiredCount` is 1.5: expected a whole number of hosts, 0 or more"],
             ["a negative count", { maxSize: -1 }, "maxSize", "`maxSize` is -1: expected a whole number of hosts, 0 or more"],
-            ["minSize above desiredCount", { minSize: 2 }, "minSize", "`minSize` is 2: expected at most `desiredCount` (1); raise `desiredCount` or lower `minSize`"],
-            ["maxSize below desiredCount", { desiredCount: 3, maxSize: 2 }, "maxSize", "`maxSize` is 2: expected at least `desiredCount` (3); raise `maxSize` or lower `desiredCount`"],
-            ["a port out of range", { ports: [{ host: 70000, container: 80 }] }, "ports[0].host", "`ports[0].host` is 70000: expected a whole-number port from 1 to 65535"],
-            ["a duplicate host port", { ports: [{ host: 80, container: 80 }, { host: 80, container: 8080 }] }, "ports[1].host", "`ports[1].host` is 80: duplicates ports[0].host: publish each host port once"],
-            ["a bad environment name", { environment: { "MY-VAR": "x" } }, "environment", '`environment` has the key "MY-VAR": expected a variable name of letters, digits and "_", not starting with a digit'],
-            ["a multi-line environment value", { environment: { NOTE: "a\nb" } }, "environment.NOTE", "`environment.NOTE` contains a line break or NUL character, which a Docker env file cannot carry: encode the value (e.g. base64) and decode it in the container"],
-            ["a malformed AMI id", { amiId: "ami-xyz" }, "amiId", '`amiId` is "ami-xyz": expected an AMI id, ami- followed by 8 or 17 hex digits, or leave it out for Amazon Linux 2023'],
+            [
+                "minSize above desiredCount",
+                { minSize: 2 },
+                "minSize",
+                "`minSize` is 2: expected at most `desiredCount` (1); raise `desiredCount` or lower `minSize`",
+            ],
+            [
+                "maxSize below desiredCount",
+                { desiredCount: 3, maxSize: 2 },
+                "maxSize",
+                "`maxSize` is 2: expected at least `desiredCount` (3); raise `maxSize` or lower `desiredCount`",
+            ],
+            [
+                "a port out of range",
+                { ports: [{ host: 70000, container: 80 }] },
+                "ports[0].host",
+                "`ports[0].host` is 70000: expected a whole-number port from 1 to 65535",
+            ],
+            [
+                "a duplicate host port",
+                {
+                    ports: [
+                        { host: 80, container: 80 },
+                        { host: 80, container: 8080 },
+                    ],
+                },
+                "ports[1].host",
+                "`ports[1].host` is 80: duplicates ports[0].host: publish each host port once",
+            ],
+            [
+                "a bad environment name",
+                { environment: { "MY-VAR": "x" } },
+                "environment",
+                '`environment` has the key "MY-VAR": expected a variable name of letters, digits and "_", not starting with a digit',
+            ],
+            [
+                "a multi-line environment value",
+                { environment: { NOTE: "a\nb" } },
+                "environment.NOTE",
+                "`environment.NOTE` contains a line break or NUL character, which a Docker env file cannot carry: encode the value (e.g. base64) and decode it in the container",
+            ],
+            [
+                "a malformed AMI id",
+                { amiId: "ami-xyz" },
+                "amiId",
+                '`amiId` is "ami-xyz": expected an AMI id, ami- followed by 8 or 17 hex digits, or leave it out for Amazon Linux 2023',
+            ],
             ["an empty key name", { keyName: "" }, "keyName", '`keyName` is "": expected the name of an EC2 key pair, or leave it out'],
         ];
         for (const [what, args, property, reason] of cases) {
             it(`fails on ${what}, before any child exists`, () => {
                 const error = errorOf(() => new VmDeployment("bad", { platformRefs: REFS, ...args }));
                 assert.ok(pulumi.InputPropertiesError.isInstance(error), `expected InputPropertiesError, got ${error}`);
-                assert.deepStrictEqual(error.errors!.map((e) => e.propertyPath), [property]);
+                assert.deepStrictEqual(
+                    error.errors!.map((e) => e.propertyPath),
+                    [property],
+                );
                 assert.ok(error.errors![0].reason.startsWith(reason), `${error.errors![0].reason}\ndoes not start with\n${reason}`);
                 assert.match(error.message, /^VmDeployment "bad" has 1 invalid argument problem:/);
-                assert.deepStrictEqual(registrations.filter((r) => r.type !== "multiarch:index:VmDeployment"), []);
+                assert.deepStrictEqual(
+                    registrations.filter((r) => r.type !== "multiarch:index:VmDeployment"),
+                    [],
+                );
             });
         }
 
@@ -358,14 +472,10 @@ describe("VmDeployment", () => {
                         amiId: "x",
                     }),
             );
-            assert.deepStrictEqual(error.errors!.map((e) => e.propertyPath), [
-                'platformRefs["linux/amd64"]',
-                "instanceType",
-                "desiredCount",
-                "ports[0].host",
-                "ports[0].container",
-                "amiId",
-            ]);
+            assert.deepStrictEqual(
+                error.errors!.map((e) => e.propertyPath),
+                ['platformRefs["linux/amd64"]', "instanceType", "desiredCount", "ports[0].host", "ports[0].container", "amiId"],
+            );
             assert.match(error.message, /has 6 invalid argument problems/);
         });
 
