@@ -403,6 +403,17 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
         problems.invalid("builderName", args.builderName, "expected the name of a buildx builder, or leave it out to create one");
     }
 
+    const secrets = args.secrets;
+    if (secrets !== undefined && typeof secrets === "object" && !pulumi.Output.isInstance(secrets) && !(secrets instanceof Promise)) {
+        for (const id of Object.keys(secrets)) {
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(id)) {
+                problems.add(
+                    "secrets",
+                    `\`secrets\` has the id ${show(id)}: expected letters, digits and _ (not first a digit), so the Bake file can read it from the environment variable of the same name`,
+                );
+            }
+        }
+    }
     problems.throwIfAny("MultiArchImage", name);
     return spec!;
 }

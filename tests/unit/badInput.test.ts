@@ -170,6 +170,12 @@ const cases: Case[] = [
         says: /`target` is "run time": expected the name of a Dockerfile stage/,
     },
     {
+        what: "MultiArchImage: a secret id that is no variable name",
+        call: image({ secrets: { "npm-token": "x" } }),
+        paths: ["secrets"],
+        says: /`secrets` has the id "npm-token": expected letters, digits and _/,
+    },
+    {
         what: "MultiArchImage: a blank builder name",
         call: image({ builderName: "" }),
         paths: ["builderName"],
