@@ -375,6 +375,11 @@ export interface BuildStep {
  */
 export function parseBuildSteps(lines: string[]): BuildStep[] {
     const byId = new Map<string, BuildStep>();
+    // What each step printed between its header and its status: BuildKit prints a step
+    // it loaded from a registry cache as DONE (not CACHED) when a later step needs its
+    // snapshot, with nothing but the download and extraction of its own layer.
+    const fetched = new Set<string>();
+    const printed = new Set<string>();
     for (const line of lines) {
         const header = /^#(\d+) (\[.*)$/.exec(line);
         if (header) {
@@ -386,11 +391,17 @@ export function parseBuildSteps(lines: string[]): BuildStep[] {
         const status = /^#(\d+) (CACHED|DONE (\d+(?:\.\d+)?)s)$/.exec(line);
         const step = status ? byId.get(status[1]) : undefined;
         if (status && step) {
-            if (status[2] === "CACHED") {
+            if (status[2] === "CACHED" || (fetched.has(status[1]) && !printed.has(status[1]))) {
                 step.cached = true;
             } else {
                 step.seconds = Number(status[3]);
             }
+            continue;
+        }
+        const body = /^#(\d+) (.*)$/.exec(line);
+        if (body && byId.has(body[1])) {
+            const layerFetch = /^(?:extracting )?sha256:[0-9a-f]{64}\b/.test(body[2]);
+            (layerFetch ? fetched : printed).add(body[1]);
         }
     }
     return [...byId.values()];

@@ -168,6 +168,28 @@ describe("preflight emulation warning", () => {
                 ["stage-1", "COPY", false, 0.1],
             ],
         );
+        // Captured after a prune: BuildKit loaded step 3 from the registry cache (its own
+        // layer, layers[2] of the pushed image) because step 4 needed its snapshot, and
+        // printed it DONE rather than CACHED; step 4 really ran.
+        const restored = parseBuildSteps([
+            "#10 [stage-1 3/4] COPY --from=data /data.bz2 /data.bz2",
+            "#10 sha256:3ebe6259ef191a93ff660b466a40d9fdd31d9c51e45fb331060b30edce6fab35 30.99kB / 30.99kB 0.0s done",
+            "#10 extracting sha256:3ebe6259ef191a93ff660b466a40d9fdd31d9c51e45fb331060b30edce6fab35 0.0s done",
+            "#10 DONE 0.1s",
+            "#11 [stage-1 4/4] COPY message.txt /app/message.txt",
+            "#11 DONE 0.0s",
+            "#12 [data 2/2] RUN make",
+            "#12 0.215 sha256:not-a-layer-line printed by the step",
+            "#12 DONE 1.5s",
+        ]);
+        assert.deepStrictEqual(
+            restored.map((s) => [s.instruction, s.cached, s.seconds]),
+            [
+                ["COPY", true, 0],
+                ["COPY", false, 0],
+                ["RUN", false, 1.5],
+            ],
+        );
         const prefixed = parseBuildSteps(["#8 [linux/amd64->arm64 builder 2/3] RUN go build", "#8 DONE 2.0s", "#9 [2/2] RUN x", "#9 DONE 1.0s"]);
         assert.deepStrictEqual(
             prefixed.map((s) => [s.platform, s.stage, s.instruction]),
