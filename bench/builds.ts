@@ -3,16 +3,13 @@
 // does), a single multi-platform build with one cache ref for comparison, and a
 // "fresh runner" reset. Every build's plain progress is parsed into steps, so a result
 // says which steps ran and which came from a cache.
-import { execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { promisify } from "util";
 import { InputProblems } from "../sdk/errors";
 import { BuildSpec, CACHE_TO_OPTIONS, normaliseBuildSpec, toBakeFile } from "../sdk/plan";
-import { BuildStep, parseBuildSteps } from "../sdk/preflight";
-
-const execFileAsync = promisify(execFile);
+import { runDocker } from "../sdk/buildx";
+import { BuildStep, parseBuildSteps, streamDocker } from "../sdk/preflight";
 
 /** The platforms every benchmark build covers. */
 export const PLATFORMS = ["linux/amd64", "linux/arm64"];
@@ -39,36 +36,20 @@ export function executedSteps(steps: BuildStep[]): string[] {
         .map((s) => s.name);
 }
 
-/** Runs the docker CLI (no shell), fails with its stderr. */
+/** Runs the docker CLI (no shell) and returns its stdout; fails saying why. */
 export async function docker(args: string[], timeoutMs = 600_000): Promise<string> {
-    try {
-        const { stdout } = await execFileAsync("docker", args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-        return stdout;
-    } catch (error) {
-        const { stderr } = error as { stderr?: string };
-        throw new Error(`docker ${args.join(" ")} failed: ${stderr?.trim() || (error as Error).message}`);
-    }
+    return (await runDocker(args, { timeoutMs })).stdout;
 }
 
 /** Runs one build with `--progress plain` and parses its steps; throws when it fails. */
-export function runBuild(args: string[]): Promise<BuildRun> {
-    return new Promise((resolve, reject) => {
-        const started = process.hrtime.bigint();
-        const child = spawn("docker", [...args, "--progress", "plain"], { stdio: ["ignore", "pipe", "pipe"] });
-        let text = "";
-        child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
-        child.stderr.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
-        child.on("error", reject);
-        child.on("close", (code) => {
-            const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-            const lines = text.split("\n");
-            if (code !== 0) {
-                reject(new Error(`docker ${args.join(" ")} exited ${code}:\n${lines.slice(-15).join("\n")}`));
-            } else {
-                resolve({ seconds, steps: parseBuildSteps(lines), lines });
-            }
-        });
-    });
+export async function runBuild(args: string[]): Promise<BuildRun> {
+    const started = process.hrtime.bigint();
+    const { code, lines } = await streamDocker([...args, "--progress", "plain"]);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (code !== 0) {
+        throw new Error(`docker ${args.join(" ")} exited ${code}:\n${lines.slice(-15).join("\n")}`);
+    }
+    return { seconds, steps: parseBuildSteps(lines), lines };
 }
 
 /** The component's plan for a context: default settings (per-platform caches on). */

@@ -534,7 +534,20 @@ export function emulationNote(platform: string, emulated: EmulatedRunTime, build
     );
 }
 
-function streamDocker(argv: string[], onLine: (line: string) => void): Promise<{ code: number; lines: string[] }> {
+/** What a streamed docker CLI call ended with. */
+export interface StreamedRun {
+    /** The exit code (1 when it was killed by a signal). */
+    code: number;
+    /** The last 2,000 lines it printed, stdout and stderr interleaved. */
+    lines: string[];
+}
+
+/**
+ * Runs the docker CLI without a shell, handing each line of its output (stdout and
+ * stderr, as BuildKit's plain progress goes to stderr) to `onLine` as it comes; resolves
+ * to the exit code and the last 2,000 lines.
+ */
+export function streamDocker(argv: string[], onLine: (line: string) => void = () => undefined): Promise<StreamedRun> {
     return new Promise((resolve, reject) => {
         const child = spawn("docker", argv, { stdio: ["ignore", "pipe", "pipe"] });
         const lines: string[] = [];
