@@ -83,3 +83,63 @@ export function lifecyclePolicy(untaggedExpiryDays: number): string {
         ],
     });
 }
+
+/** A repository's tag mutability setting, as `DescribeRepositories` (`aws.ecr.getRepository`) reports it. */
+export interface TagMutabilitySetting {
+    /** `MUTABLE`, `IMMUTABLE`, `IMMUTABLE_WITH_EXCLUSION` or `MUTABLE_WITH_EXCLUSION`. */
+    imageTagMutability: string;
+    /** The tags that take the opposite of `imageTagMutability`. */
+    imageTagMutabilityExclusionFilters?: { filter: string; filterType: string }[];
+}
+
+/** Whether an ECR `WILDCARD` filter matches a whole tag: `*` stands for any run of characters. */
+export function wildcardMatches(filter: string, tag: string): boolean {
+    const pattern = filter
+        .split("*")
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&"))
+        .join(".*");
+    return new RegExp(`^${pattern}$`).test(tag);
+}
+
+/** The tags among `tags` that ECR refuses to move in a repository with this setting. */
+export function immutableTags(setting: TagMutabilitySetting, tags: string[]): string[] {
+    const filters = (setting.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter);
+    const excluded = (tag: string) => filters.some((filter) => wildcardMatches(filter, tag));
+    switch (setting.imageTagMutability) {
+        case "IMMUTABLE":
+            return [...tags];
+        case "IMMUTABLE_WITH_EXCLUSION":
+            return tags.filter((tag) => !excluded(tag));
+        case "MUTABLE_WITH_EXCLUSION":
+            return tags.filter(excluded);
+        default:
+            return [];
+    }
+}
+
+/**
+ * Why a repository with this setting cannot take the tags each `pulumi up` moves (the
+ * index's `tag`, `<tag>-<arch>`, `cache-<arch>`), and what to change, or undefined when
+ * it can. Pushing a moved tag to an immutable tag fails with `ImageTagAlreadyExistsException`
+ * on the second `up`.
+ */
+export function tagMutabilityProblem(repositoryName: string, setting: TagMutabilitySetting, tag: string, movingTags: string[]): string | undefined {
+    const blocked = immutableTags(setting, movingTags);
+    if (blocked.length === 0) {
+        return undefined;
+    }
+    const mode = setting.imageTagMutability;
+    const current = (setting.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter);
+    const listed = blocked.map((t) => JSON.stringify(t)).join(", ");
+    const head = `the repository ${JSON.stringify(repositoryName)} has image tag mutability ${mode}${current.length > 0 ? ` with the exclusion filters ${current.map((f) => JSON.stringify(f)).join(", ")}` : ""}, so ECR would refuse to move the tags ${listed}, which every \`pulumi up\` moves to the new build`;
+    if (mode === "MUTABLE_WITH_EXCLUSION") {
+        const culprits = current.filter((filter) => blocked.some((t) => wildcardMatches(filter, t)));
+        return `${head}: remove the exclusion filters ${culprits.map((f) => JSON.stringify(f)).join(", ")} that match them`;
+    }
+    const needed = mutableTagFilters(tag).filter((f) => blocked.some((t) => wildcardMatches(f.filter, t)) && !current.includes(f.filter));
+    const filters = [...current.map((filter) => ({ filter, filterType: "WILDCARD" })), ...needed];
+    const command =
+        `aws ecr put-image-tag-mutability --repository-name ${repositoryName} --image-tag-mutability IMMUTABLE_WITH_EXCLUSION ` +
+        `--image-tag-mutability-exclusion-filters ${filters.map((f) => `filterType=${f.filterType},filter=${f.filter}`).join(" ")}`;
+    return `${head}: make them mutable with the exclusion filters ${needed.map((f) => JSON.stringify(f.filter)).join(", ")} (\`${command}\`), or use image tag mutability MUTABLE`;
+}

@@ -4,7 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./builder";
-import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem } from "./ecr";
+import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, tagMutabilityProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
 import { BuildSpec, CACHE_TO_OPTIONS, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
 import { parsePlatform } from "./platform";
@@ -32,10 +32,15 @@ export interface EcrRepositoryArgs {
      */
     name?: string;
     /**
-     * Whether `pulumi destroy` may delete the repository while it still holds images.
+     * Whether `pulumi destroy` deletes the repository with every image in it.
      *
-     * Defaults to `false`: deleting a repository with images fails, so no deployment
-     * loses the image it pins.
+     * With `false` the repository and its lifecycle policy are created with
+     * `retainOnDelete`: `pulumi destroy` completes and leaves them in AWS, images
+     * included (untagged ones still expire), so no deployment of another stack loses the
+     * image it pins. Remove it then with `aws ecr delete-repository --force
+     * --repository-name <name>`, or set this to `true`, run `pulumi up` (which records
+     * the change in state) and then `pulumi destroy`. With `true`, `pulumi destroy`
+     * deletes the repository and every image in it. Defaults to `false`.
      */
     forceDelete?: boolean;
     /**
@@ -107,8 +112,12 @@ export interface MultiArchImageArgs {
     /**
      * The URL of an existing ECR repository to push to instead of creating one.
      *
-     * For example `123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api`. Defaults to
-     * creating a repository.
+     * For example `123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api`. The
+     * repository must let the tags each `pulumi up` moves change (`<tag>`,
+     * `<tag>-<arch>`, `cache-<arch>`): its tag mutability is read at preview
+     * (`ecr:DescribeRepositories`) and a repository that keeps any of them immutable
+     * fails with the exclusion filters to add. This component never deletes the
+     * repository. Defaults to creating a repository.
      */
     repositoryUrl?: pulumi.Input<string>;
     /**
@@ -146,14 +155,21 @@ export interface MultiArchImageArgs {
      */
     labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /**
-     * Whether to build during `pulumi preview` when every input is known.
+     * Whether `pulumi preview` builds the images.
      *
-     * Defaults to docker-build's default, `true`.
+     * With `false` a preview builds nothing, pushes nothing and writes no cache, so a
+     * role that can only read may run it; `multiarch preflight` is the local rehearsal of
+     * the build. With `true` a preview builds once every input is known (the builder's
+     * name included) and, although docker-build skips the image push, it exports the
+     * registry cache (`cache-<arch>`), so it needs push rights to the repository.
+     * Defaults to `false` (docker-build's own default is `true`).
      */
     buildOnPreview?: pulumi.Input<boolean>;
 }
 
 const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
+/** A manifest digest, as it ends a ref `<repo>[:<tag>]@sha256:…`. */
+const TRAILING_DIGEST = /@(sha256:[0-9a-f]{64})$/;
 /** The builder each MultiArchImage created, kept out of its fields (see `builder`). */
 const createdBuilders = new WeakMap<MultiArchImage, BuildxBuilder>();
 const CREDENTIAL_LIKE = /TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL/i;
@@ -176,7 +192,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
     public readonly platformRefs: pulumi.Output<Record<string, string>>;
     /** The multi-platform index, `<repositoryUrl>:<tag>@sha256:…`. */
     public readonly indexRef: pulumi.Output<string>;
-    /** The index's digest, `sha256:…`. */
+    /** The index's digest, `sha256:…`; unknown during a preview. */
     public readonly indexDigest: pulumi.Output<string>;
     /** The name of the buildx builder that builds the images. */
     public readonly builderName: pulumi.Output<string>;
@@ -198,6 +214,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
         let region: pulumi.Input<string> | undefined;
         if (args.repositoryUrl === undefined) {
             const settings = args.repository ?? {};
+            // Without forceDelete the repository outlives the stack: its Delete would fail
+            // on the images and cache it still holds and leave destroy half-way.
+            const retain: pulumi.CustomResourceOptions = settings.forceDelete === true ? {} : { retainOnDelete: true };
             const repository = new aws.ecr.Repository(
                 `${name}-repo`,
                 {
@@ -210,7 +229,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
                         settings.kmsKeyArn === undefined ? { encryptionType: "AES256" } : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn },
                     ],
                 },
-                { parent: this },
+                { parent: this, ...retain },
             );
             new aws.ecr.LifecyclePolicy(
                 `${name}-lifecycle`,
@@ -218,7 +237,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
                     repository: repository.name,
                     policy: lifecyclePolicy(settings.lifecycle?.untaggedExpiryDays ?? DEFAULT_UNTAGGED_EXPIRY_DAYS),
                 },
-                { parent: this },
+                { parent: this, ...retain },
             );
             this.repository = repository;
             this.repositoryUrl = repository.repositoryUrl;
@@ -232,7 +251,16 @@ export class MultiArchImage extends pulumi.ComponentResource {
                 }
                 return { url, ...parsed };
             });
-            this.repositoryUrl = existing.url;
+            const described = aws.ecr.getRepositoryOutput({ name: existing.name, registryId: existing.registryId, region: existing.region }, { parent: this });
+            // Every image depends on the URL, so a repository that would refuse the moving
+            // tags stops the preview before anything is built or pushed.
+            this.repositoryUrl = pulumi.all([existing, described]).apply(([r, d]) => {
+                const problem = tagMutabilityProblem(r.name, d, spec.tag, movingTags(spec, r.url));
+                if (problem) {
+                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: `\`repositoryUrl\` is ${show(r.url)}: ${problem}` });
+                }
+                return r.url;
+            });
             this.repositoryArn = existing.apply((r) => {
                 const partition = r.registry.endsWith(".cn") ? "aws-cn" : "aws";
                 return `arn:${partition}:ecr:${r.region}:${r.registryId}:repository/${r.name}`;
@@ -258,7 +286,10 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
         warnOnCredentialLikeBuildArgs(args.buildArgs, this);
         const secrets = args.secrets === undefined ? undefined : pulumi.secret(args.secrets);
-        const builds = this.repositoryUrl.apply((url) => platformBuilds(spec, url));
+        // The tags wait for the builder's name: docker-build receives an unknown name as ""
+        // and would build a preview on whichever builder it finds or creates (image.go
+        // normalize and buildable, host.go builderFor). An unknown tag makes buildable() false.
+        const builds = pulumi.all([this.builderName, this.repositoryUrl]).apply(([, url]) => platformBuilds(spec, url));
 
         this.images = {};
         spec.platforms.forEach((platform, i) => {
@@ -279,9 +310,13 @@ export class MultiArchImage extends pulumi.ComponentResource {
                     target: spec.target,
                     secrets,
                     labels: args.labels,
-                    buildOnPreview: args.buildOnPreview,
+                    buildOnPreview: args.buildOnPreview ?? false,
                 },
-                { parent: this },
+                // Image.Delete deletes the pushed manifest by digest (image.go Delete, client.go
+                // Delete): a replace that rebuilt the same digest would delete what the new
+                // state points at (pulumi/pulumi-docker-build#606), and destroy what other
+                // stacks pin. The repository's lifecycle policy is what removes images.
+                { parent: this, retainOnDelete: true },
             );
         });
         const images = spec.platforms.map((p) => this.images[p]);
@@ -294,7 +329,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
                 push: true,
                 registry,
             },
-            { parent: this },
+            // Index.Delete deletes the index by its ref (index.go Delete), as Image.Delete does.
+            { parent: this, retainOnDelete: true },
         );
 
         this.platformDigests = pulumi
@@ -304,7 +340,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
             .all([this.repositoryUrl, this.platformDigests])
             .apply(([url, digests]) => Object.fromEntries(Object.entries(digests).map(([p, d]) => [p, `${url}@${d}`])));
         this.indexRef = this.index.ref;
-        this.indexDigest = this.index.ref.apply((ref) => ref.slice(ref.lastIndexOf("@") + 1));
+        this.indexDigest = this.index.ref.apply((ref) => indexDigestOf(ref, this));
 
         const secretIds = pulumi.unsecret(pulumi.output(args.secrets ?? {}).apply((s) => Object.keys(s ?? {})));
         this.bakeFile = pulumi
@@ -355,6 +391,33 @@ export class MultiArchImage extends pulumi.ComponentResource {
         }
         return this.platformRefs.apply((refs) => refs[parsed.platform]);
     }
+}
+
+/**
+ * The digest of the index's ref, or unknown when the ref carries none: during a preview
+ * the Index's ref is its bare tag (index.go Update sets `Ref = Tag` and returns before
+ * pushing), and so is it after a refresh whose registry credentials had expired
+ * (index.go Read keeps the bare tag on 401).
+ */
+function indexDigestOf(ref: string, resource: pulumi.Resource): string {
+    const match = TRAILING_DIGEST.exec(ref);
+    if (match) {
+        return match[1];
+    }
+    if (!pulumi.runtime.isDryRun()) {
+        pulumi.log.warn(
+            `the index ${show(ref)} carries no digest, so \`indexDigest\` is unknown: docker-build could not read the index back with the registry credentials in state (they expire after 12 hours); run \`pulumi refresh --run-program\``,
+            resource,
+        );
+    }
+    return pulumi.unknown as unknown as string;
+}
+
+/** Every tag a `pulumi up` moves to the new build: the index's, each platform's and each cache's. */
+function movingTags(spec: BuildSpec, repositoryUrl: string): string[] {
+    const builds = platformBuilds(spec, repositoryUrl);
+    const refs = [indexTag(spec, repositoryUrl), ...builds.map((b) => b.imageTag), ...builds.flatMap((b) => (b.cacheRef ? [b.cacheRef] : []))];
+    return refs.map((ref) => ref.slice(repositoryUrl.length + 1));
 }
 
 /** A platform as a resource-name suffix: `linux/amd64` → `amd64`. */

@@ -14,6 +14,35 @@ export interface Registration {
     name: string;
     inputs: Record<string, EngineValue>;
     custom: boolean;
+    /** The resource options the program sent with it. */
+    options: RegisteredOptions;
+}
+
+/** The resource options of one registration, as the engine received them. */
+export interface RegisteredOptions {
+    /** `retainOnDelete`, or undefined when the program left it unset (the engine then inherits the parent's). */
+    retainOnDelete?: boolean;
+    /** `protect`, or undefined when unset. */
+    protect?: boolean;
+    /** `deleteBeforeReplace`. */
+    deleteBeforeReplace: boolean;
+    /** `ignoreChanges`. */
+    ignoreChanges: string[];
+    /** `replaceOnChanges`. */
+    replaceOnChanges: string[];
+}
+
+/** The RegisterResourceRequest accessors the options are read from (runtime/proto/resource_pb). */
+interface RegisterResourceRequest {
+    getType(): string;
+    getName(): string;
+    hasRetainondelete(): boolean;
+    getRetainondelete(): boolean;
+    hasProtect(): boolean;
+    getProtect(): boolean;
+    getDeletebeforereplace(): boolean;
+    getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
 }
 
 /** A provider function the program called (an "invoke"), as the engine saw it. */
@@ -86,6 +115,25 @@ const defaultCalls: Record<string, CallHandler> = {
             version: 1,
         };
     },
+    // An existing repository as ECR describes it: AWS's default tag mutability, MUTABLE.
+    "aws:ecr/getRepository:getRepository": (inputs) => {
+        const registryId = inputs.registryId ?? ACCOUNT;
+        const region = inputs.region ?? REGION;
+        return {
+            id: inputs.name,
+            name: inputs.name,
+            registryId,
+            region,
+            arn: `arn:aws:ecr:${region}:${registryId}:repository/${inputs.name}`,
+            repositoryUrl: `${registryId}.dkr.ecr.${region}.amazonaws.com/${inputs.name}`,
+            imageTagMutability: "MUTABLE",
+            imageTagMutabilityExclusionFilters: [],
+            encryptionConfigurations: [{ encryptionType: "AES256", kmsKey: "" }],
+            imageScanningConfigurations: [{ scanOnPush: false }],
+            mostRecentImageTags: [],
+            tags: {},
+        };
+    },
     "aws:ec2/getVpc:getVpc": () => ({ id: DEFAULT_VPC_ID, default: true, cidrBlock: "172.31.0.0/16" }),
     "aws:ec2/getSubnets:getSubnets": () => ({ id: REGION, ids: DEFAULT_SUBNET_IDS }),
 };
@@ -124,9 +172,11 @@ const defaultResources: Record<string, ResourceHandler> = {
         const tag: string | undefined = inputs.tags?.[0];
         return { ...inputs, digest, ref: tag ? `${tag}@${digest}` : digest, contextHash: fakeDigest(`ctx-${name}`) };
     },
+    // A preview pushes nothing and reports the bare tag as the ref (index.go Update sets
+    // `Ref = Tag` and returns when DryRun); an update reports `<tag>@<digest>`.
     "docker-build:index:Index": ({ name, inputs }) => {
         const digest = fakeDigest(name);
-        return { ...inputs, ref: `${inputs.tag}@${digest}` };
+        return { ...inputs, ref: pulumi.runtime.isDryRun() ? inputs.tag : `${inputs.tag}@${digest}` };
     },
     // A BuildxBuilder's dynamic resource answers as its provider's create would for a
     // builder that has not started: buildx reports only the fixed platforms.
@@ -152,6 +202,9 @@ export const registrations: Registration[] = [];
 /** Every invoke since the last `resetMocks`, in order. */
 export const invocations: Invocation[] = [];
 
+/** The options of each registration on its way to `newResource`, by type and name. */
+const pendingOptions = new Map<string, RegisteredOptions>();
+
 let calls: Record<string, CallHandler> = { ...defaultCalls };
 let resources: Record<string, ResourceHandler> = { ...defaultResources };
 
@@ -169,12 +222,14 @@ export interface MockOptions {
 export async function resetMocks(options: MockOptions = {}): Promise<void> {
     registrations.length = 0;
     invocations.length = 0;
+    pendingOptions.clear();
     calls = { ...defaultCalls, ...options.calls };
     resources = { ...defaultResources, ...options.resources };
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                registrations.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false });
+                const options = pendingOptions.get(`${args.type}::${args.name}`) ?? { deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [] };
+                registrations.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false, options });
                 const handler = resources[args.type];
                 const state = handler ? handler(args) : { ...args.inputs };
                 return { id: args.custom ? `${args.name}-id` : undefined, state };
@@ -192,6 +247,19 @@ export async function resetMocks(options: MockOptions = {}): Promise<void> {
         "dev",
         options.dryRun ?? false,
     );
+    // setMocks hands `newResource` no resource options; read them from the request.
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterResourceRequest, callback: unknown): unknown };
+    const registerResource = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        pendingOptions.set(`${req.getType()}::${req.getName()}`, {
+            retainOnDelete: req.hasRetainondelete() ? req.getRetainondelete() : undefined,
+            protect: req.hasProtect() ? req.getProtect() : undefined,
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            ignoreChanges: req.getIgnorechangesList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+        });
+        return registerResource(req, callback);
+    };
 }
 
 /** The value of an output, once the mock engine has resolved it. */

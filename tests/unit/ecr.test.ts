@@ -1,5 +1,14 @@
 import * as assert from "assert";
-import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem } from "../../sdk/ecr";
+import {
+    defaultRepositoryName,
+    immutableTags,
+    lifecyclePolicy,
+    mutableTagFilters,
+    parseRepositoryUrl,
+    repositoryNameProblem,
+    tagMutabilityProblem,
+    wildcardMatches,
+} from "../../sdk/ecr";
 
 describe("ECR rules", () => {
     const valid = ["ab", "api", "team/api", "team/sub-team/api_v2", "a.b-c_d/e", "a".repeat(256)];
@@ -55,5 +64,47 @@ describe("ECR rules", () => {
         assert.strictEqual(policy.rules.length, 1);
         assert.deepStrictEqual(policy.rules[0].selection, { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 14 });
         assert.deepStrictEqual(policy.rules[0].action, { type: "expire" });
+    });
+
+    // ECR's WILDCARD filter (ImageTagMutabilityExclusionFilter): `*` matches any run of characters, the whole tag must match.
+    const wildcards: [string, string, boolean][] = [
+        ["latest", "latest", true],
+        ["latest", "latest-amd64", false],
+        ["latest-*", "latest-amd64", true],
+        ["latest-*", "latest", false],
+        ["cache-*", "cache-arm64", true],
+        ["*-amd64", "v1.2-amd64", true],
+        ["v1.2", "v1x2", false],
+        ["v*-*", "v1-arm64", true],
+        ["*", "anything", true],
+    ];
+    for (const [filter, tag, expected] of wildcards) {
+        it(`${expected ? "matches" : "does not match"} ${tag} with the filter ${filter}`, () => {
+            assert.strictEqual(wildcardMatches(filter, tag), expected);
+        });
+    }
+
+    const moving = ["latest", "latest-amd64", "cache-amd64"];
+    const mutability: [string, string[], string[]][] = [
+        ["MUTABLE", [], []],
+        ["IMMUTABLE", [], moving],
+        ["IMMUTABLE_WITH_EXCLUSION", ["latest", "latest-*", "cache-*"], []],
+        ["IMMUTABLE_WITH_EXCLUSION", ["latest*"], ["cache-amd64"]],
+        ["IMMUTABLE_WITH_EXCLUSION", [], moving],
+        ["MUTABLE_WITH_EXCLUSION", ["release-*"], []],
+        ["MUTABLE_WITH_EXCLUSION", ["latest"], ["latest"]],
+    ];
+    for (const [mode, filters, expected] of mutability) {
+        it(`finds ${JSON.stringify(expected)} immutable under ${mode} ${JSON.stringify(filters)}`, () => {
+            const setting = { imageTagMutability: mode, imageTagMutabilityExclusionFilters: filters.map((filter) => ({ filter, filterType: "WILDCARD" })) };
+            assert.deepStrictEqual(immutableTags(setting, moving), expected);
+            assert.strictEqual(tagMutabilityProblem("team/api", setting, "latest", moving) === undefined, expected.length === 0);
+        });
+    }
+
+    it("suggests exactly the filters the created repository uses when every tag is immutable", () => {
+        const problem = tagMutabilityProblem("team/api", { imageTagMutability: "IMMUTABLE" }, "latest", moving);
+        const suggested = mutableTagFilters("latest").map((f) => `filterType=${f.filterType},filter=${f.filter}`);
+        assert.ok(problem?.endsWith(`--image-tag-mutability-exclusion-filters ${suggested.join(" ")}\`), or use image tag mutability MUTABLE`), problem);
     });
 });

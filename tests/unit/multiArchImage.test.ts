@@ -250,6 +250,250 @@ describe("MultiArchImage", () => {
         assert.ok(!warnings[0].includes("ghp_value"));
     });
 
+    describe("across the life of a stack", () => {
+        // image.go Delete and index.go Delete remove the pushed manifest by digest
+        // (client.go Delete → ManifestDelete); a replace that rebuilt the same digest would
+        // delete what the new state points at (pulumi/pulumi-docker-build#606).
+        it("retains every platform's image and the index when they are deleted or replaced", async () => {
+            await build({ platforms: ["amd64", "arm64", "s390x"] });
+            const retained = [...registered(IMAGE), ...registered(INDEX)].map((r) => [r.name, r.options.retainOnDelete]);
+            assert.deepStrictEqual(retained, [
+                ["api-amd64", true],
+                ["api-arm64", true],
+                ["api-s390x", true],
+                ["api-index", true],
+            ]);
+        });
+
+        it("keeps the repository and its lifecycle policy on destroy by default, so destroy completes", async () => {
+            await build();
+            assert.strictEqual(theOne(REPOSITORY, "api-repo").options.retainOnDelete, true);
+            assert.strictEqual(theOne(LIFECYCLE, "api-lifecycle").options.retainOnDelete, true);
+            assert.strictEqual(theOne(REPOSITORY, "api-repo").inputs.forceDelete, false);
+        });
+
+        it("lets destroy delete the repository with every image when forceDelete is true", async () => {
+            await build({ repository: { forceDelete: true } });
+            // Unset, not false: the engine then inherits the parent's retainOnDelete (step_generator inheritFromParent).
+            assert.strictEqual(theOne(REPOSITORY, "api-repo").options.retainOnDelete, undefined);
+            assert.strictEqual(theOne(LIFECYCLE, "api-lifecycle").options.retainOnDelete, undefined);
+            assert.strictEqual(theOne(REPOSITORY, "api-repo").inputs.forceDelete, true);
+        });
+    });
+
+    describe("preview", () => {
+        /** A resource whose `name` stays unknown during the preview, as a builder still to be created has. */
+        class PendingBuilder extends pulumi.CustomResource {
+            declare readonly name: pulumi.Output<string>;
+            constructor(name: string) {
+                super("test:index:Builder", name, { name: undefined });
+            }
+        }
+
+        it("does not build on preview by default", async () => {
+            await build();
+            assert.deepStrictEqual(
+                registered(IMAGE).map((r) => r.inputs.buildOnPreview),
+                [false, false],
+            );
+        });
+
+        it("builds on preview only when asked", async () => {
+            await build({ buildOnPreview: true });
+            assert.deepStrictEqual(
+                registered(IMAGE).map((r) => r.inputs.buildOnPreview),
+                [true, true],
+            );
+        });
+
+        // An unknown builder name reaches docker-build as "": normalize (image.go) keeps it,
+        // buildable() stays true and builderFor("") (host.go) picks or creates any builder.
+        // An unknown tag makes buildable() false, so the opted-in preview skips the build.
+        for (const buildOnPreview of [undefined, true]) {
+            it(`keeps every tag and cache ref unknown while the builder's name is unknown (buildOnPreview ${buildOnPreview})`, async () => {
+                await resetMocks({ dryRun: true });
+                const image = new MultiArchImage("api", { context: CONTEXT, builderName: new PendingBuilder("pending").name, buildOnPreview });
+                await settle(image.repositoryUrl);
+                await new Promise((resolve) => setTimeout(resolve, 100));
+                assert.strictEqual(registered(IMAGE).length, 2);
+                for (const r of registered(IMAGE)) {
+                    assert.ok(pulumi.isUnknown(r.inputs.builder.name), `${r.name}: builder name`);
+                    assert.ok(pulumi.isUnknown(r.inputs.tags[0]), `${r.name}: tags must be unknown, got ${r.inputs.tags}`);
+                    assert.ok(pulumi.isUnknown(r.inputs.cacheFrom[0].registry.ref), `${r.name}: cacheFrom`);
+                    assert.ok(pulumi.isUnknown(r.inputs.cacheTo[0].registry.ref), `${r.name}: cacheTo`);
+                    assert.strictEqual(r.inputs.buildOnPreview, buildOnPreview ?? false);
+                }
+                assert.strictEqual(await (image.images["linux/arm64"].tags as unknown as { isKnown: Promise<boolean> }).isKnown, false);
+            });
+        }
+
+        it("sends each image exactly its platform's inputs during a preview", async () => {
+            await resetMocks({ dryRun: true });
+            const image = new MultiArchImage("api", { context: CONTEXT, builderName: "shared" });
+            await settle(image.repositoryUrl, image.indexRef);
+            const cacheRef = `${REPO_URL}:cache-arm64`;
+            assert.deepStrictEqual(reveal(theOne(IMAGE, "api-arm64").inputs), {
+                buildOnPreview: false,
+                builder: { name: "shared" },
+                cacheFrom: [{ registry: { ref: cacheRef } }],
+                cacheTo: [{ registry: { ref: cacheRef, mode: "max", imageManifest: true, ociMediaTypes: true } }],
+                context: { location: CONTEXT },
+                dockerfile: { location: path.join(CONTEXT, "Dockerfile") },
+                network: "default",
+                platforms: ["linux/arm64"],
+                push: true,
+                registries: [{ address: REGISTRY, username: "AWS", password: ECR_PASSWORD }],
+                tags: [`${REPO_URL}:latest-arm64`],
+            });
+            assert.deepStrictEqual(theOne(IMAGE, "api-arm64").options, {
+                retainOnDelete: true,
+                protect: undefined,
+                deleteBeforeReplace: false,
+                ignoreChanges: [],
+                replaceOnChanges: [],
+            });
+        });
+
+        // index.go Update sets the ref to the bare tag and returns before pushing when DryRun.
+        it("reports the index digest as unknown during a preview, never the bare tag", async () => {
+            await resetMocks({ dryRun: true });
+            const image = new MultiArchImage("api", { context: CONTEXT, builderName: "shared" });
+            assert.strictEqual(await promiseOf(image.indexRef), `${REPO_URL}:latest`);
+            assert.strictEqual(await (image.indexDigest as unknown as { isKnown: Promise<boolean> }).isKnown, false);
+        });
+
+        // index.go Read keeps the bare tag when the registry refuses the credentials in state.
+        it("reports the index digest as unknown, with a warning, when the index ref carries no digest", async () => {
+            await resetMocks({ resources: { [INDEX]: ({ inputs }) => ({ ...inputs, ref: inputs.tag }) } });
+            const warnings: string[] = [];
+            const original = pulumi.log.warn;
+            (pulumi.log as { warn: typeof pulumi.log.warn }).warn = async (message: string) => {
+                warnings.push(message);
+            };
+            try {
+                const image = new MultiArchImage("api", { context: CONTEXT, builderName: "shared" });
+                assert.strictEqual(await (image.indexDigest as unknown as { isKnown: Promise<boolean> }).isKnown, false);
+            } finally {
+                (pulumi.log as { warn: typeof pulumi.log.warn }).warn = original;
+            }
+            assert.deepStrictEqual(warnings, [
+                `the index "${REPO_URL}:latest" carries no digest, so \`indexDigest\` is unknown: docker-build could not read the index back with the registry credentials in state (they expire after 12 hours); run \`pulumi refresh --run-program\``,
+            ]);
+        });
+    });
+
+    describe("an existing repository", () => {
+        const url = "210987654321.dkr.ecr.eu-central-1.amazonaws.com/shared/api";
+        function describing(setting: { imageTagMutability: string; imageTagMutabilityExclusionFilters?: { filter: string; filterType: string }[] }) {
+            return {
+                "aws:ecr/getRepository:getRepository": (inputs: Record<string, string>) => ({
+                    id: inputs.name,
+                    name: inputs.name,
+                    registryId: inputs.registryId,
+                    region: inputs.region,
+                    repositoryUrl: url,
+                    imageTagMutabilityExclusionFilters: [],
+                    ...setting,
+                }),
+            };
+        }
+        async function failureOf(image: MultiArchImage): Promise<pulumi.InputPropertyError> {
+            const resolved = (image.repositoryUrl as unknown as { promise(): Promise<string> }).promise();
+            return resolved.then(
+                () => assert.fail("expected repositoryUrl to fail"),
+                (e: pulumi.InputPropertyError) => e,
+            );
+        }
+
+        it("reads the repository's tag mutability at preview", async () => {
+            await resetMocks({ dryRun: true });
+            const image = await build({ repositoryUrl: url });
+            assert.strictEqual(await promiseOf(image.repositoryUrl), url);
+            const calls = invocations.filter((i) => i.token === "aws:ecr/getRepository:getRepository");
+            assert.deepStrictEqual(
+                calls.map((c) => c.inputs),
+                [{ name: "shared/api", registryId: "210987654321", region: "eu-central-1" }],
+            );
+        });
+
+        it("fails at preview, naming every tag, when the repository's tags are all immutable", async () => {
+            await resetMocks({ dryRun: true, calls: describing({ imageTagMutability: "IMMUTABLE" }) });
+            const image = new MultiArchImage("api", { context: CONTEXT, builderName: "shared", repositoryUrl: url, tag: "v1" });
+            const error = await failureOf(image);
+            assert.ok(pulumi.InputPropertyError.isInstance(error), `expected InputPropertyError, got ${error}`);
+            assert.strictEqual(error.propertyPath, "repositoryUrl");
+            assert.strictEqual(
+                error.reason,
+                `\`repositoryUrl\` is "${url}": the repository "shared/api" has image tag mutability IMMUTABLE, so ECR would refuse to move the tags ` +
+                    '"v1", "v1-amd64", "v1-arm64", "cache-amd64", "cache-arm64", which every `pulumi up` moves to the new build: ' +
+                    'make them mutable with the exclusion filters "v1", "v1-*", "cache-*" (`aws ecr put-image-tag-mutability --repository-name shared/api ' +
+                    "--image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=v1 " +
+                    "filterType=WILDCARD,filter=v1-* filterType=WILDCARD,filter=cache-*`), or use image tag mutability MUTABLE",
+            );
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            assert.deepStrictEqual(registered(IMAGE), [], "no image may reach the engine");
+        });
+
+        it("names only the tags its exclusion filters leave immutable", async () => {
+            await resetMocks({
+                dryRun: true,
+                calls: describing({
+                    imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+                    imageTagMutabilityExclusionFilters: [{ filter: "latest*", filterType: "WILDCARD" }],
+                }),
+            });
+            const error = await failureOf(new MultiArchImage("api", { context: CONTEXT, builderName: "shared", repositoryUrl: url }));
+            assert.match(
+                error.reason,
+                /has image tag mutability IMMUTABLE_WITH_EXCLUSION with the exclusion filters "latest\*", so ECR would refuse to move the tags "cache-amd64", "cache-arm64",/,
+            );
+            assert.match(
+                error.reason,
+                /make them mutable with the exclusion filters "cache-\*" \(`aws ecr put-image-tag-mutability .* filterType=WILDCARD,filter=latest\* filterType=WILDCARD,filter=cache-\*`\)/,
+            );
+        });
+
+        it("names the exclusion filters that keep moving tags immutable in a mutable repository", async () => {
+            await resetMocks({
+                dryRun: true,
+                calls: describing({
+                    imageTagMutability: "MUTABLE_WITH_EXCLUSION",
+                    imageTagMutabilityExclusionFilters: [
+                        { filter: "v*", filterType: "WILDCARD" },
+                        { filter: "release-*", filterType: "WILDCARD" },
+                    ],
+                }),
+            });
+            const error = await failureOf(
+                new MultiArchImage("api", { context: CONTEXT, builderName: "shared", repositoryUrl: url, tag: "v2", cache: false, platforms: ["arm64"] }),
+            );
+            assert.match(
+                error.reason,
+                /so ECR would refuse to move the tags "v2", "v2-arm64", which every `pulumi up` moves to the new build: remove the exclusion filters "v\*" that match them$/,
+            );
+        });
+
+        for (const setting of [
+            { imageTagMutability: "MUTABLE" },
+            {
+                imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+                imageTagMutabilityExclusionFilters: [
+                    { filter: "latest", filterType: "WILDCARD" },
+                    { filter: "latest-*", filterType: "WILDCARD" },
+                    { filter: "cache-*", filterType: "WILDCARD" },
+                ],
+            },
+            { imageTagMutability: "MUTABLE_WITH_EXCLUSION", imageTagMutabilityExclusionFilters: [{ filter: "v*", filterType: "WILDCARD" }] },
+        ]) {
+            it(`accepts a repository with ${JSON.stringify(setting)}`, async () => {
+                await resetMocks({ dryRun: true, calls: describing(setting) });
+                const image = await build({ repositoryUrl: url });
+                assert.strictEqual(await promiseOf(image.repositoryUrl), url);
+                assert.deepStrictEqual(theOne(IMAGE, "api-amd64").inputs.tags, [`${url}:latest-amd64`]);
+            });
+        }
+    });
+
     describe("bad input", () => {
         const cases: [string, Partial<MultiArchImageArgs>, string, RegExp][] = [
             ["a missing context", { context: "./no-such-dir" }, "context", /`context` is "\.\/no-such-dir": expected an existing directory/],
