@@ -313,8 +313,7 @@ describe("MultiArchImage", () => {
             it(`keeps every tag and cache ref unknown while the builder's name is unknown (buildOnPreview ${buildOnPreview})`, async () => {
                 await resetMocks({ dryRun: true });
                 const image = new MultiArchImage("api", { context: CONTEXT, builderName: new PendingBuilder("pending").name, buildOnPreview });
-                await settle(image.repositoryUrl);
-                await new Promise((resolve) => setTimeout(resolve, 100));
+                await settle(...Object.values(image.images).map((i) => i.urn));
                 assert.strictEqual(registered(IMAGE).length, 2);
                 for (const r of registered(IMAGE)) {
                     assert.ok(pulumi.isUnknown(r.inputs.builder.name), `${r.name}: builder name`);
