@@ -154,41 +154,61 @@ interface BuilderState {
     driver: string;
     platforms: string[];
     nodes: BuilderNode[];
+    /**
+     * True when this stack ran `docker buildx create`, false when it adopted a builder
+     * that already existed. Absent in state written before it was recorded: read as
+     * adopted, so `destroy` never removes a builder this stack may not have made.
+     */
+    created?: boolean;
 }
 
-function stateOf(spec: buildx.BuilderSpec, builder: buildx.InspectedBuilder): BuilderState {
+function stateOf(spec: buildx.BuilderSpec, builder: buildx.InspectedBuilder, created: boolean | undefined): BuilderState {
     return {
         spec,
         name: builder.name,
         driver: builder.driver,
         platforms: builder.platforms,
         nodes: builder.nodes.map((n) => ({ name: n.name, endpoint: n.endpoint, platforms: n.platforms, driverOptions: n.driverOptions, status: n.status })),
+        ...(created === undefined ? {} : { created }),
     };
 }
 
 // Serialised into the program's state and run by the dynamic-provider host: it captures
-// only the `buildx` module (serialised by value) and `stateOf`.
+// only the `buildx` module (serialised by value) and `stateOf`. The host is a Node
+// process on the machine that runs `pulumi preview/up/refresh/destroy`, and it loads this
+// provider from its serialised text (see docs/design.md and docs/lifecycle.md), so every
+// call below sees that machine's docker CLI and buildx store. docker-build's
+// `host.go` (`builder.New(WithName(opts.Builder))`) looks the builder up by name on
+// that same machine, which is why `diff` and `read` check for it here.
 const builderProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { spec: buildx.BuilderSpec }) {
         const builder = await buildx.createBuilder(inputs.spec);
-        return { id: builder.name, outs: stateOf(inputs.spec, builder) };
+        return { id: builder.name, outs: stateOf(inputs.spec, builder, builder.created) };
     },
+    // A builder missing here is not gone: it lives on the machine that made it, and the
+    // next `up` here creates it (see `diff`). So a refresh keeps the resource, with its
+    // nodes' status `absent`, instead of dropping it from state.
     async read(id: string, props: BuilderState) {
         const builder = await buildx.inspectBuilder(id);
-        return builder ? { id, props: stateOf(props.spec, builder) } : {};
-    },
-    async diff(_id: string, olds: BuilderState, news: { spec: buildx.BuilderSpec }) {
-        return buildx.diffBuilder(olds.spec, news.spec);
-    },
-    async update(id: string, olds: BuilderState, news: { spec: buildx.BuilderSpec }) {
-        const builder = await buildx.updateBuilder(olds.spec, news.spec);
         if (!builder) {
-            throw new Error(`the buildx builder "${id}" is gone; run \`pulumi refresh\` so Pulumi creates it again`);
+            return { id, props: { ...props, nodes: (props.nodes ?? []).map((n) => ({ ...n, status: "absent" })) } };
         }
-        return { outs: stateOf(news.spec, builder) };
+        return { id, props: stateOf(props.spec, builder, props.created) };
     },
-    async delete(id: string) {
-        await buildx.removeBuilder(id);
+    // The host passes on `changes`, `replaces` and `deleteBeforeReplace` only (no
+    // detailed diff), so a builder missing here shows in the plan as an update of this
+    // resource, which `update` carries out by creating it.
+    async diff(_id: string, olds: BuilderState, news: { spec: buildx.BuilderSpec }) {
+        const { changes, replaces, deleteBeforeReplace } = await buildx.diffOnThisMachine(olds.spec, news.spec);
+        return { changes, replaces, deleteBeforeReplace };
+    },
+    async update(_id: string, olds: BuilderState, news: { spec: buildx.BuilderSpec }) {
+        const builder = await buildx.updateBuilder(olds.spec, news.spec, olds.created);
+        return { outs: stateOf(news.spec, builder, builder.created) };
+    },
+    // Only a builder this stack created is removed; see `BuilderState.created`.
+    async delete(id: string, props: BuilderState) {
+        await buildx.releaseBuilder(id, props.created);
     },
 };
 
@@ -223,8 +243,8 @@ export class BuildxBuilder extends pulumi.ComponentResource {
 
     constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("multiarch:index:BuildxBuilder", name, args, opts);
-        const spec = builderSpec(name, args, pulumi.getStack());
-        const instance = new BuildxBuilderInstance(`${name}-buildx`, spec, { parent: this });
+        const spec = builderSpec(name, args, pulumi.getStack(), pulumi.getProject());
+        const instance = new BuildxBuilderInstance(`${name}-buildx`, spec, { parent: this, additionalSecretOutputs: secretOutputs(args) });
         this.name = instance.name;
         this.driver = instance.driver;
         this.platforms = instance.platforms;
@@ -233,15 +253,42 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     }
 }
 
+// Driver option values may be secrets (`env.HTTPS_PROXY=http://user:pass@proxy:3128`):
+// messages show the keys only.
+function hideValues(options: Record<string, unknown>): Record<string, string> {
+    return Object.fromEntries(Object.keys(options).map((key) => [key, buildx.HIDDEN]));
+}
+
+/**
+ * The builder's outputs that must be secret because an input they carry may be: the
+ * recorded `spec` holds every option, `nodes` the driver options as buildx reports them.
+ * A plain value cannot be secret; an Output (or a Promise) may be, and whether it is is
+ * known only later, so any Output makes them secret. (The dynamic-provider host does not
+ * accept secrets, and `nodes` is no input the engine could take the secretness from.)
+ */
+export function secretOutputs(args: BuildxBuilderArgs): string[] {
+    const options = allPlain(args.driverOptions);
+    const daemon = allPlain(args.buildkitdFlags) && allPlain(args.buildkitdConfig);
+    return [...(options && daemon ? [] : ["spec"]), ...(options ? [] : ["nodes"])];
+}
+
+// True when no part of the value can be an Output or a Promise, so none of it is secret.
+function allPlain(value: unknown): boolean {
+    if (pulumi.Output.isInstance(value) || value instanceof Promise) {
+        return false;
+    }
+    return typeof value !== "object" || value === null || Object.values(value).every(allPlain);
+}
+
 function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
     return value !== undefined && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 }
 
 // Checks the arguments and applies the defaults, reporting every problem at once;
 // `driverOptions` known only later are checked once they resolve.
-function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: string): pulumi.Output<buildx.BuilderSpec> {
+function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: string, project: string): pulumi.Output<buildx.BuilderSpec> {
     const problems = new InputProblems();
-    const name = args.name ?? buildx.defaultBuilderName(resourceName, stack);
+    const name = args.name ?? buildx.defaultBuilderName(resourceName, stack, project);
     const nameProblem = buildx.nameProblem(name);
     if (nameProblem) {
         problems.invalid("name", args.name, nameProblem);
@@ -285,6 +332,16 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
         }
         nodeNames.set(nodeName, i);
 
+        if (node.endpoint !== undefined) {
+            const problem = buildx.positionalProblem(node.endpoint);
+            if (problem) {
+                problems.invalid(
+                    `${nodePath(i)}endpoint`,
+                    node.endpoint,
+                    `${problem}; expected a docker context name or an endpoint such as "ssh://user@arm-host"`,
+                );
+            }
+        }
         if (driver === BuilderDriver.Remote && !node.endpoint) {
             problems.invalid(
                 `${nodePath(i)}endpoint`,
@@ -333,14 +390,14 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
             });
         }
         for (const problem of buildx.driverOptionProblems(node.driverOptions ?? {})) {
-            problems.invalid(`nodes[${i}].driverOptions`, node.driverOptions, problem);
+            problems.invalid(`nodes[${i}].driverOptions`, hideValues(node.driverOptions ?? {}), problem);
         }
         return { name: nodeName, endpoint: node.endpoint, platforms, driverOptions: node.driverOptions ?? {} };
     });
 
     if (isPlain(args.driverOptions)) {
         for (const problem of buildx.driverOptionProblems(args.driverOptions as Record<string, string>)) {
-            problems.invalid("driverOptions", args.driverOptions, problem);
+            problems.invalid("driverOptions", hideValues(args.driverOptions as Record<string, unknown>), problem);
         }
     }
     if (isPlain(args.buildkitdConfig) && args.buildkitdConfig.trim() === "") {

@@ -5,6 +5,7 @@
 // This module is serialised by value into the dynamic provider's closure, so it must
 // stay self-contained: Node builtins only (required by name), no Pulumi imports.
 import { execFile } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 
 /** One node of a builder as the provider creates it (defaults already applied). */
@@ -92,18 +93,47 @@ export function nameProblem(name: string): string | undefined {
     return undefined;
 }
 
+/** The longest readable part of a default builder name, before its hash. */
+const DEFAULT_NAME_READABLE_MAX = 40;
+
 /**
- * A builder name buildx accepts, made from a Pulumi resource name and stack:
- * lower case, runs of other characters turned into one `-`, starting with a letter.
+ * A builder name buildx accepts, made from the Pulumi project, resource name and stack:
+ * `<project>-<resource>-<stack>` in lower case (runs of other characters turned into one
+ * `-`, starting with a letter, at most 40 characters), then `-` and the first 8 hex
+ * digits of the SHA-256 of the three exact names. The hash keeps two projects apart even
+ * where the readable part is the same (project names may contain `-`, so `a-b` + `c` and
+ * `a` + `b-c` read alike), and keeps the name at most 49 characters, so node names
+ * (`<name>0`) stay within Kubernetes' 63-character limit for the kubernetes driver.
  */
-export function defaultBuilderName(resourceName: string, stack: string): string {
-    const joined = `${resourceName}-${stack}`
+export function defaultBuilderName(resourceName: string, stack: string, project: string): string {
+    const readable = `${project}-${resourceName}-${stack}`
         .toLowerCase()
         .replace(/[^a-z0-9._-]+/g, "-")
         .replace(/-{2,}/g, "-")
         .replace(/^[^a-z]+/, "")
+        .slice(0, DEFAULT_NAME_READABLE_MAX)
         .replace(/[-._]+$/, "");
-    return joined === "" || joined === "default" ? `builder-${joined || "multiarch"}` : joined;
+    const hash = crypto
+        .createHash("sha256")
+        .update(JSON.stringify([project, resourceName, stack]))
+        .digest("hex")
+        .slice(0, 8);
+    return `${readable || "builder"}-${hash}`;
+}
+
+/**
+ * Why a value the docker CLI takes as a positional argument (an endpoint, a builder
+ * name, an image reference) is not acceptable, or undefined when it is: one that starts
+ * with `-` would be read as a flag.
+ */
+export function positionalProblem(value: string): string | undefined {
+    if (typeof value !== "string" || value.trim() === "") {
+        return "expected a non-empty value";
+    }
+    if (value.startsWith("-")) {
+        return "expected a value that does not start with `-`: the docker CLI would read it as a flag";
+    }
+    return undefined;
 }
 
 /** Problems with driver option keys: buildx splits each `k=v` at the first `=`. */
@@ -153,28 +183,31 @@ export function createArgv(spec: BuilderSpec): string[] {
         ...daemonArgs(spec),
         ...(spec.bootstrap && spec.nodes.length === 1 ? ["--bootstrap"] : []),
         ...(spec.use ? ["--use"] : []),
-        ...(first.endpoint ? [first.endpoint] : []),
+        ...(first.endpoint ? ["--", first.endpoint] : []),
     ];
 }
 
 /** `docker buildx create --append` adding one more node to the builder. */
 export function appendArgv(spec: BuilderSpec, node: NodeSpec): string[] {
-    return ["buildx", "create", "--append", "--name", spec.name, ...nodeArgs(node), ...daemonArgs(spec), ...(node.endpoint ? [node.endpoint] : [])];
+    return ["buildx", "create", "--append", "--name", spec.name, ...nodeArgs(node), ...daemonArgs(spec), ...(node.endpoint ? ["--", node.endpoint] : [])];
 }
 
-/** `docker buildx inspect [--bootstrap] NAME`: `--bootstrap` starts the builder's nodes first. */
+// Every positional argument follows `--`, so no value is ever read as a flag (buildx
+// 0.13.1's create, inspect, rm, use and imagetools create all accept it).
+
+/** `docker buildx inspect [--bootstrap] -- NAME`: `--bootstrap` starts the builder's nodes first. */
 export function inspectArgv(name: string, bootstrap = false): string[] {
-    return ["buildx", "inspect", ...(bootstrap ? ["--bootstrap"] : []), name];
+    return ["buildx", "inspect", ...(bootstrap ? ["--bootstrap"] : []), "--", name];
 }
 
-/** `docker buildx rm NAME`. */
+/** `docker buildx rm -- NAME`. */
 export function rmArgv(name: string): string[] {
-    return ["buildx", "rm", name];
+    return ["buildx", "rm", "--", name];
 }
 
-/** `docker buildx use NAME`. */
+/** `docker buildx use -- NAME`. */
 export function useArgv(name: string): string[] {
-    return ["buildx", "use", name];
+    return ["buildx", "use", "--", name];
 }
 
 /** Splits buildkitd flags the way buildx does (shell words, quotes and backslashes). */
@@ -302,9 +335,9 @@ export function parseInspect(text: string): InspectedBuilder {
 /** A failed docker CLI call, with a message that says what to do about it. */
 export interface DockerCliError extends Error {
     name: "DockerCliError";
-    /** The argv after `docker`. */
+    /** The argv after `docker`, driver option values hidden (`displayArgv`). */
     argv: string[];
-    /** What the CLI wrote to stderr. */
+    /** What the CLI wrote to stderr, driver option values removed (`scrubOutput`). */
     stderr: string;
 }
 
@@ -341,10 +374,54 @@ const INSTALL_BUILDX =
 const PULL_FAILURE =
     /registry-1\.docker\.io|docker\.io|pull access denied|failed to (resolve|do request|fetch)|dial tcp|no such host|i\/o timeout|connection refused|network is unreachable|TLS handshake timeout|temporary failure in name resolution|context deadline exceeded|manifest unknown|not found: manifest/i;
 
+/**
+ * Driver options whose values messages may show: an image reference cannot hold
+ * credentials, and a failed bootstrap must name the image it could not pull. Every other
+ * value (`env.HTTPS_PROXY=http://user:pass@proxy:3128`) may be a secret.
+ */
+const SHOWN_DRIVER_OPTIONS = ["image"];
+
+/** What a hidden value reads as in a message. */
+export const HIDDEN = "***";
+
+/** The key and value of a `--driver-opt` argument, undoing the CSV quoting of `driverOptArgs`. */
+function splitDriverOpt(arg: string): { key: string; value: string } {
+    const pair = arg.length >= 2 && arg.startsWith('"') && arg.endsWith('"') ? arg.slice(1, -1).replace(/""/g, '"') : arg;
+    const eq = pair.indexOf("=");
+    return eq < 0 ? { key: pair, value: "" } : { key: pair.slice(0, eq), value: pair.slice(eq + 1) };
+}
+
+/** The argv as messages show it: every `--driver-opt` value hidden, except `image`'s. */
+export function displayArgv(argv: string[]): string[] {
+    return argv.map((arg, i) => {
+        if (i === 0 || argv[i - 1] !== "--driver-opt") {
+            return arg;
+        }
+        const { key } = splitDriverOpt(arg);
+        return SHOWN_DRIVER_OPTIONS.includes(key) ? arg : `${key}=${HIDDEN}`;
+    });
+}
+
+/**
+ * Removes the hidden `--driver-opt` values of `argv` from what the CLI printed. Values
+ * shorter than 8 characters are left: they are words like `host` or `true` that the
+ * CLI's own messages contain ("no such host"), and no credential is that short.
+ */
+export function scrubOutput(text: string, argv: string[]): string {
+    const hidden = argv
+        .filter((_arg, i) => i > 0 && argv[i - 1] === "--driver-opt")
+        .map(splitDriverOpt)
+        .filter(({ key, value }) => !SHOWN_DRIVER_OPTIONS.includes(key) && value.length >= 8)
+        .map(({ value }) => value)
+        .sort((a, b) => b.length - a.length);
+    return hidden.reduce((out, value) => out.split(value).join(HIDDEN), text);
+}
+
 /** Turns a failed docker CLI call into a message that names the cause and the fix. */
+// Driver option values are hidden from the command it shows and from what the CLI said.
 export function explainDockerFailure(argv: string[], failure: DockerFailure, buildkitImage = DEFAULT_BUILDKIT_IMAGE): string {
-    const command = `\`docker ${argv.join(" ")}\``;
-    const stderr = failure.stderr.trim();
+    const command = `\`docker ${displayArgv(argv).join(" ")}\``;
+    const stderr = scrubOutput(failure.stderr.trim(), argv);
     if (failure.code === "ENOENT") {
         return `${command} failed: the docker CLI was not found on PATH. Install the docker CLI (Debian/Ubuntu: \`apt-get install docker.io\` or Docker's \`docker-ce-cli\`; macOS/Windows: Docker Desktop) and make sure \`docker\` is on the PATH of the process running Pulumi.`;
     }
@@ -425,7 +502,7 @@ export async function runDocker(argv: string[], options: RunOptions = {}): Promi
         const probe = await execDocker(["buildx", "version"], TIMEOUTS.command);
         failure.buildxVersion = probe.failure ? null : probe.stdout;
     }
-    throw dockerCliError(explainDockerFailure(argv, failure, options.buildkitImage), argv, failure.stderr);
+    throw dockerCliError(explainDockerFailure(argv, failure, options.buildkitImage), displayArgv(argv), scrubOutput(failure.stderr, argv));
 }
 
 /** True when the CLI said the builder does not exist. */
@@ -450,9 +527,17 @@ function sameList(a: string[], b: string[]): boolean {
     return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function showMap(map: Record<string, string>): string {
-    const keys = Object.keys(map).sort();
-    return keys.length === 0 ? "none" : keys.map((k) => `${k}=${map[k]}`).join(", ");
+// Names the keys only: a driver option's value may be a secret.
+function driverOptionDifferences(existing: Record<string, string>, wanted: Record<string, string>): string[] {
+    return [...new Set([...Object.keys(existing), ...Object.keys(wanted)])].sort().flatMap((key) => {
+        if (!(key in wanted)) {
+            return [`${key} is set but not wanted`];
+        }
+        if (!(key in existing)) {
+            return [`${key} is not set`];
+        }
+        return existing[key] === wanted[key] ? [] : [`${key} has another value`];
+    });
 }
 
 // Flags buildx 0.13 adds to every docker-container node by itself.
@@ -485,8 +570,9 @@ export function builderDifferences(spec: BuilderSpec, existing: InspectedBuilder
         if (!sameList(fixed, [...wanted.platforms].sort())) {
             differences.push(`node ${node.name} has platforms [${fixed.join(", ")}], wanted [${[...wanted.platforms].sort().join(", ")}]`);
         }
-        if (showMap(node.driverOptions) !== showMap(wanted.driverOptions)) {
-            differences.push(`node ${node.name} has driver options ${showMap(node.driverOptions)}, wanted ${showMap(wanted.driverOptions)}`);
+        const options = driverOptionDifferences(node.driverOptions, wanted.driverOptions);
+        if (options.length > 0) {
+            differences.push(`node ${node.name} has other driver options: ${options.join(", ")}`);
         }
         if (!sameList(flags, wantedFlags)) {
             differences.push(`node ${node.name} has buildkitd flags "${flags.join(" ")}", wanted "${wantedFlags.join(" ")}"`);
@@ -512,13 +598,27 @@ async function bootstrap(spec: BuilderSpec, run: DockerRunner): Promise<void> {
     await run(inspectArgv(spec.name, true), { timeoutMs: TIMEOUTS.bootstrap, buildkitImage: imageOf(spec) });
 }
 
+/** A builder the provider made ready, and whether this call created it. */
+export interface EnsuredBuilder extends InspectedBuilder {
+    /**
+     * True when this call ran `docker buildx create`; false when a matching builder
+     * already existed and was adopted. Only a created builder is ever removed.
+     */
+    created: boolean;
+}
+
+// What `buildx create` says when the name was taken after `inspect` found none: the
+// builder belongs to someone else, so a failed create must not remove it.
+const NAME_TAKEN = /did you mean to append|existing instance/i;
+
 /**
  * Creates the builder: the first node with `buildx create`, the others with
  * `--append`, then bootstraps it when asked. An existing builder that matches is
- * adopted; one that differs is an error that says how to resolve it. A builder this
- * call created is removed again when a later step fails, so a retry starts clean.
+ * adopted (`created: false`); one that differs is an error that says how to resolve it.
+ * When a later step fails, the builder is removed again only if this call created it,
+ * so a retry starts clean and an adopted builder is left as it was.
  */
-export async function createBuilder(spec: BuilderSpec, run: DockerRunner = runDocker): Promise<InspectedBuilder> {
+export async function createBuilder(spec: BuilderSpec, run: DockerRunner = runDocker): Promise<EnsuredBuilder> {
     const existing = await inspectBuilder(spec.name, run);
     if (existing) {
         const differences = builderDifferences(spec, existing);
@@ -531,7 +631,7 @@ export async function createBuilder(spec: BuilderSpec, run: DockerRunner = runDo
         if (spec.bootstrap) {
             await bootstrap(spec, run);
         }
-        return (await inspectBuilder(spec.name, run)) ?? existing;
+        return { ...((await inspectBuilder(spec.name, run)) ?? existing), created: false };
     }
     if (spec.buildkitdConfig !== undefined && !fs.existsSync(spec.buildkitdConfig)) {
         throw new Error(
@@ -540,7 +640,10 @@ export async function createBuilder(spec: BuilderSpec, run: DockerRunner = runDo
     }
     const oneStep = spec.bootstrap && spec.nodes.length === 1;
     await run(createArgv(spec), oneStep ? { timeoutMs: TIMEOUTS.bootstrap, buildkitImage: imageOf(spec) } : undefined).catch(async (error) => {
-        await removeBuilder(spec.name, run).catch(() => undefined);
+        // A one-step create that fails to bootstrap leaves the builder it made.
+        if (!(isDockerCliError(error) && NAME_TAKEN.test(error.stderr))) {
+            await removeBuilder(spec.name, run).catch(() => undefined);
+        }
         throw error;
     });
     try {
@@ -552,24 +655,55 @@ export async function createBuilder(spec: BuilderSpec, run: DockerRunner = runDo
         }
         const created = await inspectBuilder(spec.name, run);
         if (!created) {
-            throw new Error(`\`docker ${createArgv(spec).join(" ")}\` succeeded but \`docker buildx inspect ${spec.name}\` finds no builder`);
+            throw new Error(`\`docker ${displayArgv(createArgv(spec)).join(" ")}\` succeeded but \`docker buildx inspect ${spec.name}\` finds no builder`);
         }
-        return created;
+        return { ...created, created: true };
     } catch (error) {
         await removeBuilder(spec.name, run).catch(() => undefined);
         throw error;
     }
 }
 
-/** Applies changes that need no new builder: `use`, and bootstrap when newly asked for. */
-export async function updateBuilder(olds: BuilderSpec, news: BuilderSpec, run: DockerRunner = runDocker): Promise<InspectedBuilder | undefined> {
+/**
+ * Applies changes that need no new builder (`use`, and bootstrap when newly asked
+ * for). A builder missing on this machine (state came from another machine: a fresh CI
+ * runner, a colleague's laptop) is created as `news` declares it; otherwise `created`
+ * stays what state recorded.
+ */
+export async function updateBuilder(
+    olds: BuilderSpec,
+    news: BuilderSpec,
+    created: boolean | undefined,
+    run: DockerRunner = runDocker,
+): Promise<EnsuredBuilder> {
+    if (!(await inspectBuilder(news.name, run))) {
+        return createBuilder(news, run);
+    }
     if (news.use && !olds.use) {
         await run(useArgv(news.name));
     }
     if (news.bootstrap && !olds.bootstrap) {
         await bootstrap(news, run);
     }
-    return inspectBuilder(news.name, run);
+    const builder = await inspectBuilder(news.name, run);
+    if (!builder) {
+        throw new Error(`the buildx builder "${news.name}" disappeared while it was being updated; run \`pulumi up\` again to create it`);
+    }
+    return { ...builder, created: created === true };
+}
+
+/**
+ * Removes the builder when `created` says this stack created it; an adopted builder,
+ * and one recorded before ownership was (`created` undefined), is left alone, since it
+ * may be another stack's or a person's. A builder that is already gone is fine.
+ * Returns whether `docker buildx rm` ran.
+ */
+export async function releaseBuilder(name: string, created: boolean | undefined, run: DockerRunner = runDocker): Promise<boolean> {
+    if (created !== true) {
+        return false;
+    }
+    await removeBuilder(name, run);
+    return true;
 }
 
 /** Removes the builder; a builder that is already gone is fine. */
@@ -611,6 +745,26 @@ export interface BuilderDiff {
     replaces: string[];
     /** Remove the old builder before creating the new one (they would share a name). */
     deleteBeforeReplace: boolean;
+}
+
+/**
+ * What the next `up` does on this machine: `diffBuilder`, and when that changes nothing
+ * or only in place, an update (which creates the builder) if this machine has no
+ * builder of that name. An update, not a replace, so the `name` output and everything
+ * built with it stay as they are, and no replacement (or delete-before-replace of
+ * dependents) is planned for a builder that only lives elsewhere.
+ */
+export async function diffOnThisMachine(
+    olds: Partial<BuilderSpec>,
+    news: BuilderSpec,
+    run: DockerRunner = runDocker,
+): Promise<BuilderDiff & { missingHere: boolean }> {
+    const diff = diffBuilder(olds, news);
+    if (diff.replaces.length > 0) {
+        return { ...diff, missingHere: false };
+    }
+    const missingHere = (await inspectBuilder(news.name, run)) === undefined;
+    return { ...diff, changes: diff.changes || missingHere, missingHere };
 }
 
 /** Decides what a change of inputs means: nothing, an in-place update, or a new builder. */

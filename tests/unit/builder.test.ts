@@ -216,9 +216,9 @@ describe("BuildxBuilder", () => {
                 ["buildx", "create", "--name", "multi-arch-builder", "--driver", "docker-container", "--node", "multi-arch-builder0", "--bootstrap", "--use"],
             ],
             [
-                "puts the endpoint last, as the positional argument",
+                "puts the endpoint last, after `--`, as the positional argument",
                 createArgv(spec({ driver: "remote", nodes: [{ name: "r0", endpoint: "tcp://buildkitd:1234", platforms: [], driverOptions: {} }] })),
-                ["buildx", "create", "--name", "multi-arch-builder", "--driver", "remote", "--node", "r0", "tcp://buildkitd:1234"],
+                ["buildx", "create", "--name", "multi-arch-builder", "--driver", "remote", "--node", "r0", "--", "tcp://buildkitd:1234"],
             ],
             [
                 "leaves --bootstrap out of the create of a multi-node builder",
@@ -240,6 +240,7 @@ describe("BuildxBuilder", () => {
                     "linux/arm64",
                     "--driver-opt",
                     "network=host",
+                    "--",
                     "ssh://ubuntu@arm-host",
                 ],
             ],
@@ -263,12 +264,13 @@ describe("BuildxBuilder", () => {
                     "--debug",
                     "--buildkitd-config",
                     "bk.toml",
+                    "--",
                     "tcp://b:1234",
                 ],
             ],
-            ["inspects", inspectArgv("b"), ["buildx", "inspect", "b"]],
-            ["inspects with --bootstrap", inspectArgv("b", true), ["buildx", "inspect", "--bootstrap", "b"]],
-            ["removes", rmArgv("b"), ["buildx", "rm", "b"]],
+            ["inspects", inspectArgv("b"), ["buildx", "inspect", "--", "b"]],
+            ["inspects with --bootstrap", inspectArgv("b", true), ["buildx", "inspect", "--bootstrap", "--", "b"]],
+            ["removes", rmArgv("b"), ["buildx", "rm", "--", "b"]],
         ];
         for (const [behaviour, actual, expected] of cases) {
             it(behaviour, () => assert.deepStrictEqual(actual, expected));
@@ -276,21 +278,33 @@ describe("BuildxBuilder", () => {
     });
 
     describe("names", () => {
-        const defaults: [string, string, string][] = [
-            ["api-builder", "dev", "api-builder-dev"],
-            ["API Builder", "Prod_EU", "api-builder-prod_eu"],
-            ["1st/builder", "dev", "st-builder-dev"],
-            ["---", "123", "builder-multiarch"],
-            ["default", "", "builder-default"],
-            ["b@@x", "stack.", "b-x-stack"],
+        // [project, resource, stack, name]: the hash is the first 8 hex digits of the
+        // SHA-256 of JSON.stringify([project, resource, stack]).
+        const defaults: [string, string, string, string][] = [
+            ["multiarch", "api-builder", "dev", "multiarch-api-builder-dev-4d57b2a6"],
+            ["shop", "API Builder", "Prod_EU", "shop-api-builder-prod_eu-7500f117"],
+            ["9lives", "1st/builder", "dev", "lives-1st-builder-dev-141ea4ee"],
+            ["---", "---", "123", "builder-9e27c283"],
         ];
-        for (const [resource, stack, expected] of defaults) {
-            it(`derives "${expected}" from resource "${resource}" and stack "${stack}"`, () => {
-                const name = defaultBuilderName(resource, stack);
+        for (const [project, resource, stack, expected] of defaults) {
+            it(`derives "${expected}" from project "${project}", resource "${resource}" and stack "${stack}"`, () => {
+                const name = defaultBuilderName(resource, stack, project);
                 assert.strictEqual(name, expected);
                 assert.strictEqual(nameProblem(name), undefined);
             });
         }
+        it("gives two projects with the same resource and stack names different builders", () => {
+            assert.notStrictEqual(defaultBuilderName("builder", "prod", "shop"), defaultBuilderName("builder", "prod", "blog"));
+            // Project names may contain `-`: the readable parts alone would read alike.
+            assert.notStrictEqual(defaultBuilderName("c", "prod", "a-b"), defaultBuilderName("b-c", "prod", "a"));
+            assert.notStrictEqual(defaultBuilderName("b", "prod", "API"), defaultBuilderName("b", "prod", "api"));
+        });
+        it("keeps a long default name within 49 characters, so node names fit Kubernetes' 63", () => {
+            const name = defaultBuilderName("x".repeat(200), "production-eu-west-1", "a-very-long-project-name");
+            assert.strictEqual(name, "a-very-long-project-name-xxxxxxxxxxxxxxx-2eb1cd7f");
+            assert.ok(name.length <= 49);
+            assert.strictEqual(nameProblem(name), undefined);
+        });
         const refused: [string, RegExp][] = [
             ["9x", /start with a letter|a letter followed/],
             ["has space", /a letter followed by/],
@@ -424,7 +438,7 @@ describe("BuildxBuilder", () => {
         }
         it("names the mirror image when bootstrap cannot pull it", () => {
             const message = explainDockerFailure(
-                ["buildx", "inspect", "--bootstrap", "b"],
+                ["buildx", "inspect", "--bootstrap", "--", "b"],
                 { code: 1, stderr: STDERR.mirrorMissing },
                 "127.0.0.1:5000/moby/buildkit:buildx-stable-1",
             );
@@ -452,11 +466,11 @@ describe("BuildxBuilder", () => {
             });
             await createBuilder(TWO_NATIVE_NODES, docker.run);
             assert.deepStrictEqual(docker.calls, [
-                ["buildx", "inspect", "multi-arch-builder"],
+                ["buildx", "inspect", "--", "multi-arch-builder"],
                 createArgv(TWO_NATIVE_NODES),
                 appendArgv(TWO_NATIVE_NODES, TWO_NATIVE_NODES.nodes[1]),
-                ["buildx", "inspect", "--bootstrap", "multi-arch-builder"],
-                ["buildx", "inspect", "multi-arch-builder"],
+                ["buildx", "inspect", "--bootstrap", "--", "multi-arch-builder"],
+                ["buildx", "inspect", "--", "multi-arch-builder"],
             ]);
         });
         it("removes a half-created builder when a step fails", async () => {
@@ -473,7 +487,7 @@ describe("BuildxBuilder", () => {
                 },
             });
             await assert.rejects(createBuilder(TWO_NATIVE_NODES, docker.run), /invalid duplicate endpoint/);
-            assert.deepStrictEqual(docker.calls[docker.calls.length - 1], ["buildx", "rm", "multi-arch-builder"]);
+            assert.deepStrictEqual(docker.calls[docker.calls.length - 1], ["buildx", "rm", "--", "multi-arch-builder"]);
         });
         it("adopts an existing builder that matches, ignoring the flag buildx adds itself", async () => {
             const wanted = spec({
@@ -485,16 +499,16 @@ describe("BuildxBuilder", () => {
             const builder = await createBuilder(wanted, docker.run);
             assert.strictEqual(builder.name, "cap-a");
             assert.deepStrictEqual(docker.calls, [
-                ["buildx", "inspect", "cap-a"],
-                ["buildx", "inspect", "cap-a"],
+                ["buildx", "inspect", "--", "cap-a"],
+                ["buildx", "inspect", "--", "cap-a"],
             ]);
         });
         it("bootstraps and uses an adopted builder when asked", async () => {
             const docker = fakeDocker({ "buildx inspect": INSPECT_PLAIN });
             await createBuilder(spec({ name: "fx-b", nodes: [{ name: "fx-b0", platforms: [], driverOptions: {} }], bootstrap: true, use: true }), docker.run);
             assert.deepStrictEqual(docker.calls.slice(1, 3), [
-                ["buildx", "use", "fx-b"],
-                ["buildx", "inspect", "--bootstrap", "fx-b"],
+                ["buildx", "use", "--", "fx-b"],
+                ["buildx", "inspect", "--bootstrap", "--", "fx-b"],
             ]);
         });
         it("refuses an existing builder that differs, naming it, each difference and the fix", async () => {
@@ -509,7 +523,7 @@ describe("BuildxBuilder", () => {
             await assert.rejects(createBuilder(wanted, docker.run), (error: Error) => {
                 assert.match(error.message, /a buildx builder named "fx-a" already exists/);
                 assert.match(error.message, /node fx-a0 has platforms \[linux\/amd64\], wanted \[linux\/amd64, linux\/arm64\]/);
-                assert.match(error.message, /node fx-a0 has driver options image=127\.0\.0\.1:5000\/moby\/buildkit:buildx-stable-1, network=host, wanted none/);
+                assert.match(error.message, /node fx-a0 has other driver options: image is set but not wanted, network is set but not wanted/);
                 assert.match(error.message, /node fx-a0 has buildkitd flags "--debug", wanted ""/);
                 assert.match(error.message, /node fx-a1 runs on "unix:\/\/\/run\/docker.sock", wanted "ssh:\/\/arm"/);
                 assert.match(error.message, /`docker buildx rm fx-a`/);
@@ -629,7 +643,7 @@ describe("BuildxBuilder", () => {
             assert.match(message, /`nodes\[2\]\.name` is "-x": expected a letter followed by/);
         });
         it("refuses driver option keys buildx cannot parse", async () => {
-            assert.match(await problemsOf({ driverOptions: { "a=b": "c" } }), /`driverOptions` is \{"a=b":"c"\}: key "a=b" is not usable/);
+            assert.match(await problemsOf({ driverOptions: { "a=b": "c" } }), /`driverOptions` is \{"a=b":"\*\*\*"\}: key "a=b" is not usable/);
         });
         it("refuses non-boolean bootstrap and use", async () => {
             const message = await problemsOf({ bootstrap: "yes" as unknown as boolean, use: 1 as unknown as boolean });
@@ -659,14 +673,14 @@ describe("BuildxBuilder", () => {
             assert.strictEqual(theOne("multiarch:index:BuildxBuilder", "ci").custom, false);
             const child = theOne(DYNAMIC, "ci-buildx");
             assert.deepStrictEqual(child.inputs.spec, {
-                name: "ci-dev",
+                name: "multiarch-ci-dev-b3db7e87",
                 driver: "docker-container",
-                nodes: [{ name: "ci-dev0", platforms: [], driverOptions: {} }],
+                nodes: [{ name: "multiarch-ci-dev-b3db7e870", platforms: [], driverOptions: {} }],
                 bootstrap: true,
                 use: false,
             });
             assert.match(child.inputs.__provider, /exports\.handler/);
-            assert.strictEqual(await promiseOf(builder.name), "ci-dev");
+            assert.strictEqual(await promiseOf(builder.name), "multiarch-ci-dev-b3db7e87");
             assert.strictEqual(await promiseOf(builder.driver), "docker-container");
         });
 
@@ -717,11 +731,11 @@ describe("BuildxBuilder", () => {
             });
             await settle(builder.name);
             assert.deepStrictEqual(theOne(DYNAMIC, "late-buildx").inputs.spec, {
-                name: "late-dev",
+                name: "multiarch-late-dev-e68d7a9f",
                 driver: "remote",
                 nodes: [
                     {
-                        name: "late-dev0",
+                        name: "multiarch-late-dev-e68d7a9f0",
                         endpoint: "tcp://buildkitd:1234",
                         platforms: [],
                         driverOptions: { image: "mirror.example.com/moby/buildkit:buildx-stable-1" },
@@ -745,10 +759,18 @@ describe("BuildxBuilder", () => {
             const builder = new BuildxBuilder("out", { platforms: ["arm64"] });
             const outputs = await promiseOf(pulumi.all([builder.name, builder.driver, builder.platforms, builder.nodes]));
             assert.deepStrictEqual(outputs, [
-                "out-dev",
+                "multiarch-out-dev-94ec0994",
                 "docker-container",
                 ["linux/arm64"],
-                [{ name: "out-dev0", endpoint: "unix:///var/run/docker.sock", platforms: ["linux/arm64"], driverOptions: {}, status: "inactive" }],
+                [
+                    {
+                        name: "multiarch-out-dev-94ec09940",
+                        endpoint: "unix:///var/run/docker.sock",
+                        platforms: ["linux/arm64"],
+                        driverOptions: {},
+                        status: "inactive",
+                    },
+                ],
             ]);
         });
     });
