@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { BuilderDriver, BuildxBuilder, BuildxBuilderArgs } from "../../sdk/builder";
+import { BuilderDriver, BuildxBuilder, BuildxBuilderArgs, secretOutputs } from "../../sdk/builder";
 import {
     BuilderSpec,
     DockerCliError,
@@ -16,11 +16,15 @@ import {
     inspectArgv,
     nameProblem,
     parseInspect,
+    releaseBuilder,
     removeBuilder,
     rmArgv,
+    diffOnThisMachine,
+    displayArgv,
+    updateBuilder,
     splitFlags,
 } from "../../sdk/buildx";
-import { promiseOf, registrations, resetMocks, settle, theOne } from "../mocks";
+import { isSecretInput, promiseOf, registrations, resetMocks, settle, theOne } from "../mocks";
 
 // Captured from buildx 0.13.1 (Debian trixie's docker-buildx) with dockerd 26.1.
 const INSPECT_TWO_NODES = `Name:          fx-a
@@ -542,6 +546,208 @@ describe("BuildxBuilder", () => {
         it("does not swallow other failures of rm", async () => {
             const docker = fakeDocker({ "buildx rm": cliError("buildx rm b", STDERR.noDaemon) });
             await assert.rejects(removeBuilder("b", docker.run), /Docker daemon is not running/);
+        });
+    });
+
+    describe("ownership and other machines (docker CLI stood in for)", () => {
+        const missing = (name: string) => cliError(`buildx inspect -- ${name}`, STDERR.noSuchBuilder);
+
+        it("records a builder it created as created, and one it adopted as not", async () => {
+            let exists = false;
+            const docker = fakeDocker({
+                "buildx inspect": () => {
+                    if (!exists) throw missing("fx-b");
+                    return INSPECT_PLAIN;
+                },
+                "buildx create": () => {
+                    exists = true;
+                    return "";
+                },
+            });
+            const wanted = spec({ name: "fx-b", nodes: [{ name: "fx-b0", platforms: [], driverOptions: {} }] });
+            assert.strictEqual((await createBuilder(wanted, docker.run)).created, true);
+            assert.strictEqual((await createBuilder(wanted, docker.run)).created, false);
+        });
+        it("leaves an adopted builder in place when its bootstrap fails", async () => {
+            const docker = fakeDocker({
+                "buildx inspect --bootstrap": cliError("buildx inspect --bootstrap -- fx-b", STDERR.offlineBootstrap),
+                "buildx inspect": INSPECT_PLAIN,
+            });
+            const wanted = spec({ name: "fx-b", nodes: [{ name: "fx-b0", platforms: [], driverOptions: {} }], bootstrap: true });
+            await assert.rejects(createBuilder(wanted, docker.run), /could not pull it/);
+            assert.deepStrictEqual(
+                docker.calls.filter((argv) => argv[1] === "rm" || argv[1] === "create"),
+                [],
+            );
+        });
+        it("does not remove a builder someone else created between its inspect and its create", async () => {
+            const docker = fakeDocker({
+                "buildx inspect": missing("multi-arch-builder"),
+                "buildx create": cliError("buildx create --name multi-arch-builder", "ERROR: node multi-arch-builder0 not found, did you mean to append?\n"),
+            });
+            await assert.rejects(createBuilder(spec(), docker.run), /did you mean to append/);
+            assert.deepStrictEqual(
+                docker.calls.filter((argv) => argv[1] === "rm"),
+                [],
+            );
+        });
+        it("removes the builder its own create made when node 2 of 3 cannot be appended", async () => {
+            let exists = false;
+            const three = spec({
+                nodes: [
+                    { name: "a", platforms: ["linux/amd64"], driverOptions: {} },
+                    { name: "b", endpoint: "ssh://b", platforms: ["linux/arm64"], driverOptions: {} },
+                    { name: "c", endpoint: "ssh://c", platforms: ["linux/arm/v7"], driverOptions: {} },
+                ],
+            });
+            const docker = fakeDocker({
+                "buildx inspect": () => {
+                    if (!exists) throw missing("multi-arch-builder");
+                    return "";
+                },
+                "buildx create --append": cliError("buildx create --append", STDERR.duplicateEndpoint),
+                "buildx create": () => {
+                    exists = true;
+                    return "";
+                },
+            });
+            await assert.rejects(createBuilder(three, docker.run), /invalid duplicate endpoint/);
+            assert.deepStrictEqual(docker.calls.slice(1), [createArgv(three), appendArgv(three, three.nodes[1]), ["buildx", "rm", "--", "multi-arch-builder"]]);
+        });
+        it("removes only a builder state records as created; adopted and old state are left", async () => {
+            for (const [created, removed] of [
+                [true, true],
+                [false, false],
+                [undefined, false],
+            ] as const) {
+                const docker = fakeDocker({});
+                assert.strictEqual(await releaseBuilder("b", created, docker.run), removed);
+                assert.deepStrictEqual(docker.calls, removed ? [["buildx", "rm", "--", "b"]] : []);
+            }
+        });
+        it("plans an update when this machine lacks the builder state knows", async () => {
+            const docker = fakeDocker({ "buildx inspect": missing("multi-arch-builder") });
+            assert.deepStrictEqual(await diffOnThisMachine(spec(), spec(), docker.run), {
+                changes: true,
+                replaces: [],
+                deleteBeforeReplace: false,
+                missingHere: true,
+            });
+        });
+        it("plans nothing when this machine has the builder and nothing changed", async () => {
+            const docker = fakeDocker({ "buildx inspect": INSPECT_PLAIN });
+            assert.deepStrictEqual(await diffOnThisMachine(spec(), spec(), docker.run), {
+                changes: false,
+                replaces: [],
+                deleteBeforeReplace: false,
+                missingHere: false,
+            });
+        });
+        it("does not look for the builder when the change replaces it anyway", async () => {
+            const docker = fakeDocker({});
+            assert.strictEqual((await diffOnThisMachine(spec(), spec({ driver: "remote" }), docker.run)).deleteBeforeReplace, true);
+            assert.deepStrictEqual(docker.calls, []);
+        });
+        it("creates the builder in an update on a machine that lacks it, and records it as created", async () => {
+            let exists = false;
+            const docker = fakeDocker({
+                "buildx inspect": () => {
+                    if (!exists) throw missing("fx-b");
+                    return INSPECT_PLAIN;
+                },
+                "buildx create": () => {
+                    exists = true;
+                    return "";
+                },
+            });
+            const wanted = spec({ name: "fx-b", nodes: [{ name: "fx-b0", platforms: [], driverOptions: {} }] });
+            const builder = await updateBuilder(wanted, wanted, false, docker.run);
+            assert.strictEqual(builder.created, true);
+            assert.deepStrictEqual(
+                docker.calls.find((argv) => argv[1] === "create"),
+                createArgv(wanted),
+            );
+        });
+        it("keeps what state recorded when the update finds the builder here", async () => {
+            const docker = fakeDocker({ "buildx inspect": INSPECT_PLAIN });
+            const wanted = spec({ name: "fx-b", nodes: [{ name: "fx-b0", platforms: [], driverOptions: {} }] });
+            assert.strictEqual((await updateBuilder(wanted, { ...wanted, use: true }, true, docker.run)).created, true);
+            assert.strictEqual((await updateBuilder(wanted, wanted, undefined, docker.run)).created, false);
+            assert.ok(!docker.calls.some((argv) => argv[1] === "create"));
+        });
+    });
+
+    describe("positional arguments", () => {
+        it("refuses an endpoint that starts with `-` before anything runs", async () => {
+            const message = await problemsOf({ driver: "remote", nodes: [{ endpoint: "tcp://a:1234" }, { endpoint: "-H" }, { endpoint: "--help" }] });
+            assert.match(message, /`nodes\[1\]\.endpoint` is "-H": expected a value that does not start with `-`: the docker CLI would read it as a flag/);
+            assert.match(message, /`nodes\[2\]\.endpoint` is "--help": expected a value that does not start with `-`/);
+            assert.doesNotMatch(message, /nodes\[0\]/);
+        });
+        it("refuses a builder or node name that starts with `-`", async () => {
+            const message = await problemsOf({ name: "--rm", nodes: [{ name: "-x" }] });
+            assert.match(message, /`name` is "--rm": expected a letter followed by/);
+            assert.match(message, /`nodes\[0\]\.name` is "-x": expected a letter followed by/);
+        });
+        it("puts every positional argument after `--`", () => {
+            const remote = spec({ driver: "remote", nodes: [{ name: "r0", endpoint: "tcp://b:1", platforms: [], driverOptions: {} }] });
+            for (const argv of [createArgv(remote), appendArgv(remote, remote.nodes[0]), inspectArgv("b"), inspectArgv("b", true), rmArgv("b")]) {
+                assert.strictEqual(argv[argv.length - 2], "--", argv.join(" "));
+            }
+        });
+    });
+
+    describe("secret driver options", () => {
+        const PROXY = "http://user:s3cret-pass@proxy.example.com:3128";
+
+        it("hides every driver option value but the image in a failed command", () => {
+            const argv = createArgv(
+                spec({ nodes: [{ name: "n0", platforms: [], driverOptions: { "env.HTTPS_PROXY": PROXY, image: "m/buildkit:1", network: "host" } }] }),
+            );
+            const stderr = `ERROR: failed to dial ${PROXY}: connection refused\n`;
+            const message = explainDockerFailure(argv, { code: 1, stderr });
+            assert.doesNotMatch(message, /s3cret/);
+            assert.match(message, /--driver-opt env\.HTTPS_PROXY=\*\*\* --driver-opt image=m\/buildkit:1 --driver-opt network=\*\*\*/);
+            assert.match(message, /failed to dial \*\*\*: connection refused/);
+            assert.deepStrictEqual(displayArgv(["buildx", "create", "--driver-opt", `"env.NO_PROXY=a,b"`]), [
+                "buildx",
+                "create",
+                "--driver-opt",
+                "env.NO_PROXY=***",
+            ]);
+        });
+        it("names only the keys of driver options that differ from an existing builder's", async () => {
+            const docker = fakeDocker({ "buildx inspect": INSPECT_DRIVER_OPTIONS });
+            const wanted = spec({ name: "cap-a", nodes: [{ name: "cap-a0", platforms: ["linux/386", "linux/amd64"], driverOptions: { "env.FOO": PROXY } }] });
+            await assert.rejects(createBuilder(wanted, docker.run), (error: Error) => {
+                assert.match(error.message, /node cap-a0 has other driver options: env\.FOO has another value, network is set but not wanted/);
+                assert.doesNotMatch(error.message, /s3cret|a,b|="host"/);
+                return true;
+            });
+        });
+        it("keeps driver option values out of argument errors", async () => {
+            const message = await problemsOf({ driverOptions: { "env.HTTPS_PROXY": PROXY, "bad key": PROXY }, nodes: [{ driverOptions: { "x=y": PROXY } }] });
+            assert.match(message, /`driverOptions` is \{"env\.HTTPS_PROXY":"\*\*\*","bad key":"\*\*\*"\}: key "bad key" is not usable/);
+            assert.match(message, /`nodes\[0\]\.driverOptions` is \{"x=y":"\*\*\*"\}/);
+            assert.doesNotMatch(message, /s3cret/);
+        });
+        it("makes the outputs that carry driver options secret when the options may be", () => {
+            assert.deepStrictEqual(secretOutputs({ driverOptions: { network: "host" }, buildkitdFlags: "--debug" }), []);
+            assert.deepStrictEqual(secretOutputs({ driverOptions: pulumi.secret({ "env.HTTPS_PROXY": PROXY }) }), ["spec", "nodes"]);
+            assert.deepStrictEqual(secretOutputs({ driverOptions: { "env.HTTPS_PROXY": pulumi.secret(PROXY) } }), ["spec", "nodes"]);
+            assert.deepStrictEqual(secretOutputs({ buildkitdFlags: pulumi.secret("--debug") }), ["spec"]);
+        });
+        it("registers the dynamic builder with those secret outputs, and its spec input secret", async () => {
+            await resetMocks();
+            const seen: Record<string, pulumi.ResourceOptions> = {};
+            const builder = new BuildxBuilder(
+                "proxied",
+                { driverOptions: { "env.HTTPS_PROXY": pulumi.secret(PROXY) } },
+                { transformations: [(args) => ((seen[args.type] = args.opts), undefined)] },
+            );
+            await settle(builder.name);
+            assert.deepStrictEqual((seen["pulumi-nodejs:dynamic:Resource"] as pulumi.CustomResourceOptions).additionalSecretOutputs, ["spec", "nodes"]);
+            assert.ok(isSecretInput(theOne("pulumi-nodejs:dynamic:Resource", "proxied-buildx").inputs.spec));
         });
     });
 
