@@ -210,6 +210,11 @@ export function useArgv(name: string): string[] {
     return ["buildx", "use", "--", name];
 }
 
+/** `docker buildx imagetools create --tag TAG -- SOURCE...`: joins the sources under one tag. */
+export function imagetoolsCreateArgv(tag: string, sources: string[]): string[] {
+    return ["buildx", "imagetools", "create", "--tag", tag, "--", ...sources];
+}
+
 /** Splits buildkitd flags the way buildx does (shell words, quotes and backslashes). */
 export function splitFlags(flags: string): string[] {
     const words: string[] = [];

@@ -8,7 +8,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { inspectBuilder, isDockerCliError, runDocker } from "./buildx";
+import { imagetoolsCreateArgv, inspectArgv, inspectBuilder, isDockerCliError, positionalProblem, runDocker } from "./buildx";
 import { repositoryNameProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
 import { BuildSpec, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
@@ -103,7 +103,11 @@ export function planPreflight(options: PreflightOptions): PreflightPlan {
     const problems = new InputProblems();
     const spec = normaliseBuildSpec({ ...options, tag: options.tag ?? "preflight" }, problems);
     const registry = options.registry ?? DEFAULT_REGISTRY;
-    if (!/^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/.test(registry)) {
+    // The registry begins every image reference passed to `docker` as a positional argument.
+    const registryDash = positionalProblem(registry);
+    if (registryDash) {
+        problems.invalid("registry", registry, `expected a registry host with an optional port, e.g. "127.0.0.1:5000"; ${registryDash}`);
+    } else if (!/^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/.test(registry)) {
         problems.invalid(
             "registry",
             registry,
@@ -115,7 +119,10 @@ export function planPreflight(options: PreflightOptions): PreflightPlan {
     if (repositoryProblem) {
         problems.invalid("repository", repository, repositoryProblem);
     }
-    if (options.builder !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.builder)) {
+    const builderDash = options.builder === undefined ? undefined : positionalProblem(options.builder);
+    if (builderDash) {
+        problems.invalid("builder", options.builder, `expected the name of a buildx builder (see \`docker buildx ls\`); ${builderDash}`);
+    } else if (options.builder !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.builder)) {
         problems.invalid("builder", options.builder, "expected the name of a buildx builder (see `docker buildx ls`)");
     }
     if (options.check !== undefined && options.check.trim() === "") {
@@ -238,7 +245,7 @@ async function chooseBuilder(wanted: string | undefined, notes: string[], log: (
     }
     log(`bootstrapping builder "${wanted}" (${inspected.driver})`);
     try {
-        await runDocker(["buildx", "inspect", "--bootstrap", wanted], { timeoutMs: 180000 });
+        await runDocker(inspectArgv(wanted, true), { timeoutMs: 180000 });
         return wanted;
     } catch (error) {
         const reason = isDockerCliError(error) ? error.message.split("\n")[0] : String(error);
@@ -289,7 +296,13 @@ async function joinAndVerify(
     log: (line: string) => void,
 ): Promise<string> {
     const tag = indexTag(spec, repositoryUrl);
-    await runDocker(["buildx", "imagetools", "create", "--tag", tag, ...results.map((r) => `${repositoryUrl}@${r.digest}`)], { timeoutMs: 120000 });
+    await runDocker(
+        imagetoolsCreateArgv(
+            tag,
+            results.map((r) => `${repositoryUrl}@${r.digest}`),
+        ),
+        { timeoutMs: 120000 },
+    );
     const index = await new RegistryClient({ auth }).resolveImage(tag);
     log(`joined ${tag} (${index.digest})`);
     for (const result of results) {
