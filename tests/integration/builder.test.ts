@@ -3,10 +3,10 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BuilderSpec, createBuilder, diffBuilder, inspectBuilder, removeBuilder, runDocker } from "../../sdk/buildx";
+import { BuilderSpec, createBuilder, diffBuilder, imagetoolsCreateArgv, inspectBuilder, removeBuilder, runDocker } from "../../sdk/buildx";
 import { BuildxBuilder } from "../../sdk/builder";
 import { registered, resetMocks, settle } from "../mocks";
-import { useDockerStack } from "./stack";
+import { REGISTRY, useDockerStack } from "./stack";
 
 // /var/run is a link to /run here: one engine, two endpoint spellings, so a second
 // node can be appended without a second machine (buildx refuses duplicate endpoints).
@@ -235,7 +235,222 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         assert.strictEqual(created.outs.driver, "docker-container");
         assert.strictEqual(created.outs.nodes[0].driverOptions.network, "host");
         assert.strictEqual(read.id, name);
-        assert.deepStrictEqual(gone, {});
+        // A builder this machine lacks is not gone everywhere: read keeps the resource,
+        // its nodes `absent`, and the next up here creates it again.
+        assert.strictEqual(gone.id, name);
+        assert.deepStrictEqual(
+            gone.props.nodes.map((n: { status: string }) => n.status),
+            ["absent"],
+        );
         assert.strictEqual(await inspectBuilder(name), undefined);
+    });
+
+    // The dynamic-provider host as the engine runs it: a plain Node process that loads the
+    // serialised provider text and calls one of its functions, on the machine (here: the
+    // buildx store of DOCKER_CONFIG) that runs `pulumi`. Each call is its own process, as
+    // each engine run is.
+    function hostScript(): string {
+        const script = path.join(dir, "host-call.js");
+        fs.writeFileSync(
+            script,
+            [
+                'const requireFromString = require("require-from-string");',
+                "const provider = requireFromString(process.env.PROVIDER_TEXT).handler();",
+                "const args = JSON.parse(process.env.ARGS);",
+                "provider[process.env.OP](...args).then(",
+                "  (result) => console.log(JSON.stringify(result === undefined ? null : result)),",
+                "  (e) => { console.error(e && e.message ? e.message : e); process.exit(1); },",
+                ");",
+            ].join("\n"),
+        );
+        return script;
+    }
+
+    async function registeredProvider(name: string, args: Record<string, unknown> = {}): Promise<{ text: string; inputs: { spec: BuilderSpec } }> {
+        await resetMocks();
+        const component = new BuildxBuilder("hosted", { name, bootstrap: false, ...args });
+        await settle(component.name);
+        const registration = registered("pulumi-nodejs:dynamic:Resource")[0];
+        return { text: registration.inputs.__provider, inputs: { spec: registration.inputs.spec } };
+    }
+
+    /** One call of the serialised provider on a machine whose buildx store is `dockerConfig`. */
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the provider's results are JSON the test navigates
+    function host(provider: { text: string }, dockerConfig: string, op: string, ...args: unknown[]): any {
+        const out = execFileSync(process.execPath, [hostScript()], {
+            env: {
+                ...process.env,
+                DOCKER_CONFIG: dockerConfig,
+                NODE_PATH: path.join(__dirname, "..", "..", "node_modules"),
+                PROVIDER_TEXT: provider.text,
+                OP: op,
+                ARGS: JSON.stringify(args),
+            },
+            encoding: "utf8",
+            timeout: 60000,
+        });
+        return JSON.parse(out);
+    }
+
+    function machine(label: string): string {
+        const config = path.join(dir, `machine-${label}-${seq++}`);
+        fs.mkdirSync(config);
+        return config;
+    }
+
+    function existsOn(dockerConfig: string, name: string): boolean {
+        try {
+            execFileSync("docker", ["buildx", "inspect", "--", name], { env: { ...process.env, DOCKER_CONFIG: dockerConfig }, stdio: "pipe" });
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
+    function rmOn(dockerConfig: string, name: string): void {
+        execFileSync("docker", ["buildx", "rm", name], { env: { ...process.env, DOCKER_CONFIG: dockerConfig }, stdio: "pipe" });
+    }
+
+    it("recreates the builder on a machine that lacks it, as the next up's diff, read and update run there", async () => {
+        const name = uniqueName("machines");
+        const provider = await registeredProvider(name, { driverOptions: { network: "host" } });
+        const laptop = machine("laptop");
+        const runner = machine("runner");
+        try {
+            // `up` on the laptop creates the builder there, and records that it did.
+            const created = host(provider, laptop, "create", provider.inputs);
+            assert.strictEqual(created.id, name);
+            assert.strictEqual(created.outs.created, true);
+            assert.ok(existsOn(laptop, name));
+            assert.ok(!existsOn(runner, name));
+
+            // `preview`/`up` on a fresh runner with the laptop's state: diff plans an update
+            // (not a replace, so the name stays), and a refresh keeps the resource.
+            const diff = host(provider, runner, "diff", name, created.outs, provider.inputs);
+            assert.deepStrictEqual(diff, { changes: true, replaces: [], deleteBeforeReplace: false });
+            const read = host(provider, runner, "read", name, created.outs);
+            assert.strictEqual(read.id, name);
+            assert.strictEqual(read.props.created, true);
+            assert.deepStrictEqual(
+                read.props.nodes.map((n: { status: string }) => n.status),
+                ["absent"],
+            );
+            const updated = host(provider, runner, "update", name, read.props, provider.inputs);
+            assert.strictEqual(updated.outs.name, name);
+            assert.strictEqual(updated.outs.created, true);
+            assert.strictEqual(updated.outs.nodes[0].driverOptions.network, "host");
+            assert.ok(existsOn(runner, name), "the runner now has the builder");
+            assert.deepStrictEqual(host(provider, runner, "diff", name, updated.outs, provider.inputs), {
+                changes: false,
+                replaces: [],
+                deleteBeforeReplace: false,
+            });
+
+            // Removed out of band on the laptop: its next up recreates it the same way.
+            rmOn(laptop, name);
+            assert.strictEqual(host(provider, laptop, "diff", name, updated.outs, provider.inputs).changes, true);
+            host(provider, laptop, "update", name, updated.outs, provider.inputs);
+            assert.ok(existsOn(laptop, name));
+
+            // destroy removes the builder this stack created, on the machine that runs it.
+            host(provider, runner, "delete", name, updated.outs);
+            assert.ok(!existsOn(runner, name));
+            assert.ok(existsOn(laptop, name));
+            host(provider, laptop, "delete", name, updated.outs);
+            assert.ok(!existsOn(laptop, name));
+        } finally {
+            for (const config of [laptop, runner]) {
+                if (existsOn(config, name)) rmOn(config, name);
+            }
+        }
+    });
+
+    it("adopts an existing builder and leaves it on delete, as it does a builder recorded before ownership was", async () => {
+        const name = uniqueName("adopted");
+        const provider = await registeredProvider(name);
+        const config = machine("adopter");
+        try {
+            execFileSync("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`], {
+                env: { ...process.env, DOCKER_CONFIG: config },
+                stdio: "pipe",
+            });
+            const adopted = host(provider, config, "create", provider.inputs);
+            assert.strictEqual(adopted.outs.created, false);
+            host(provider, config, "delete", name, adopted.outs);
+            assert.ok(existsOn(config, name), "an adopted builder stays after delete");
+
+            // State written before `created` existed: read as adopted, never removed.
+            const { created: _ignored, ...oldState } = adopted.outs;
+            assert.strictEqual(oldState.created, undefined);
+            host(provider, config, "delete", name, oldState);
+            assert.ok(existsOn(config, name), "a builder from old state stays after delete");
+
+            // A replace that needs another builder of this name: delete leaves the adopted
+            // one, and create says how to resolve the conflict instead of removing it.
+            const other = await registeredProvider(name, { platforms: ["linux/arm64"] });
+            assert.throws(
+                () => host(other, config, "create", other.inputs),
+                (error: Error & { stderr?: string }) =>
+                    /already exists and differs/.test(String(error.stderr)) && /docker buildx rm/.test(String(error.stderr)),
+            );
+            assert.ok(existsOn(config, name));
+        } finally {
+            if (existsOn(config, name)) rmOn(config, name);
+        }
+    });
+
+    it("removes the builder its own create made when the second node cannot be appended", async () => {
+        const name = uniqueName("append");
+        // The current context is unix:///var/run/docker.sock: buildx refuses it again.
+        await assert.rejects(
+            createBuilder(
+                spec(name, {
+                    nodes: [
+                        { name: "one", platforms: ["linux/amd64"], driverOptions: {} },
+                        { name: "two", endpoint: "unix:///var/run/docker.sock", platforms: ["linux/arm64"], driverOptions: {} },
+                    ],
+                }),
+            ),
+            /duplicate endpoint/,
+        );
+        assert.strictEqual(await inspectBuilder(name), undefined);
+    });
+
+    it("keeps a driver option value out of the error when buildx repeats it", async () => {
+        const name = uniqueName("secret");
+        await assert.rejects(
+            createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: [], driverOptions: { memory: "user:s3cret-pass" } }] })),
+            (error: Error & { argv: string[]; stderr: string }) => {
+                assert.match(error.message, /--driver-opt memory=\*\*\*/);
+                assert.match(error.message, /invalid size: '\*\*\*'/);
+                assert.doesNotMatch(`${error.message}${error.argv.join(" ")}${error.stderr}`, /s3cret/);
+                return true;
+            },
+        );
+        assert.strictEqual(await inspectBuilder(name), undefined);
+    });
+
+    it("the real CLI takes every positional after `--`: create, append, inspect, rm, imagetools create", async () => {
+        const name = uniqueName("dashdash");
+        // createArgv/appendArgv put `--` before the endpoint; inspect and rm always have it.
+        const builder = await createBuilder(
+            spec(name, {
+                nodes: [
+                    { name: "one", endpoint: "unix:///var/run/docker.sock", platforms: ["linux/amd64"], driverOptions: {} },
+                    { name: "two", endpoint: SECOND_ENDPOINT, platforms: ["linux/arm64"], driverOptions: {} },
+                ],
+            }),
+        );
+        assert.deepStrictEqual(
+            builder.nodes.map((n) => n.endpoint),
+            ["unix:///var/run/docker.sock", SECOND_ENDPOINT],
+        );
+        await removeBuilder(name);
+        assert.strictEqual(await inspectBuilder(name), undefined);
+        // `--dry-run` prints the index it would push, so nothing is written to the registry.
+        const argv = imagetoolsCreateArgv(`${REGISTRY}/multiarch/busybox:dashdash`, [`${REGISTRY}/multiarch/busybox:latest`]);
+        argv.splice(argv.indexOf("--"), 0, "--dry-run");
+        const { stdout } = await runDocker(argv, { timeoutMs: 60000 });
+        assert.ok(Array.isArray(JSON.parse(stdout).manifests));
     });
 });
