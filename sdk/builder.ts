@@ -35,8 +35,8 @@ export interface BuilderNodeArgs {
      * (`unix:///var/run/docker.sock`, `ssh://user@arm-host`) or, for the `remote` driver,
      * a BuildKit address (`tcp://buildkitd:1234`). Required for `remote`; not accepted
      * for `kubernetes` (its cluster comes from `KUBECONFIG`). Two nodes may not share an
-     * endpoint. Defaults to the current docker context. Equivalent to the endpoint
-     * argument of `docker buildx create`.
+     * endpoint; it may not start with `-`. Defaults to the current docker context.
+     * Equivalent to the endpoint argument of `docker buildx create`.
      */
     endpoint?: string;
     /**
@@ -63,9 +63,10 @@ export interface BuildxBuilderArgs {
      *
      * A letter followed by lower-case letters, digits, `.`, `-` or `_`; not `default`. A
      * builder of this name that already exists is adopted when it matches these
-     * arguments and is an error otherwise. Defaults to the resource name and the stack
-     * (`<name>-<stack>`) made acceptable to buildx. Equivalent to
-     * `docker buildx create --name`.
+     * arguments and is an error otherwise. Defaults to the project, the resource name
+     * and the stack made acceptable to buildx, then a hash of the three
+     * (`<project>-<name>-<stack>-<8 hex digits>`, at most 49 characters), so two
+     * projects never share a builder. Equivalent to `docker buildx create --name`.
      */
     name?: string;
     /**
@@ -79,7 +80,9 @@ export interface BuildxBuilderArgs {
      * Driver options of every node.
      *
      * For example `{ image: "mirror.example.com/moby/buildkit:buildx-stable-1" }` where
-     * Docker Hub is unreachable, or `{ network: "host" }`. Defaults to none. Equivalent
+     * Docker Hub is unreachable, or `{ network: "host" }`. Values may be secrets
+     * (`"env.HTTPS_PROXY"`): no error shows a value other than `image`'s, and when this
+     * is an Output the builder's `nodes` output is secret. Defaults to none. Equivalent
      * to `docker buildx create --driver-opt key=value`.
      */
     driverOptions?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -143,7 +146,7 @@ export interface BuilderNode {
     platforms: string[];
     /** The node's driver options. */
     driverOptions: Record<string, string>;
-    /** The node's status: `running`, `inactive`, `stopped`, … */
+    /** The node's status: `running`, `inactive`, `stopped`, …, or `absent` after a refresh on a machine that lacks the builder. */
     status: string;
 }
 
