@@ -266,8 +266,10 @@ function hideValues(options: Record<string, unknown>): Record<string, string> {
  * The builder's outputs that must be secret because an input they carry may be: the
  * recorded `spec` holds every option, `nodes` the driver options as buildx reports them.
  * A plain value cannot be secret; an Output (or a Promise) may be, and whether it is is
- * known only later, so any Output makes them secret. (The dynamic-provider host does not
- * accept secrets, and `nodes` is no input the engine could take the secretness from.)
+ * known only later, so any Output makes them secret. The dynamic-provider host does not
+ * accept secrets, so the engine marks an output secret only where an input of the same
+ * key held one (`annotateSecrets` in pulumi's provider_plugin.go): that covers `spec`,
+ * but `nodes` is no input.
  */
 export function secretOutputs(args: BuildxBuilderArgs): string[] {
     const options = allPlain(args.driverOptions);

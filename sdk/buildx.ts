@@ -765,7 +765,8 @@ export async function diffOnThisMachine(
     run: DockerRunner = runDocker,
 ): Promise<BuilderDiff & { missingHere: boolean }> {
     const diff = diffBuilder(olds, news);
-    if (diff.replaces.length > 0) {
+    // A spec still unknown in a preview reaches the host as a placeholder string.
+    if (diff.replaces.length > 0 || typeof news?.name !== "string") {
         return { ...diff, missingHere: false };
     }
     const missingHere = (await inspectBuilder(news.name, run)) === undefined;

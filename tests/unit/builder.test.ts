@@ -648,6 +648,12 @@ describe("BuildxBuilder", () => {
             assert.strictEqual((await diffOnThisMachine(spec(), spec({ driver: "remote" }), docker.run)).deleteBeforeReplace, true);
             assert.deepStrictEqual(docker.calls, []);
         });
+        it("does not look for a builder whose spec is still unknown in a preview", async () => {
+            const docker = fakeDocker({});
+            const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9" as unknown as BuilderSpec;
+            assert.strictEqual((await diffOnThisMachine(spec(), unknown, docker.run)).changes, true);
+            assert.deepStrictEqual(docker.calls, []);
+        });
         it("creates the builder in an update on a machine that lacks it, and records it as created", async () => {
             let exists = false;
             const docker = fakeDocker({
