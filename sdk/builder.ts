@@ -177,12 +177,13 @@ function stateOf(spec: buildx.BuilderSpec, builder: buildx.InspectedBuilder, cre
 }
 
 // Serialised into the program's state and run by the dynamic-provider host: it captures
-// only the `buildx` module (serialised by value) and `stateOf`. The host is a Node
-// process on the machine that runs `pulumi preview/up/refresh/destroy`, and it loads this
-// provider from its serialised text (see docs/design.md and docs/lifecycle.md), so every
-// call below sees that machine's docker CLI and buildx store. docker-build's
-// `host.go` (`builder.New(WithName(opts.Builder))`) looks the builder up by name on
-// that same machine, which is why `diff` and `read` check for it here.
+// only the `buildx` module (serialised by value) and `stateOf`. The host
+// (`@pulumi/pulumi/cmd/dynamic-provider`) is a Node process on the machine that runs
+// `pulumi preview/up/refresh/destroy`; it loads this provider from the serialised text
+// kept in the resource's inputs and state, so every call below sees that machine's
+// docker CLI and buildx store. docker-build looks the builder up by name on that same
+// machine (`host.go`: `builder.New(WithName(opts.Builder))`), which is why `diff` and
+// `read` check for it here.
 const builderProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { spec: buildx.BuilderSpec }) {
         const builder = await buildx.createBuilder(inputs.spec);
