@@ -24,7 +24,7 @@ async function pushMultiArch(
 
 /** Deletes a pushed tag's manifest from its registry (both test registries allow deletes). */
 async function deletePushed(tag: string): Promise<void> {
-    const auth = tag.startsWith(`${AUTH_REGISTRY}/`) ? { username: AUTH_USER, password: AUTH_PASSWORD } : undefined;
+    const auth = tag.startsWith(`${AUTH_REGISTRY}/`) ? { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } : undefined;
     const { reference, digest } = await new RegistryClient({ auth }).getManifest(tag);
     const headers: Record<string, string> = auth ? { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` } : {};
     await fetch(`http://${reference.registry}/v2/${reference.repository}/manifests/${digest}`, {
@@ -161,7 +161,7 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
 
         it("reads the image with the right credentials", async () => {
             const { raw, platforms } = await inspectRaw(reference, { env: dockerEnv });
-            const resolved = await new RegistryClient({ auth: { username: AUTH_USER, password: AUTH_PASSWORD } }).resolveImage(reference);
+            const resolved = await new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } }).resolveImage(reference);
             assert.strictEqual(resolved.digest, sha256(raw));
             assert.deepStrictEqual(resolved.platforms, platforms);
             assert.deepStrictEqual(Object.keys(resolved.platforms).sort(), ["linux/amd64", "linux/arm64"]);
@@ -169,7 +169,7 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
 
         it("fails naming the user, and not the password, when the password is wrong", async () => {
             const wrong = "wrong-password-do-not-print";
-            const error: RegistryError = await new RegistryClient({ auth: { username: AUTH_USER, password: wrong } }).platformDigests(reference).then(
+            const error: RegistryError = await new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: wrong } }).platformDigests(reference).then(
                 () => assert.fail("a wrong password was accepted"),
                 (e) => e,
             );
@@ -187,7 +187,7 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
             await assert.rejects(new RegistryClient().platformDigests(reference), {
                 name: "RegistryError",
                 kind: "auth",
-                message: `authentication failed for registry ${AUTH_REGISTRY} anonymously (no credentials were given): HTTP 401 reading manifest ${reference} (registry says: UNAUTHORIZED: authentication required); pass auth: { username, password } or { token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
+                message: `authentication failed for registry ${AUTH_REGISTRY} anonymously (no credentials were given): HTTP 401 reading manifest ${reference} (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${AUTH_REGISTRY}", username, password } or { registry: "${AUTH_REGISTRY}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
             });
         });
     });

@@ -8,13 +8,17 @@ import { AddressInfo } from "net";
 import {
     ImageIndex,
     RegistryClient,
+    RegistryCredentials,
     RegistryError,
     assertTransportAllowed,
     formatImageReference,
     isLoopbackRegistry,
+    normaliseInsecureHosts,
+    normaliseRegistryHost,
     parseDigest,
     parseImageReference,
     parseWwwAuthenticate,
+    realmMayReceiveCredentials,
     registryScheme,
     selectPlatformManifests,
 } from "../../sdk/registry";
@@ -220,41 +224,110 @@ describe("selectPlatformManifests", () => {
 });
 
 describe("http vs https policy", () => {
-    const schemes: [string, boolean, "http" | "https"][] = [
-        ["127.0.0.1:5000", false, "http"],
-        ["127.3.2.1", false, "http"],
-        ["localhost:5000", false, "http"],
-        ["localhost", false, "http"],
-        ["[::1]:5000", false, "http"],
-        ["registry.example.com", false, "https"],
-        ["123456789012.dkr.ecr.us-west-2.amazonaws.com", false, "https"],
-        ["127.0.0.1.nip.io:5000", false, "https"],
-        ["10.0.0.5:5000", false, "https"],
-        ["localhost.example.com", false, "https"],
-        ["registry.example.com", true, "http"],
+    const schemes: [string, string[], "http" | "https"][] = [
+        ["127.0.0.1:5000", [], "http"],
+        ["127.3.2.1", [], "http"],
+        ["localhost:5000", [], "http"],
+        ["localhost", [], "http"],
+        ["[::1]:5000", [], "http"],
+        ["registry.example.com", [], "https"],
+        ["123456789012.dkr.ecr.us-west-2.amazonaws.com", [], "https"],
+        ["127.0.0.1.nip.io:5000", [], "https"],
+        ["10.0.0.5:5000", [], "https"],
+        ["localhost.example.com", [], "https"],
+        ["registry.example.com", ["registry.example.com"], "http"],
+        ["registry.example.com:5000", ["Registry.Example.COM:5000"], "http"],
+        ["registry.example.com", ["registry.example.com:80"], "http"],
+        ["registry.example.com:5000", ["registry.example.com"], "https"],
+        ["registry.example.com", ["other.example.com"], "https"],
+        ["10.0.0.5:5000", ["10.0.0.5:5001"], "https"],
     ];
-    for (const [registry, insecure, scheme] of schemes) {
-        it(`uses ${scheme} for ${registry}${insecure ? " when insecure" : ""}`, () => {
-            assert.strictEqual(registryScheme(registry, insecure), scheme);
-            assert.strictEqual(isLoopbackRegistry(registry), scheme === "http" && !insecure);
+    for (const [registry, list, scheme] of schemes) {
+        it(`uses ${scheme} for ${registry}${list.length > 0 ? ` when insecure is ${JSON.stringify(list)}` : ""}`, () => {
+            assert.strictEqual(registryScheme(registry, normaliseInsecureHosts(list)), scheme);
+            assert.strictEqual(isLoopbackRegistry(registry), scheme === "http" && list.length === 0);
         });
     }
-    it("refuses plain http to a non-loopback host", () => {
-        assert.throws(() => assertTransportAllowed(new URL("http://auth.example.com/token?scope=x")), {
-            message:
-                "refusing to send a request to auth.example.com over plain http (http://auth.example.com/token): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]); use https, or pass insecure: true if this registry really has no TLS",
-        });
+    it("refuses plain http to a non-loopback host not listed in insecure", () => {
+        for (const insecure of [[], ["auth.example.com:8080"], ["other.example.com"]]) {
+            assert.throws(() => assertTransportAllowed(new URL("http://auth.example.com/token?scope=x"), normaliseInsecureHosts(insecure)), {
+                name: "RegistryError",
+                kind: "insecure",
+                message:
+                    'refusing to send a request to auth.example.com over plain http (http://auth.example.com/token): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]) and the hosts listed in insecure; use https, or add "auth.example.com" to insecure if it really has no TLS',
+            });
+        }
     });
-    it("allows http to loopback hosts, to any host when insecure, and https anywhere", () => {
+    it("allows http to loopback hosts and to the hosts listed in insecure, and https anywhere", () => {
         assertTransportAllowed(new URL("http://127.0.0.1:5000/v2/"));
         assertTransportAllowed(new URL("http://[::1]:5000/v2/"));
-        assertTransportAllowed(new URL("http://registry.example.com/v2/"), true);
+        assertTransportAllowed(new URL("http://registry.example.com/v2/"), ["registry.example.com"]);
+        assertTransportAllowed(new URL("http://registry.example.com:5000/v2/"), ["registry.example.com:5000"]);
         assertTransportAllowed(new URL("https://registry.example.com/v2/"));
     });
     it("refuses other URL schemes", () => {
         assert.throws(() => assertTransportAllowed(new URL("file:///etc/passwd")), {
             message: "refusing to request file:///etc/passwd: only https and http URLs are supported",
         });
+    });
+    it("takes insecure as a list of registry hosts only", () => {
+        const allowed =
+            'expected a list of registry hosts with optional ports, e.g. ["registry.lan:5000"], like Docker\'s insecure-registries (loopback hosts need no entry)';
+        const cases: [unknown, string][] = [
+            [true, `RegistryClient: insecure true is not valid: ${allowed}`],
+            ["registry.lan", `RegistryClient: insecure "registry.lan" is not valid: ${allowed}`],
+            [["ok.example.com", "http://registry.lan"], `RegistryClient: insecure[1] "http://registry.lan" is not a registry host: ${allowed}`],
+            [["10.0.0.0/8"], `RegistryClient: insecure[0] "10.0.0.0/8" is not a registry host: ${allowed}`],
+            [[5000], `RegistryClient: insecure[0] 5000 is not a registry host: ${allowed}`],
+        ];
+        for (const [insecure, message] of cases) {
+            assert.throws(() => new RegistryClient({ insecure: insecure as string[] }), { message });
+        }
+    });
+});
+
+describe("which token realms may receive a registry's basic credentials", () => {
+    const cases: [string, string, boolean][] = [
+        // https: any host, as Docker sends them (Docker Hub's realm is auth.docker.io).
+        ["registry-1.docker.io", "https://auth.docker.io/token", true],
+        ["registry.example.com", "https://registry.example.com/token", true],
+        ["127.0.0.1:5000", "https://auth.example.com/token", true],
+        // http: only the loopback registry's own host.
+        ["127.0.0.1:5000", "http://127.0.0.1:5001/token", true],
+        ["localhost:5000", "http://localhost/token", true],
+        ["[::1]:5000", "http://[::1]:5001/token", true],
+        ["127.0.0.1:5000", "http://127.0.0.2:5001/token", false],
+        ["127.0.0.1:5000", "http://localhost:5001/token", false],
+        ["127.0.0.1:5000", "http://auth.example.com/token", false],
+        ["registry.example.com", "http://registry.example.com/token", false],
+        ["registry.example.com", "http://127.0.0.1/token", false],
+        ["127.0.0.1:5000", "ftp://127.0.0.1/token", false],
+    ];
+    for (const [registry, realm, allowed] of cases) {
+        it(`${allowed ? "sends" : "does not send"} the credentials of ${registry} to ${realm}`, () => {
+            assert.strictEqual(realmMayReceiveCredentials(registry, new URL(realm)), allowed);
+        });
+    }
+});
+
+describe("credentials are bound to a registry", () => {
+    it("names auth.registry when it is missing or not a host", () => {
+        const expected = 'expected the registry host the credentials are for, with an optional port, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com" or "127.0.0.1:5001"';
+        for (const [registry, shown] of [
+            [undefined, "(missing)"],
+            ["", '""'],
+            ["https://r.example.com", '"https://r.example.com"'],
+            ["r.example.com/team", '"r.example.com/team"'],
+        ] as const) {
+            assert.throws(() => new RegistryClient({ auth: { registry, username: "u", password: "p" } as RegistryCredentials }), {
+                message: `RegistryClient: auth.registry ${shown} is not valid: ${expected}`,
+            });
+        }
+    });
+    it("reads Docker Hub's aliases and any case as the registry references name", () => {
+        assert.strictEqual(normaliseRegistryHost("docker.io"), "registry-1.docker.io");
+        assert.strictEqual(normaliseRegistryHost("Index.Docker.IO"), "registry-1.docker.io");
+        assert.strictEqual(normaliseRegistryHost("R.Example.com:5000"), "r.example.com:5000");
     });
 });
 
@@ -378,7 +451,7 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                 });
             }
         });
-        const client = new RegistryClient({ auth: { username: "alice", password: "s3cret" } });
+        const client = new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } });
         assert.deepStrictEqual(await client.platformDigests(`${registry.host}/team/app:v1`), {
             "linux/amd64": `sha256:${"1".repeat(64)}`,
             "linux/arm64": `sha256:${"2".repeat(64)}`,
@@ -409,7 +482,7 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
     it("fails naming the user, not the password, when the token realm rejects the credentials", async () => {
         const auth = await start((_req, res) => sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "bad password wrong-pw" }] })));
         const registry = await start((_req, res) => sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${auth.host}/token",service="svc"` }));
-        const error = await new RegistryClient({ auth: { username: "alice", password: "wrong-pw" } }).getManifest(`${registry.host}/team/app:v1`).then(
+        const error = await new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "wrong-pw" } }).getManifest(`${registry.host}/team/app:v1`).then(
             () => assert.fail("expected an error"),
             (e: RegistryError) => e,
         );
@@ -429,22 +502,22 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                       "WWW-Authenticate": 'Basic realm="Registry Realm"',
                   }),
         );
-        await new RegistryClient({ auth: { username: "AWS", password: "ecr-password" } }).getManifest(`${registry.host}/team/app:v1`);
+        await new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "ecr-password" } }).getManifest(`${registry.host}/team/app:v1`);
         await assert.rejects(new RegistryClient().getManifest(`${registry.host}/team/app:v1`), {
             name: "RegistryError",
-            message: `authentication failed for registry ${registry.host} anonymously (no credentials were given): HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); pass auth: { username, password } or { token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
+            message: `authentication failed for registry ${registry.host} anonymously (no credentials were given): HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${registry.host}", username, password } or { registry: "${registry.host}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
         });
-        await assert.rejects(new RegistryClient({ auth: { username: "AWS", password: "nope" } }).getManifest(`${registry.host}/team/app:v1`), {
+        await assert.rejects(new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "nope" } }).getManifest(`${registry.host}/team/app:v1`), {
             message: `authentication failed for registry ${registry.host} as user "AWS": HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); check the credentials (an ECR password expires after 12 hours)`,
         });
     });
 
     it("sends a given bearer token and never shows it in errors", async () => {
         const registry = await start((req, res) => sendJson(res, req.headers.authorization === "Bearer good" ? 403 : 401, "{}"));
-        await assert.rejects(new RegistryClient({ auth: { token: "bad-token" } }).getManifest(`${registry.host}/team/app:v1`), {
+        await assert.rejects(new RegistryClient({ auth: { registry: registry.host, token: "bad-token" } }).getManifest(`${registry.host}/team/app:v1`), {
             message: `authentication failed for registry ${registry.host} with the given bearer token: HTTP 401 reading manifest ${registry.host}/team/app:v1; check the credentials (an ECR password expires after 12 hours)`,
         });
-        await assert.rejects(new RegistryClient({ auth: { token: "good" } }).getManifest(`${registry.host}/team/app:v1`), {
+        await assert.rejects(new RegistryClient({ auth: { registry: registry.host, token: "good" } }).getManifest(`${registry.host}/team/app:v1`), {
             message: `authentication failed for registry ${registry.host} with the given bearer token: HTTP 403 reading manifest ${registry.host}/team/app:v1; check that this user may pull the repository`,
         });
         assert.deepStrictEqual(
@@ -476,7 +549,7 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                 sendJson(res, 404, "{}");
             }
         });
-        const resolved = await new RegistryClient({ auth: { username: "AWS", password: "pw" } }).resolveImage(`${registry.host}/app:v1`);
+        const resolved = await new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "pw" } }).resolveImage(`${registry.host}/app:v1`);
         assert.deepStrictEqual(resolved, {
             reference: `${registry.host}/app:v1`,
             digest: MANIFEST_DIGEST,
@@ -503,7 +576,7 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
         await assert.rejects(new RegistryClient().getManifest(`${registry.host}/app:v1`), {
             name: "RegistryError",
             message:
-                "refusing to send a request to storage.example.com over plain http (http://storage.example.com/blob): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]); use https, or pass insecure: true if this registry really has no TLS",
+                'refusing to send a request to storage.example.com over plain http (http://storage.example.com/blob): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]) and the hosts listed in insecure; use https, or add "storage.example.com" to insecure if it really has no TLS',
         });
     });
 
@@ -558,7 +631,7 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
         const registry = await start((_req, res) => sendJson(res, 200, body, { "Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws" }));
         await assert.rejects(new RegistryClient().getManifest(`${registry.host}/app:v1`), {
             name: "RegistryError",
-            message: `manifest ${registry.host}/app:v1 from registry ${registry.host} has media type "application/vnd.docker.distribution.manifest.v1+prettyjws", which this client cannot read; accepted media types: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json`,
+            message: `manifest ${registry.host}/app:v1 from registry ${registry.host} has media type "application/vnd.docker.distribution.manifest.v1+prettyjws" (its Content-Type; it has no mediaType field), which this client cannot read; accepted media types: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json`,
         });
     });
 
