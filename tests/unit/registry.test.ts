@@ -3,6 +3,7 @@
 // oversized and tampered bodies, unknown media types, timeouts).
 import * as assert from "assert";
 import * as crypto from "crypto";
+import * as dns from "dns";
 import * as http from "http";
 import { AddressInfo } from "net";
 import {
@@ -739,6 +740,168 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
         const registry = await start((req, res) => (req.url?.includes("/manifests/") ? sendJson(res, 200, manifest) : sendJson(res, 200, config)));
         await assert.rejects(new RegistryClient().platformDigests(`${registry.host}/app:att`), {
             message: `${registry.host}/app:att is a single manifest whose config ${digestOf(config)} (application/vnd.in-toto+json) names no os/architecture: it is not a container image, so it has no platform`,
+        });
+    });
+
+    // ---- credentials go only where they belong ----
+
+    it("sends no credentials to a registry other than the one they were given for", async () => {
+        const mine = await start((_req, res) => sendIndex(res));
+        const other = await start(
+            (_req, res) => sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }), { "WWW-Authenticate": 'Basic realm="r"' }),
+            "127.0.0.2",
+        );
+        for (const auth of [
+            { registry: mine.host, username: "alice", password: "s3cret" },
+            { registry: mine.host, token: "tok-mine" },
+        ]) {
+            const client = new RegistryClient({ auth });
+            await client.getManifest(`${mine.host}/team/app:v1`);
+            await assert.rejects(client.getManifest(`${other.host}/team/app:v1`), {
+                name: "RegistryError",
+                kind: "auth",
+                message: `authentication failed for registry ${other.host} anonymously (the credentials given are for registry ${mine.host} only): HTTP 401 reading manifest ${other.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${other.host}", username, password } or { registry: "${other.host}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
+            });
+        }
+        assert.deepStrictEqual(
+            mine.seen.map((s) => s.authorization),
+            [basic("alice", "s3cret"), "Bearer tok-mine"],
+        );
+        assert.deepStrictEqual(
+            other.seen.map((s) => s.authorization),
+            [undefined, undefined],
+        );
+    });
+
+    it("asks another registry's token realm for an anonymous token, without the credentials", async () => {
+        const realm = await start((_req, res) => sendJson(res, 200, JSON.stringify({ token: "anon" })), "127.0.0.2");
+        const other = await start(
+            (req, res) =>
+                req.headers.authorization === "Bearer anon"
+                    ? sendIndex(res)
+                    : sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token",service="other"` }),
+            "127.0.0.2",
+        );
+        await new RegistryClient({ auth: { registry: "127.0.0.1:5001", username: "alice", password: "s3cret" } }).getManifest(`${other.host}/team/app:v1`);
+        assert.deepStrictEqual(
+            other.seen.map((s) => s.authorization),
+            [undefined, "Bearer anon"],
+        );
+        assert.deepStrictEqual(
+            realm.seen.map((s) => s.authorization),
+            [undefined],
+        );
+    });
+
+    it("refuses to send basic credentials to a plain-http token realm on another host, even on loopback", async () => {
+        const realm = await start((_req, res) => sendJson(res, 200, JSON.stringify({ token: "stolen" })), "127.0.0.2");
+        const registry = await start((req, res) =>
+            req.headers.authorization === "Bearer stolen"
+                ? sendIndex(res)
+                : sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token",service="svc"` }),
+        );
+        await assert.rejects(new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } }).getManifest(`${registry.host}/app:v1`), {
+            name: "RegistryError",
+            kind: "insecure",
+            message: `registry ${registry.host} asked for a bearer token from http://${realm.host}/token; refusing to send its credentials there over plain http: they go to a token realm only over https, or over http to a realm on the registry's own loopback host`,
+        });
+        assert.deepStrictEqual(realm.seen, []);
+    });
+
+    it("drops the Authorization header on a redirect to another port of the same host, and from a token realm", async () => {
+        const elsewhere = await start((req, res) => (req.url === "/token" ? sendJson(res, 200, JSON.stringify({ token: "t" })) : sendIndex(res)));
+        const realm = await start((_req, res) => {
+            res.writeHead(302, { Location: `http://${elsewhere.host}/token` });
+            res.end();
+        });
+        const registry = await start((req, res) => {
+            if (req.headers.authorization === "Bearer t") {
+                res.writeHead(307, { Location: `http://${elsewhere.host}/manifest` });
+                res.end();
+            } else {
+                sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token"` });
+            }
+        });
+        await new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } }).getManifest(`${registry.host}/app:v1`);
+        assert.deepStrictEqual(realm.seen[0].authorization, basic("alice", "s3cret"));
+        assert.deepStrictEqual(elsewhere.seen, [
+            { method: "GET", url: "/token", authorization: undefined },
+            { method: "GET", url: "/manifest", authorization: undefined },
+        ]);
+    });
+
+    describe("registries off loopback (names resolved to 127.0.0.3 and 127.0.0.4 here)", () => {
+        // The module object itself, whose lookup fetch's connections call; an import binding is read-only.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const dnsModule = require("dns") as typeof dns;
+        const realLookup = dnsModule.lookup;
+        const names: Record<string, string> = { "registry.example.test": "127.0.0.3", "auth.example.test": "127.0.0.4" };
+        before(() => {
+            dnsModule.lookup = ((hostname: string, options: unknown, callback?: (...args: unknown[]) => void) => {
+                const address = names[hostname];
+                if (address === undefined) {
+                    return (realLookup as (...args: unknown[]) => void)(hostname, options, callback);
+                }
+                const done = (typeof options === "function" ? options : callback) as (...args: unknown[]) => void;
+                const all = typeof options === "object" && (options as { all?: boolean } | null)?.all === true;
+                process.nextTick(() => (all ? done(null, [{ address, family: 4 }]) : done(null, address, 4)));
+            }) as typeof dns.lookup;
+        });
+        after(() => {
+            dnsModule.lookup = realLookup;
+        });
+        // A server on `address`, named by `name` with its port.
+        const named = async (name: string, handler: http.RequestListener) => {
+            const server = await start(handler, names[name]);
+            return { ...server, host: `${name}:${server.host.split(":")[1]}` };
+        };
+
+        it("uses plain http only to the hosts listed in insecure", async () => {
+            const registry = await named("registry.example.test", (_req, res) => sendIndex(res));
+            const reference = `${registry.host}/app:v1`;
+            assert.strictEqual((await new RegistryClient({ insecure: [registry.host] }).getManifest(reference)).digest, INDEX_DIGEST);
+            // Any other list means https, which this plain-http server cannot answer.
+            for (const insecure of [[], ["auth.example.test"], ["registry.example.test"], [`auth.example.test:${registry.host.split(":")[1]}`]]) {
+                await assert.rejects(new RegistryClient({ insecure, timeoutMs: 5000 }).getManifest(reference), (e: RegistryError) => {
+                    assert.strictEqual(e.kind, "unreachable");
+                    assert.ok(e.message.includes(`GET https://${registry.host}/v2/app/manifests/v1`), e.message);
+                    return true;
+                });
+            }
+            assert.strictEqual(registry.seen.filter((s) => s.method === "GET").length, 1);
+        });
+
+        it("never sends basic credentials to a plain-http token realm off loopback, listed in insecure or not", async () => {
+            const auth = await named("auth.example.test", (_req, res) => sendJson(res, 200, JSON.stringify({ token: "t" })));
+            let realmUrl = "";
+            const registry = await named("registry.example.test", (req, res) =>
+                req.url?.startsWith("/token")
+                    ? sendJson(res, 200, JSON.stringify({ token: "t" }))
+                    : req.headers.authorization === "Bearer t"
+                      ? sendIndex(res)
+                      : sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="${realmUrl}"` }),
+            );
+            const credentials = { registry: registry.host, username: "alice", password: "s3cret" };
+            for (const realm of [`http://${auth.host}/token`, `http://${registry.host}/token`]) {
+                realmUrl = realm;
+                const insecure = [registry.host, auth.host];
+                await assert.rejects(new RegistryClient({ auth: credentials, insecure }).getManifest(`${registry.host}/app:v1`), {
+                    name: "RegistryError",
+                    kind: "insecure",
+                    message: `registry ${registry.host} asked for a bearer token from ${realm}; refusing to send its credentials there over plain http: they go to a token realm only over https, or over http to a realm on the registry's own loopback host`,
+                });
+                // Without credentials, the same realm gives an anonymous token.
+                await new RegistryClient({ insecure }).getManifest(`${registry.host}/app:v1`);
+            }
+            assert.deepStrictEqual(
+                auth.seen.map((s) => s.authorization),
+                [undefined],
+            );
+            // The registry itself is sent its credentials; its own /token realm over http is not.
+            assert.deepStrictEqual(
+                registry.seen.filter((s) => s.url.startsWith("/token")).map((s) => s.authorization),
+                [undefined],
+            );
         });
     });
 });
