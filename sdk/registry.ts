@@ -477,7 +477,12 @@ export function validateManifest(body: Buffer, contentType: string, what: string
     const declared = isObject(json) ? json.mediaType : undefined;
     const mediaType = typeof declared === "string" ? declared : contentType;
     if (!(ACCEPTED_MANIFEST_TYPES as readonly string[]).includes(mediaType)) {
-        const source = typeof declared === "string" ? "" : contentType === "" ? " (it has no mediaType field and no Content-Type)" : " (its Content-Type; it has no mediaType field)";
+        const source =
+            typeof declared === "string"
+                ? ""
+                : contentType === ""
+                  ? " (it has no mediaType field and no Content-Type)"
+                  : " (its Content-Type; it has no mediaType field)";
         throw new RegistryError(
             "media-type",
             `${what} has media type ${JSON.stringify(mediaType || "(none)")}${source}, which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,

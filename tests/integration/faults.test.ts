@@ -378,7 +378,9 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             const front = await proxy(() => "forward", AUTH_REGISTRY);
             const wrong = "wrong-password-never-printed";
             await assert.rejects(
-                new RegistryClient({ auth: { registry: front.host, username: AUTH_USER, password: wrong } }).platformDigests(`${front.host}/multiarch-test/any:v1`),
+                new RegistryClient({ auth: { registry: front.host, username: AUTH_USER, password: wrong } }).platformDigests(
+                    `${front.host}/multiarch-test/any:v1`,
+                ),
                 (e: RegistryError) => {
                     assert.strictEqual(e.kind, "auth");
                     assert.strictEqual(e.status, 401);
@@ -394,12 +396,15 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
     describe("credentials", () => {
         it("says a bearer token was used, never the token, when the auth registry refuses it", async () => {
             const token = "bearer-token-never-printed";
-            await assert.rejects(new RegistryClient({ auth: { registry: AUTH_REGISTRY, token } }).platformDigests(`${AUTH_REGISTRY}/multiarch-test/any:v1`), (e: RegistryError) => {
-                assert.strictEqual(e.kind, "auth");
-                assert.match(e.message, new RegExp(`^authentication failed for registry ${AUTH_REGISTRY} with the given bearer token: HTTP 401`));
-                assert.ok(!e.message.includes(token));
-                return true;
-            });
+            await assert.rejects(
+                new RegistryClient({ auth: { registry: AUTH_REGISTRY, token } }).platformDigests(`${AUTH_REGISTRY}/multiarch-test/any:v1`),
+                (e: RegistryError) => {
+                    assert.strictEqual(e.kind, "auth");
+                    assert.match(e.message, new RegExp(`^authentication failed for registry ${AUTH_REGISTRY} with the given bearer token: HTTP 401`));
+                    assert.ok(!e.message.includes(token));
+                    return true;
+                },
+            );
         });
 
         it("prints the user but never MULTIARCH_REGISTRY_PASSWORD when it is wrong", async () => {
@@ -533,7 +538,9 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             }));
             proxies.push(front);
             await assert.rejects(
-                new RegistryClient({ auth: { registry: front.host, username: AUTH_USER, password: AUTH_PASSWORD } }).getManifest(`${front.host}/${BASE_REFERENCE}`),
+                new RegistryClient({ auth: { registry: front.host, username: AUTH_USER, password: AUTH_PASSWORD } }).getManifest(
+                    `${front.host}/${BASE_REFERENCE}`,
+                ),
                 (e: RegistryError) => {
                     assert.strictEqual(e.kind, "insecure");
                     assert.strictEqual(

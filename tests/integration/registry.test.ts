@@ -161,7 +161,9 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
 
         it("reads the image with the right credentials", async () => {
             const { raw, platforms } = await inspectRaw(reference, { env: dockerEnv });
-            const resolved = await new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } }).resolveImage(reference);
+            const resolved = await new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } }).resolveImage(
+                reference,
+            );
             assert.strictEqual(resolved.digest, sha256(raw));
             assert.deepStrictEqual(resolved.platforms, platforms);
             assert.deepStrictEqual(Object.keys(resolved.platforms).sort(), ["linux/amd64", "linux/arm64"]);
@@ -169,10 +171,12 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
 
         it("fails naming the user, and not the password, when the password is wrong", async () => {
             const wrong = "wrong-password-do-not-print";
-            const error: RegistryError = await new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: wrong } }).platformDigests(reference).then(
-                () => assert.fail("a wrong password was accepted"),
-                (e) => e,
-            );
+            const error: RegistryError = await new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: wrong } })
+                .platformDigests(reference)
+                .then(
+                    () => assert.fail("a wrong password was accepted"),
+                    (e) => e,
+                );
             assert.strictEqual(error.kind, "auth");
             assert.strictEqual(error.status, 401);
             assert.strictEqual(

@@ -313,7 +313,8 @@ describe("which token realms may receive a registry's basic credentials", () => 
 
 describe("credentials are bound to a registry", () => {
     it("names auth.registry when it is missing or not a host", () => {
-        const expected = 'expected the registry host the credentials are for, with an optional port, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com" or "127.0.0.1:5001"';
+        const expected =
+            'expected the registry host the credentials are for, with an optional port, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com" or "127.0.0.1:5001"';
         for (const [registry, shown] of [
             [undefined, "(missing)"],
             ["", '""'],
@@ -483,10 +484,12 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
     it("fails naming the user, not the password, when the token realm rejects the credentials", async () => {
         const auth = await start((_req, res) => sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "bad password wrong-pw" }] })));
         const registry = await start((_req, res) => sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${auth.host}/token",service="svc"` }));
-        const error = await new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "wrong-pw" } }).getManifest(`${registry.host}/team/app:v1`).then(
-            () => assert.fail("expected an error"),
-            (e: RegistryError) => e,
-        );
+        const error = await new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "wrong-pw" } })
+            .getManifest(`${registry.host}/team/app:v1`)
+            .then(
+                () => assert.fail("expected an error"),
+                (e: RegistryError) => e,
+            );
         assert.strictEqual(error.kind, "auth");
         assert.strictEqual(
             error.message,
@@ -508,9 +511,12 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
             name: "RegistryError",
             message: `authentication failed for registry ${registry.host} anonymously (no credentials were given): HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${registry.host}", username, password } or { registry: "${registry.host}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
         });
-        await assert.rejects(new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "nope" } }).getManifest(`${registry.host}/team/app:v1`), {
-            message: `authentication failed for registry ${registry.host} as user "AWS": HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); check the credentials (an ECR password expires after 12 hours)`,
-        });
+        await assert.rejects(
+            new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "nope" } }).getManifest(`${registry.host}/team/app:v1`),
+            {
+                message: `authentication failed for registry ${registry.host} as user "AWS": HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); check the credentials (an ECR password expires after 12 hours)`,
+            },
+        );
     });
 
     it("sends a given bearer token and never shows it in errors", async () => {
@@ -550,7 +556,9 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                 sendJson(res, 404, "{}");
             }
         });
-        const resolved = await new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "pw" } }).resolveImage(`${registry.host}/app:v1`);
+        const resolved = await new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "pw" } }).resolveImage(
+            `${registry.host}/app:v1`,
+        );
         assert.deepStrictEqual(resolved, {
             reference: `${registry.host}/app:v1`,
             digest: MANIFEST_DIGEST,
@@ -748,7 +756,10 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
     it("sends no credentials to a registry other than the one they were given for", async () => {
         const mine = await start((_req, res) => sendIndex(res));
         const other = await start(
-            (_req, res) => sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }), { "WWW-Authenticate": 'Basic realm="r"' }),
+            (_req, res) =>
+                sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }), {
+                    "WWW-Authenticate": 'Basic realm="r"',
+                }),
             "127.0.0.2",
         );
         for (const auth of [
@@ -800,11 +811,14 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                 ? sendIndex(res)
                 : sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token",service="svc"` }),
         );
-        await assert.rejects(new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } }).getManifest(`${registry.host}/app:v1`), {
-            name: "RegistryError",
-            kind: "insecure",
-            message: `registry ${registry.host} asked for a bearer token from http://${realm.host}/token; refusing to send its credentials there over plain http: they go to a token realm only over https, or over http to a realm on the registry's own loopback host`,
-        });
+        await assert.rejects(
+            new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } }).getManifest(`${registry.host}/app:v1`),
+            {
+                name: "RegistryError",
+                kind: "insecure",
+                message: `registry ${registry.host} asked for a bearer token from http://${realm.host}/token; refusing to send its credentials there over plain http: they go to a token realm only over https, or over http to a realm on the registry's own loopback host`,
+            },
+        );
         assert.deepStrictEqual(realm.seen, []);
     });
 
