@@ -7,10 +7,14 @@ import * as dns from "dns";
 import * as http from "http";
 import { AddressInfo } from "net";
 import {
+    ACCEPTED_MANIFEST_TYPES,
     ImageIndex,
+    OCI_INDEX,
+    OCI_MANIFEST,
     RegistryClient,
     RegistryCredentials,
     RegistryError,
+    RegistryErrorKind,
     assertTransportAllowed,
     formatImageReference,
     isLoopbackRegistry,
@@ -917,5 +921,169 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                 [undefined],
             );
         });
+    });
+
+    describe("bodies that are JSON but not a manifest", () => {
+        const D = `sha256:${HEX_A}`;
+        const index = (manifests: unknown, extra: Record<string, unknown> = {}) => ({ schemaVersion: 2, mediaType: OCI_INDEX, manifests, ...extra });
+        const image = (fields: Record<string, unknown>) => ({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { digest: D }, layers: [], ...fields });
+        const deep = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+        // [what, body, Content-Type, kind, the message after "<what> from registry <host> "]
+        const cases: [string, string, string, RegistryErrorKind, string][] = [
+            ["null", "null", OCI_INDEX, "protocol", `is not a well-formed ${OCI_INDEX}: the document is null, not an object`],
+            ["a list", "[]", OCI_MANIFEST, "protocol", `is not a well-formed ${OCI_MANIFEST}: the document is a list, not an object`],
+            ["a number", "42", OCI_INDEX, "protocol", `is not a well-formed ${OCI_INDEX}: the document is the number 42, not an object`],
+            ["a string", '"x"', OCI_INDEX, "protocol", `is not a well-formed ${OCI_INDEX}: the document is the string "x", not an object`],
+            [
+                "no mediaType and no Content-Type",
+                JSON.stringify({ schemaVersion: 2, manifests: [] }),
+                "",
+                "media-type",
+                `has media type "(none)" (it has no mediaType field and no Content-Type), which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,
+            ],
+            [
+                "mediaType a number",
+                JSON.stringify(index([], { mediaType: 5 })),
+                OCI_INDEX,
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: mediaType is the number 5, not a string`,
+            ],
+            [
+                "schemaVersion a string",
+                JSON.stringify(index([], { schemaVersion: "2" })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: schemaVersion is the string "2", not 2`,
+            ],
+            [
+                "manifests: [null]",
+                JSON.stringify(index([null])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0] is null, not a descriptor object`,
+            ],
+            [
+                "manifests an object",
+                JSON.stringify(index({ 0: {} })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests is an object, not a list of descriptors`,
+            ],
+            [
+                "a digest that is a number",
+                JSON.stringify(index([{ digest: 1 }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].digest is the number 1, not "sha256:" followed by 64 lowercase hex characters`,
+            ],
+            [
+                "a platform that is a string",
+                JSON.stringify(index([{ digest: D, platform: "linux/amd64" }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].platform is the string "linux/amd64", not an object`,
+            ],
+            [
+                "a platform without architecture",
+                JSON.stringify(index([{ digest: D, platform: { os: "linux" } }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].platform.architecture is missing, not a string`,
+            ],
+            [
+                "annotations with a list value",
+                JSON.stringify(index([{ digest: D, annotations: { "vnd.docker.reference.type": ["attestation-manifest"] } }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].annotations["vnd.docker.reference.type"] is a list, not a string`,
+            ],
+            [
+                "a negative size",
+                JSON.stringify(index([{ digest: D, size: -1 }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].size is the number -1, not a whole number of bytes`,
+            ],
+            [
+                "no config",
+                JSON.stringify(image({ config: undefined })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_MANIFEST}: config is missing, not a descriptor object`,
+            ],
+            [
+                "a config digest the client cannot fetch",
+                JSON.stringify(image({ config: { digest: "../../x" } })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_MANIFEST}: config.digest is the string "../../x", not "sha256:" followed by 64 lowercase hex characters`,
+            ],
+            [
+                "layers null",
+                JSON.stringify(image({ layers: null })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_MANIFEST}: layers is null, not a list of descriptors`,
+            ],
+            [
+                "a layer that is a string",
+                JSON.stringify(image({ layers: ["sha256:x"] })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_MANIFEST}: layers[0] is the string "sha256:x", not a descriptor object`,
+            ],
+            // Deeply nested, within the 4 MiB bound: refused before JSON.parse, which takes seconds over it.
+            [
+                "a document nested 2,000,000 levels deep",
+                `{"mediaType":"${OCI_INDEX}","manifests":${deep(2000000)}}`,
+                "",
+                "protocol",
+                "nests lists and objects more than 64 levels deep, which no manifest does (an index is 4 levels deep); refusing to parse it",
+            ],
+            [
+                "a field the client does not read nested 65 levels deep",
+                `{"mediaType":"${OCI_INDEX}","manifests":[],"x":${deep(64)}}`,
+                "",
+                "protocol",
+                "nests lists and objects more than 64 levels deep, which no manifest does (an index is 4 levels deep); refusing to parse it",
+            ],
+            [
+                "a platform nested 64 levels deep (brackets inside strings do not count)",
+                `{"mediaType":"${OCI_INDEX}","manifests":[{"digest":"${D}","platform":${deep(61)}}],"s":"${"[".repeat(100)}\\\\"}`,
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].platform is a list, not an object`,
+            ],
+            [
+                "a 1,000,000-character mediaType",
+                JSON.stringify(index([], { mediaType: "x".repeat(1000000) })),
+                OCI_INDEX,
+                "media-type",
+                `has media type a 1000000-character string, which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,
+            ],
+            [
+                "30,000 entries and then null",
+                JSON.stringify(index([...new Array(30000).fill({ digest: D }), null])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[30000] is null, not a descriptor object`,
+            ],
+        ];
+        for (const [what, body, contentType, kind, message] of cases) {
+            it(`refuses ${what} as a ${kind} RegistryError, never a TypeError`, async () => {
+                const registry = await start((_req, res) => sendJson(res, 200, body, contentType ? { "Content-Type": contentType } : {}));
+                for (const read of [
+                    (c: RegistryClient) => c.getManifest(`${registry.host}/app:v1`),
+                    (c: RegistryClient) => c.resolveImage(`${registry.host}/app:v1`),
+                ]) {
+                    await assert.rejects(read(new RegistryClient()), (e: Error) => {
+                        assert.ok(e instanceof RegistryError, `${e.name}: ${e.message}`);
+                        assert.strictEqual(e.kind, kind);
+                        assert.strictEqual(e.message, `manifest ${registry.host}/app:v1 from registry ${registry.host} ${message}`);
+                        return true;
+                    });
+                }
+            });
+        }
     });
 });
