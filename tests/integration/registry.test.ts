@@ -187,6 +187,22 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
             assert.ok(!error.message.includes(Buffer.from(`${AUTH_USER}:${wrong}`).toString("base64")));
         });
 
+        it("sends the credentials only to the registry they were given for", async () => {
+            // The same user and password, bound to the anonymous registry: the htpasswd
+            // registry gets none of them, and says so.
+            const elsewhere = new RegistryClient({ auth: { registry: REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } });
+            await assert.rejects(elsewhere.platformDigests(reference), {
+                name: "RegistryError",
+                kind: "auth",
+                message: `authentication failed for registry ${AUTH_REGISTRY} anonymously (the credentials given are for registry ${REGISTRY} only): HTTP 401 reading manifest ${reference} (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${AUTH_REGISTRY}", username, password } or { registry: "${AUTH_REGISTRY}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
+            });
+            // Bound to the htpasswd registry, the same client reads it, and still reads the
+            // anonymous registry anonymously.
+            const bound = new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } });
+            assert.deepStrictEqual(Object.keys(await bound.platformDigests(reference)).sort(), ["linux/amd64", "linux/arm64"]);
+            assert.deepStrictEqual(Object.keys(await bound.platformDigests(BASE_IMAGE)).sort(), ["linux/amd64", "linux/arm64"]);
+        });
+
         it("fails saying credentials are needed when none are given", async () => {
             await assert.rejects(new RegistryClient().platformDigests(reference), {
                 name: "RegistryError",
