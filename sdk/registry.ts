@@ -463,10 +463,18 @@ export function selectPlatformManifests(index: ImageIndex, source = "the index")
  * when present a string `mediaType`, a whole `size` >= 0, string `annotations` and a
  * `platform` with string `os` and `architecture` (and string `variant`, `os.version`).
  * Anything else is a `RegistryError` of kind `protocol` naming the first bad field.
- * Fields this client does not read are not checked. Only the fields above are visited,
- * so no nesting depth or size (within `maxBodyBytes`) costs more than one `JSON.parse`.
+ * Fields this client does not read are not checked. A body nested more than 64 levels
+ * deep is refused (kind `protocol`) before it is parsed, and only the fields above are
+ * visited, so no document within `maxBodyBytes` costs more than one pass over its bytes
+ * and one `JSON.parse` of a shallow document.
  */
 export function validateManifest(body: Buffer, contentType: string, what: string): { mediaType: string; json: ImageIndex | ImageManifest } {
+    if (nestingDepth(body, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) {
+        throw new RegistryError(
+            "protocol",
+            `${what} nests lists and objects more than ${MAX_MANIFEST_DEPTH} levels deep, which no manifest does (an index is 4 levels deep); refusing to parse it`,
+        );
+    }
     let json: unknown;
     let parsed = true;
     try {
@@ -485,7 +493,7 @@ export function validateManifest(body: Buffer, contentType: string, what: string
                   : " (its Content-Type; it has no mediaType field)";
         throw new RegistryError(
             "media-type",
-            `${what} has media type ${JSON.stringify(mediaType || "(none)")}${source}, which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,
+            `${what} has media type ${mediaType.length > 200 ? `a ${mediaType.length}-character string` : JSON.stringify(mediaType || "(none)")}${source}, which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,
         );
     }
     const malformed = (why: string) => new RegistryError("protocol", `${what} is not a well-formed ${mediaType}: ${why}`);
@@ -513,6 +521,36 @@ export function validateManifest(body: Buffer, contentType: string, what: string
         checkDescriptor(json.config, "config", true, malformed);
     }
     return { mediaType, json: json as unknown as ImageIndex | ImageManifest };
+}
+
+// Far deeper than any manifest, far shallower than what makes JSON.parse slow (a 4 MiB
+// body of nested lists takes it seconds).
+const MAX_MANIFEST_DEPTH = 64;
+
+// How deeply a JSON text nests lists and objects, counted up to just past `limit`, in one
+// pass over the bytes (brackets inside strings do not count).
+function nestingDepth(body: Buffer, limit: number): number {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < body.length; i++) {
+        const byte = body[i];
+        if (inString) {
+            if (byte === 0x5c) {
+                i++;
+            } else if (byte === 0x22) {
+                inString = false;
+            }
+        } else if (byte === 0x22) {
+            inString = true;
+        } else if (byte === 0x5b || byte === 0x7b) {
+            if (++depth > limit) {
+                return depth;
+            }
+        } else if (byte === 0x5d || byte === 0x7d) {
+            depth--;
+        }
+    }
+    return depth;
 }
 
 // The OCI image spec's digest grammar (descriptor.md): algorithm ":" encoded.
