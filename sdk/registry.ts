@@ -509,16 +509,18 @@ export function validateManifest(body: Buffer, contentType: string, what: string
     if (json.schemaVersion !== undefined && json.schemaVersion !== 2) {
         throw malformed(`schemaVersion is ${jsonType(json.schemaVersion)}, not 2`);
     }
-    const lists = INDEX_TYPES.has(mediaType) ? (["manifests"] as const) : (["layers"] as const);
-    for (const name of lists) {
+    const checkList = (name: "manifests" | "layers", sha256Only: boolean) => {
         const list = json[name];
         if (!Array.isArray(list)) {
             throw malformed(`${name} is ${jsonType(list)}, not a list of descriptors`);
         }
-        list.forEach((entry, i) => checkDescriptor(entry, `${name}[${i}]`, name === "manifests", malformed));
-    }
-    if (!INDEX_TYPES.has(mediaType)) {
+        list.forEach((entry, i) => checkDescriptor(entry, `${name}[${i}]`, sha256Only, malformed));
+    };
+    if (INDEX_TYPES.has(mediaType)) {
+        checkList("manifests", true);
+    } else {
         checkDescriptor(json.config, "config", true, malformed);
+        checkList("layers", false);
     }
     return { mediaType, json: json as unknown as ImageIndex | ImageManifest };
 }
@@ -647,20 +649,6 @@ function jsonType(value: unknown): string {
  */
 export type RegistryErrorKind =
     "auth" | "not-found" | "media-type" | "digest-mismatch" | "too-large" | "timeout" | "unreachable" | "unavailable" | "insecure" | "protocol";
-
-/** Every `RegistryErrorKind`, for callers and tests that check a kind is one of them. */
-export const REGISTRY_ERROR_KINDS: readonly RegistryErrorKind[] = [
-    "auth",
-    "not-found",
-    "media-type",
-    "digest-mismatch",
-    "too-large",
-    "timeout",
-    "unreachable",
-    "unavailable",
-    "insecure",
-    "protocol",
-];
 
 /** An error from a registry exchange; `kind` says which, the message says what to do. */
 export class RegistryError extends Error {
