@@ -795,6 +795,13 @@ function isRetryableStatus(status: number): boolean {
 // A connection the registry (or something between) dropped: worth another attempt.
 class ConnectionResetError extends RegistryError {}
 
+// An answer, the URL that gave it (after redirects) and its body.
+interface Exchanged {
+    response: Response;
+    url: URL;
+    body?: Buffer;
+}
+
 interface Target {
     kind: "manifest" | "blob" | "token";
     reference: ImageReference;
@@ -957,8 +964,10 @@ export class RegistryClient {
         let triedToken = false;
         let triedBasic = authorization?.startsWith("Basic ") ?? false;
         for (;;) {
-            const { response, body } = await this.exchange(url, { accept, authorization }, target, ref.registry);
-            if (response.status === 401 && !(auth !== undefined && "token" in auth)) {
+            const { response, body, url: answered } = await this.exchange(url, { accept, authorization }, target, ref.registry);
+            // Only the registry itself may ask for credentials: a challenge from a host it
+            // redirected to (storage, a CDN) is not followed.
+            if (response.status === 401 && answered.origin === url.origin && !(auth !== undefined && "token" in auth)) {
                 const challenges = parseWwwAuthenticate(response.headers.get("www-authenticate") ?? "");
                 const bearer = challenges.find((c) => c.scheme === "bearer" && c.params.realm);
                 const basic = challenges.find((c) => c.scheme === "basic");
@@ -1037,10 +1046,10 @@ export class RegistryClient {
         init: { accept: string; authorization?: string },
         target: Target,
         registry: string,
-    ): Promise<{ response: Response; body?: Buffer }> {
+    ): Promise<Exchanged> {
         const started = Date.now();
         for (let attempt = 1; ; attempt++) {
-            let outcome: { response: Response; body?: Buffer } | undefined;
+            let outcome: Exchanged | undefined;
             let reset: ConnectionResetError | undefined;
             try {
                 outcome = await this.exchangeOnce(start, init, target, registry);
@@ -1082,7 +1091,7 @@ export class RegistryClient {
         init: { accept: string; authorization?: string },
         target: Target,
         registry: string,
-    ): Promise<{ response: Response; body?: Buffer }> {
+    ): Promise<Exchanged> {
         const signal = AbortSignal.timeout(this.timeoutMs);
         let url = start;
         for (let hop = 0; ; hop++) {
@@ -1110,7 +1119,7 @@ export class RegistryClient {
                 continue;
             }
             try {
-                return { response, body: await readBounded(response, this.maxBodyBytes, `${target.what} from registry ${registry}`) };
+                return { response, url, body: await readBounded(response, this.maxBodyBytes, `${target.what} from registry ${registry}`) };
             } catch (error) {
                 throw this.transportError(error, url, registry, target);
             }

@@ -826,6 +826,30 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
         assert.deepStrictEqual(realm.seen, []);
     });
 
+    it("answers no challenge from a host the registry redirected to", async () => {
+        // A realm the registry's own credentials could go to (its own loopback host), named
+        // by the storage host it redirects to rather than by the registry.
+        const realm = await start((_req, res) => sendJson(res, 200, JSON.stringify({ token: "t" })));
+        const storage = await start((_req, res) => sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token"` }), "127.0.0.2");
+        const registry = await start((_req, res) => {
+            res.writeHead(307, { Location: `http://${storage.host}/blob` });
+            res.end();
+        });
+        await assert.rejects(
+            new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } }).getManifest(`${registry.host}/app:v1`),
+            {
+                name: "RegistryError",
+                kind: "auth",
+                status: 401,
+            },
+        );
+        assert.deepStrictEqual(realm.seen, []);
+        assert.deepStrictEqual(
+            storage.seen.map((s) => s.authorization),
+            [undefined],
+        );
+    });
+
     it("drops the Authorization header on a redirect to another port of the same host, and from a token realm", async () => {
         const elsewhere = await start((req, res) => (req.url === "/token" ? sendJson(res, 200, JSON.stringify({ token: "t" })) : sendIndex(res)));
         const realm = await start((_req, res) => {
