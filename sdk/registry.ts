@@ -1041,12 +1041,7 @@ export class RegistryClient {
 
     // One GET, repeated after 429, 5xx or a reset connection with exponential backoff and
     // jitter (or the registry's Retry-After), within `retries` and the `timeoutMs` budget.
-    private async exchange(
-        start: URL,
-        init: { accept: string; authorization?: string },
-        target: Target,
-        registry: string,
-    ): Promise<Exchanged> {
+    private async exchange(start: URL, init: { accept: string; authorization?: string }, target: Target, registry: string): Promise<Exchanged> {
         const started = Date.now();
         for (let attempt = 1; ; attempt++) {
             let outcome: Exchanged | undefined;
@@ -1086,12 +1081,7 @@ export class RegistryClient {
     // One GET, following redirects by hand so the Authorization header never reaches
     // another host, bounded in time and body size. Non-2xx bodies are read too (for the
     // registry's error message).
-    private async exchangeOnce(
-        start: URL,
-        init: { accept: string; authorization?: string },
-        target: Target,
-        registry: string,
-    ): Promise<Exchanged> {
+    private async exchangeOnce(start: URL, init: { accept: string; authorization?: string }, target: Target, registry: string): Promise<Exchanged> {
         const signal = AbortSignal.timeout(this.timeoutMs);
         let url = start;
         for (let hop = 0; ; hop++) {
