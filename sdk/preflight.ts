@@ -13,7 +13,7 @@ import { repositoryNameProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
 import { BuildSpec, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
 import { archOf, normalisePlatform, unameMachine } from "./platform";
-import { RegistryAuth, RegistryClient } from "./registry";
+import { RegistryAuth, RegistryClient, parseImageReference } from "./registry";
 
 /** The local registry `scripts/docker-stack.sh` starts. */
 export const DEFAULT_REGISTRY = "127.0.0.1:5000";
@@ -44,7 +44,7 @@ export interface PreflightOptions {
     buildArgs?: Record<string, string>;
     /** Dockerfile stage to build. */
     target?: string;
-    /** Credentials for reading the registry back (pushes use the docker CLI's login). */
+    /** Credentials for reading `registry` back, sent to that registry only (pushes use the docker CLI's login). */
     registryAuth?: RegistryAuth;
     /** Where progress lines go. Defaults to nowhere. */
     log?: (line: string) => void;
@@ -303,7 +303,9 @@ async function joinAndVerify(
         ),
         { timeoutMs: 120000 },
     );
-    const index = await new RegistryClient({ auth }).resolveImage(tag);
+    // The credentials are for the registry preflight pushes to, and only for it.
+    const registry = parseImageReference(tag).registry;
+    const index = await new RegistryClient({ auth: auth && { ...auth, registry } }).resolveImage(tag);
     log(`joined ${tag} (${index.digest})`);
     for (const result of results) {
         const listed = index.platforms[result.platform];

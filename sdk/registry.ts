@@ -167,32 +167,119 @@ export function isLoopbackRegistry(registry: string): boolean {
 }
 
 /**
- * The URL scheme used to reach a registry: `https`, except `http` for loopback
- * registries (which local test registries serve without TLS, as Docker assumes) and
- * for registries the caller marks `insecure`.
+ * Normalises a list of insecure registry hosts (`host[:port]`, as Docker's
+ * `insecure-registries` writes them) for `isInsecureHost`: lower-cased, with the http
+ * default port `:80` dropped. Throws an error that names the argument, the value and the
+ * allowed form.
  */
-export function registryScheme(registry: string, insecure = false): "http" | "https" {
-    return insecure || isLoopbackRegistry(registry) ? "http" : "https";
+export function normaliseInsecureHosts(insecure: unknown): string[] {
+    const allowed =
+        'expected a list of registry hosts with optional ports, e.g. ["registry.lan:5000"], like Docker\'s insecure-registries (loopback hosts need no entry)';
+    if (!Array.isArray(insecure)) {
+        throw new Error(`RegistryClient: insecure ${describeValue(insecure)} is not valid: ${allowed}`);
+    }
+    return insecure.map((entry: unknown, i) => {
+        if (typeof entry !== "string" || !isValidRegistryHost(entry.toLowerCase())) {
+            throw new Error(`RegistryClient: insecure[${i}] ${describeValue(entry)} is not a registry host: ${allowed}`);
+        }
+        return new URL(`http://${entry.toLowerCase()}`).host;
+    });
+}
+
+/** Whether `host[:port]` is one of the (normalised) insecure hosts; loopback hosts are not listed here. */
+function isInsecureHost(host: string, insecure: readonly string[]): boolean {
+    let normal: string;
+    try {
+        normal = new URL(`http://${host}`).host;
+    } catch {
+        return false;
+    }
+    return insecure.includes(normal);
+}
+
+/**
+ * The URL scheme used to reach a registry: `https`, except `http` for loopback
+ * registries (which local test registries serve without TLS, and which Docker treats as
+ * insecure by default) and for the hosts listed in `insecure`.
+ */
+export function registryScheme(registry: string, insecure: readonly string[] = []): "http" | "https" {
+    return isLoopbackRegistry(registry) || isInsecureHost(registry, insecure) ? "http" : "https";
 }
 
 /**
  * Throws unless a URL the client is about to request (a registry endpoint, a token
- * realm, a redirect target) may be used: plain http only to loopback hosts or when the
- * client is `insecure`.
+ * realm, a redirect target) may be used: plain http only to loopback hosts and to the
+ * hosts listed in `insecure`.
  */
-export function assertTransportAllowed(url: URL, insecure = false): void {
+export function assertTransportAllowed(url: URL, insecure: readonly string[] = []): void {
     if (url.protocol === "https:") {
         return;
     }
     if (url.protocol !== "http:") {
         throw new RegistryError("insecure", `refusing to request ${url.href}: only https and http URLs are supported`);
     }
-    if (!insecure && !isLoopbackRegistry(url.host)) {
+    if (!isLoopbackRegistry(url.host) && !isInsecureHost(url.host, insecure)) {
         throw new RegistryError(
             "insecure",
-            `refusing to send a request to ${url.host} over plain http (${url.origin}${url.pathname}): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]); use https, or pass insecure: true if this registry really has no TLS`,
+            `refusing to send a request to ${url.host} over plain http (${url.origin}${url.pathname}): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]) and the hosts listed in insecure; use https, or add "${url.host}" to insecure if it really has no TLS`,
         );
     }
+}
+
+/**
+ * Whether a registry's basic credentials may go to the bearer-token realm it names.
+ * Over https, yes, on any host: that is what Docker does (moby's
+ * `staticCredentialStore.Basic` in `registry/auth.go` ignores the realm's URL), and
+ * registries such as Docker Hub name a separate auth host (`registry-1.docker.io` →
+ * `https://auth.docker.io/token`). Over plain http, only to a realm on the registry's
+ * own host when that host is loopback: credentials never cross a network in clear text,
+ * nor go to another host over http (even one on loopback).
+ */
+export function realmMayReceiveCredentials(registry: string, realm: URL): boolean {
+    if (realm.protocol === "https:") {
+        return true;
+    }
+    if (realm.protocol !== "http:" || !isLoopbackRegistry(registry) || !isLoopbackRegistry(realm.host)) {
+        return false;
+    }
+    try {
+        return new URL(`http://${registry}`).hostname.toLowerCase() === realm.hostname.toLowerCase();
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * The canonical form of the registry host credentials are given for, as
+ * `parseImageReference` writes a reference's registry: lower-cased, Docker Hub's aliases
+ * (`docker.io`, `index.docker.io`) as `registry-1.docker.io`. Throws an error naming the
+ * value when it is not a registry host.
+ */
+export function normaliseRegistryHost(registry: unknown, argument = "registry"): string {
+    if (typeof registry !== "string" || !isValidRegistryHost(registry.toLowerCase())) {
+        throw new Error(
+            `${argument} ${describeValue(registry)} is not valid: expected the registry host the credentials are for, with an optional port, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com" or "127.0.0.1:5001"`,
+        );
+    }
+    const host = registry.toLowerCase();
+    return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB_REGISTRY : host;
+}
+
+// A value for a message: short JSON, or its type when it is large or not JSON.
+function describeValue(value: unknown): string {
+    if (value === undefined) {
+        return "(missing)";
+    }
+    let text: string | undefined;
+    try {
+        text = JSON.stringify(value);
+    } catch {
+        text = undefined;
+    }
+    if (text === undefined || text.length > 80) {
+        return `(${value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`})`;
+    }
+    return text;
 }
 
 /** One challenge of a `WWW-Authenticate` header: its scheme (lower-cased) and parameters. */
@@ -337,10 +424,11 @@ export function canonicalPlatform(os: string, architecture: string, variant?: st
 
 /**
  * Maps each platform of an index to the digest of its manifest, skipping attestation
- * manifests and entries without a platform. Throws when two entries name the same
- * platform with different digests, since a pull would then be ambiguous.
+ * manifests and entries without a platform. Throws a `RegistryError` of kind `protocol`
+ * when two entries name the same platform with different digests, since a pull would
+ * then be ambiguous; `source` names the index in that message.
  */
-export function selectPlatformManifests(index: ImageIndex): Record<string, string> {
+export function selectPlatformManifests(index: ImageIndex, source = "the index"): Record<string, string> {
     const byPlatform: Record<string, string> = {};
     for (const entry of index.manifests ?? []) {
         if (isAttestation(entry) || !entry.platform?.os || !entry.platform.architecture) {
@@ -350,8 +438,9 @@ export function selectPlatformManifests(index: ImageIndex): Record<string, strin
         const platform = canonicalPlatform(entry.platform.os, entry.platform.architecture, entry.platform.variant);
         const earlier = byPlatform[platform];
         if (earlier !== undefined && earlier !== entry.digest) {
-            throw new Error(
-                `the index lists platform ${platform} twice, as ${earlier} and ${entry.digest}: a pull for ${platform} is ambiguous; rebuild the index with one manifest per platform`,
+            throw new RegistryError(
+                "protocol",
+                `${source} lists platform ${platform} twice, as ${earlier} and ${entry.digest}: a pull for ${platform} is ambiguous; rebuild the index with one manifest per platform`,
             );
         }
         byPlatform[platform] = entry.digest;
@@ -359,7 +448,205 @@ export function selectPlatformManifests(index: ImageIndex): Record<string, strin
     return byPlatform;
 }
 
-/** What went wrong talking to a registry, for callers that branch on it. */
+/**
+ * Checks that a manifest body is a well-formed image index or image manifest of an
+ * accepted media type, and returns it parsed. Its media type is its `mediaType` field,
+ * else `contentType` (the registry's Content-Type); one outside `ACCEPTED_MANIFEST_TYPES`
+ * is a `RegistryError` of kind `media-type`. Then the body must be a JSON object with
+ * `schemaVersion` 2 when present, and:
+ *
+ * - an index: `manifests`, a list of descriptors;
+ * - a manifest: `config`, a descriptor, and `layers`, a list of descriptors;
+ *
+ * where a descriptor is an object with a `digest` (`sha256:` and 64 hex digits for
+ * index entries and the config, which this client reads; any OCI digest for layers), and
+ * when present a string `mediaType`, a whole `size` >= 0, string `annotations` and a
+ * `platform` with string `os` and `architecture` (and string `variant`, `os.version`).
+ * Anything else is a `RegistryError` of kind `protocol` naming the first bad field.
+ * Fields this client does not read are not checked. A body nested more than 64 levels
+ * deep is refused (kind `protocol`) before it is parsed, and only the fields above are
+ * visited, so no document within `maxBodyBytes` costs more than one pass over its bytes
+ * and one `JSON.parse` of a shallow document.
+ */
+export function validateManifest(body: Buffer, contentType: string, what: string): { mediaType: string; json: ImageIndex | ImageManifest } {
+    if (nestingDepth(body, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) {
+        throw new RegistryError(
+            "protocol",
+            `${what} nests lists and objects more than ${MAX_MANIFEST_DEPTH} levels deep, which no manifest does (an index is 4 levels deep); refusing to parse it`,
+        );
+    }
+    let json: unknown;
+    let parsed = true;
+    try {
+        json = JSON.parse(body.toString("utf8"));
+    } catch {
+        parsed = false;
+    }
+    const declared = isObject(json) ? json.mediaType : undefined;
+    const mediaType = typeof declared === "string" ? declared : contentType;
+    if (!(ACCEPTED_MANIFEST_TYPES as readonly string[]).includes(mediaType)) {
+        const source =
+            typeof declared === "string"
+                ? ""
+                : contentType === ""
+                  ? " (it has no mediaType field and no Content-Type)"
+                  : " (its Content-Type; it has no mediaType field)";
+        throw new RegistryError(
+            "media-type",
+            `${what} has media type ${mediaType.length > 200 ? `a ${mediaType.length}-character string` : JSON.stringify(mediaType || "(none)")}${source}, which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,
+        );
+    }
+    const malformed = (why: string) => new RegistryError("protocol", `${what} is not a well-formed ${mediaType}: ${why}`);
+    if (!parsed) {
+        throw new RegistryError("protocol", `${what} is not valid JSON although its media type is ${mediaType}`);
+    }
+    if (!isObject(json)) {
+        throw malformed(`the document is ${jsonType(json)}, not an object`);
+    }
+    if (declared !== undefined && typeof declared !== "string") {
+        throw malformed(`mediaType is ${jsonType(declared)}, not a string`);
+    }
+    if (json.schemaVersion !== undefined && json.schemaVersion !== 2) {
+        throw malformed(`schemaVersion is ${jsonType(json.schemaVersion)}, not 2`);
+    }
+    const checkList = (name: "manifests" | "layers", sha256Only: boolean) => {
+        const list = json[name];
+        if (!Array.isArray(list)) {
+            throw malformed(`${name} is ${jsonType(list)}, not a list of descriptors`);
+        }
+        list.forEach((entry, i) => checkDescriptor(entry, `${name}[${i}]`, sha256Only, malformed));
+    };
+    if (INDEX_TYPES.has(mediaType)) {
+        checkList("manifests", true);
+    } else {
+        checkDescriptor(json.config, "config", true, malformed);
+        checkList("layers", false);
+    }
+    return { mediaType, json: json as unknown as ImageIndex | ImageManifest };
+}
+
+// Far deeper than any manifest, far shallower than what makes JSON.parse slow (a 4 MiB
+// body of nested lists takes it seconds).
+const MAX_MANIFEST_DEPTH = 64;
+
+// How deeply a JSON text nests lists and objects, counted up to just past `limit`, in one
+// pass over the bytes (brackets inside strings do not count).
+function nestingDepth(body: Buffer, limit: number): number {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < body.length; i++) {
+        const byte = body[i];
+        if (inString) {
+            if (byte === 0x5c) {
+                i++;
+            } else if (byte === 0x22) {
+                inString = false;
+            }
+        } else if (byte === 0x22) {
+            inString = true;
+        } else if (byte === 0x5b || byte === 0x7b) {
+            if (++depth > limit) {
+                return depth;
+            }
+        } else if (byte === 0x5d || byte === 0x7d) {
+            depth--;
+        }
+    }
+    return depth;
+}
+
+// The OCI image spec's digest grammar (descriptor.md): algorithm ":" encoded.
+const ANY_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+function checkDescriptor(value: unknown, field: string, sha256Only: boolean, malformed: (why: string) => RegistryError): void {
+    if (!isObject(value)) {
+        throw malformed(`${field} is ${jsonType(value)}, not a descriptor object`);
+    }
+    const digestOk = typeof value.digest === "string" && (sha256Only ? DIGEST.test(value.digest) : ANY_DIGEST.test(value.digest));
+    if (!digestOk) {
+        const expected = sha256Only ? '"sha256:" followed by 64 lowercase hex characters' : "an algorithm:encoded digest";
+        throw malformed(`${field}.digest is ${jsonType(value.digest)}, not ${expected}`);
+    }
+    if (value.mediaType !== undefined && typeof value.mediaType !== "string") {
+        throw malformed(`${field}.mediaType is ${jsonType(value.mediaType)}, not a string`);
+    }
+    if (value.size !== undefined && !(Number.isSafeInteger(value.size) && (value.size as number) >= 0)) {
+        throw malformed(`${field}.size is ${jsonType(value.size)}, not a whole number of bytes`);
+    }
+    if (value.annotations !== undefined) {
+        if (!isObject(value.annotations)) {
+            throw malformed(`${field}.annotations is ${jsonType(value.annotations)}, not an object`);
+        }
+        for (const [key, annotation] of Object.entries(value.annotations)) {
+            if (typeof annotation !== "string") {
+                throw malformed(`${field}.annotations[${JSON.stringify(key.slice(0, 60))}] is ${jsonType(annotation)}, not a string`);
+            }
+        }
+    }
+    if (value.platform !== undefined) {
+        const platform = value.platform;
+        if (!isObject(platform)) {
+            throw malformed(`${field}.platform is ${jsonType(platform)}, not an object`);
+        }
+        for (const key of ["os", "architecture"]) {
+            if (typeof platform[key] !== "string") {
+                throw malformed(`${field}.platform.${key} is ${jsonType(platform[key])}, not a string`);
+            }
+        }
+        for (const key of ["variant", "os.version"]) {
+            if (platform[key] !== undefined && typeof platform[key] !== "string") {
+                throw malformed(`${field}.platform.${key} is ${jsonType(platform[key])}, not a string`);
+            }
+        }
+    }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+// A JSON value's kind for a message, with short strings and numbers shown: never the
+// whole value, which may be megabytes of hostile JSON.
+function jsonType(value: unknown): string {
+    if (value === undefined) {
+        return "missing";
+    }
+    if (value === null) {
+        return "null";
+    }
+    if (Array.isArray(value)) {
+        return "a list";
+    }
+    if (typeof value === "string") {
+        return value.length <= 80 ? `the string ${JSON.stringify(value)}` : `a ${value.length}-character string`;
+    }
+    if (typeof value === "number") {
+        return `the number ${value}`;
+    }
+    if (typeof value === "boolean") {
+        return String(value);
+    }
+    return "an object";
+}
+
+/**
+ * What went wrong talking to a registry, for callers that branch on it:
+ *
+ * - `auth`: the registry refused the credentials, or wants some and none were given for it (401, 403).
+ * - `not-found`: the repository, tag, manifest or blob does not exist (404).
+ * - `media-type`: a manifest's media type (its `mediaType` field, else its Content-Type) is
+ *   missing or not one of `ACCEPTED_MANIFEST_TYPES`.
+ * - `digest-mismatch`: a body does not hash to the digest asked for or announced.
+ * - `too-large`: a body is larger than `maxBodyBytes`.
+ * - `timeout`: no full answer within `timeoutMs`.
+ * - `unreachable`: the connection was refused or dropped, or the host does not resolve.
+ * - `unavailable`: 429 or 5xx answers outlasted the retries.
+ * - `insecure`: a request would use plain http to a host that is neither loopback nor listed in
+ *   `insecure`, or send credentials to a token realm that may not have them.
+ * - `protocol`: an answer this client cannot use: another HTTP status, a token response
+ *   without a token, a body that is not JSON, or JSON that is not a well-formed manifest or
+ *   index (see `validateManifest`), an index listing one platform twice, a config without a platform.
+ */
 export type RegistryErrorKind =
     "auth" | "not-found" | "media-type" | "digest-mismatch" | "too-large" | "timeout" | "unreachable" | "unavailable" | "insecure" | "protocol";
 
@@ -394,16 +681,33 @@ export interface TokenAuth {
     token: string;
 }
 
+/** Credentials together with the registry host they were given for. */
+export type RegistryCredentials = RegistryAuth & {
+    /**
+     * The registry host (and port) the credentials belong to, as references write it.
+     *
+     * For example `123456789012.dkr.ecr.us-west-2.amazonaws.com` or `127.0.0.1:5001`;
+     * `docker.io` means Docker Hub. The port is part of the host: `r.example.com` and
+     * `r.example.com:443` are different registries, as in Docker's `auths`.
+     */
+    registry: string;
+};
+
 /** How a `RegistryClient` talks to registries. */
 export interface RegistryClientOptions {
     /**
-     * Credentials sent to the registry.
+     * Credentials, and the registry host they were given for.
      *
-     * Basic credentials go to the registry as `Authorization: Basic` and to a bearer
-     * token realm when the registry asks for one. For ECR: username `AWS`, password
-     * from `GetAuthorizationToken`. Defaults to anonymous access.
+     * They are sent only to `auth.registry`: a reference that names another registry is
+     * read anonymously. Basic credentials go to that registry as `Authorization: Basic`
+     * and to the bearer-token realm it names when the realm is https (on any host, as
+     * Docker does; see `realmMayReceiveCredentials`) or plain http on the registry's own
+     * loopback host; any other realm is refused (kind `insecure`) before anything is
+     * sent. A bearer token goes to the registry only. No credentials follow a redirect to
+     * another origin. For ECR: username `AWS`, password from `GetAuthorizationToken`.
+     * Defaults to anonymous access. Equivalent to one entry of `docker login`'s `auths`.
      */
-    auth?: RegistryAuth;
+    auth?: RegistryCredentials;
     /**
      * How long one HTTP exchange (including redirects and reading the body) may take.
      *
@@ -417,12 +721,15 @@ export interface RegistryClientOptions {
      */
     maxBodyBytes?: number;
     /**
-     * Use plain http for every registry, and allow http token realms and redirects.
+     * Registry hosts (`host[:port]`) reached over plain http instead of https.
      *
-     * Loopback registries (127.0.0.0/8, `localhost`, `[::1]`) use http without it.
-     * Defaults to `false`. Equivalent to Docker's `insecure-registries`.
+     * Plain http goes only to these hosts (as registries, token realms or redirect
+     * targets) and to loopback hosts (127.0.0.0/8, `localhost`, `[::1]`), which need no
+     * entry. A listed host still never receives basic credentials at a token realm over
+     * http. CIDR ranges are not accepted. Defaults to `[]`. Equivalent to Docker's
+     * `insecure-registries` in `daemon.json`.
      */
-    insecure?: boolean;
+    insecure?: string[];
     /**
      * How many times a request is retried after HTTP 429, a 5xx status or a reset connection.
      *
@@ -488,6 +795,13 @@ function isRetryableStatus(status: number): boolean {
 // A connection the registry (or something between) dropped: worth another attempt.
 class ConnectionResetError extends RegistryError {}
 
+// An answer, the URL that gave it (after redirects) and its body.
+interface Exchanged {
+    response: Response;
+    url: URL;
+    body?: Buffer;
+}
+
 interface Target {
     kind: "manifest" | "blob" | "token";
     reference: ImageReference;
@@ -502,19 +816,25 @@ interface Target {
 export class RegistryClient {
     private readonly timeoutMs: number;
     private readonly maxBodyBytes: number;
-    private readonly insecure: boolean;
+    private readonly insecure: string[];
     private readonly retries: number;
     private readonly retryBaseMs: number;
     private readonly retryMaxDelayMs: number;
     private readonly auth?: RegistryAuth;
+    // The registry `auth` belongs to, canonical.
+    private readonly authRegistry?: string;
     // The Authorization header that last worked, per registry and repository.
     private readonly authorizations = new Map<string, string>();
 
     constructor(options: RegistryClientOptions = {}) {
-        this.auth = options.auth;
+        if (options.auth !== undefined) {
+            const { registry, ...auth } = options.auth;
+            this.authRegistry = normaliseRegistryHost(registry, "RegistryClient: auth.registry");
+            this.auth = auth as RegistryAuth;
+        }
         this.timeoutMs = options.timeoutMs ?? 30000;
         this.maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
-        this.insecure = options.insecure ?? false;
+        this.insecure = normaliseInsecureHosts(options.insecure ?? []);
         this.retries = options.retries ?? 4;
         this.retryBaseMs = options.retryBaseMs ?? 200;
         this.retryMaxDelayMs = options.retryMaxDelayMs ?? 10000;
@@ -552,31 +872,8 @@ export class RegistryClient {
         }
 
         const contentType = (response.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-        let json: { mediaType?: unknown } | undefined;
-        try {
-            json = JSON.parse(body.toString("utf8"));
-        } catch {
-            json = undefined;
-        }
-        const bodyType = typeof json?.mediaType === "string" ? json.mediaType : undefined;
-        const mediaType = bodyType ?? contentType;
-        if (!(ACCEPTED_MANIFEST_TYPES as readonly string[]).includes(mediaType)) {
-            throw new RegistryError(
-                "media-type",
-                `${target.what} from registry ${ref.registry} has media type ${JSON.stringify(mediaType || "(none)")}, which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,
-            );
-        }
-        if (json === undefined || typeof json !== "object") {
-            throw new RegistryError("protocol", `${target.what} from registry ${ref.registry} is not valid JSON although its media type is ${mediaType}`);
-        }
-        const shapeOk = INDEX_TYPES.has(mediaType) ? Array.isArray((json as ImageIndex).manifests) : typeof (json as ImageManifest).config?.digest === "string";
-        if (!shapeOk) {
-            throw new RegistryError(
-                "protocol",
-                `${target.what} from registry ${ref.registry} is a ${mediaType} without ${INDEX_TYPES.has(mediaType) ? "a manifests list" : "a config descriptor"}`,
-            );
-        }
-        return { reference: ref, digest: actual, mediaType, body, json: json as ImageIndex | ImageManifest };
+        const validated = validateManifest(body, contentType, `${target.what} from registry ${ref.registry}`);
+        return { reference: ref, digest: actual, body, ...validated };
     }
 
     /**
@@ -613,7 +910,7 @@ export class RegistryClient {
                 digest: manifest.digest,
                 mediaType: manifest.mediaType,
                 isIndex: true,
-                platforms: selectPlatformManifests(index),
+                platforms: selectPlatformManifests(index, `${shown} from registry ${manifest.reference.registry}`),
                 attestations: index.manifests.filter(isAttestation).map((m) => m.digest),
             };
         }
@@ -653,27 +950,35 @@ export class RegistryClient {
         return (await this.resolveImage(reference)).platforms;
     }
 
+    // The credentials given for this registry; none for any other.
+    private credentialsFor(registry: string): RegistryAuth | undefined {
+        return registry === this.authRegistry ? this.auth : undefined;
+    }
+
     // GETs /v2/<repository><path>, authenticating as the registry asks, and reads the body.
     private async read(ref: ImageReference, path: string, accept: string, target: Target): Promise<{ response: Response; body: Buffer }> {
         const url = new URL(`${registryScheme(ref.registry, this.insecure)}://${ref.registry}/v2/${ref.repository}${path}`);
         const key = `${ref.registry}/${ref.repository}`;
-        let authorization = this.authorizations.get(key) ?? this.initialAuthorization();
+        const auth = this.credentialsFor(ref.registry);
+        let authorization = this.authorizations.get(key) ?? initialAuthorization(auth);
         let triedToken = false;
         let triedBasic = authorization?.startsWith("Basic ") ?? false;
         for (;;) {
-            const { response, body } = await this.exchange(url, { accept, authorization }, target, ref.registry);
-            if (response.status === 401 && !("token" in (this.auth ?? {}))) {
+            const { response, body, url: answered } = await this.exchange(url, { accept, authorization }, target, ref.registry);
+            // Only the registry itself may ask for credentials: a challenge from a host it
+            // redirected to (storage, a CDN) is not followed.
+            if (response.status === 401 && answered.origin === url.origin && !(auth !== undefined && "token" in auth)) {
                 const challenges = parseWwwAuthenticate(response.headers.get("www-authenticate") ?? "");
                 const bearer = challenges.find((c) => c.scheme === "bearer" && c.params.realm);
                 const basic = challenges.find((c) => c.scheme === "basic");
                 if (bearer && !triedToken) {
                     triedToken = true;
-                    authorization = `Bearer ${await this.fetchToken(bearer.params, ref, target)}`;
+                    authorization = `Bearer ${await this.fetchToken(bearer.params, ref, target, auth)}`;
                     continue;
                 }
-                if (basic && !triedBasic && this.auth && "username" in this.auth) {
+                if (basic && !triedBasic && auth !== undefined && "username" in auth) {
                     triedBasic = true;
-                    authorization = basicAuthorization(this.auth);
+                    authorization = basicAuthorization(auth);
                     continue;
                 }
             }
@@ -687,16 +992,9 @@ export class RegistryClient {
         }
     }
 
-    private initialAuthorization(): string | undefined {
-        if (this.auth === undefined) {
-            return undefined;
-        }
-        return "token" in this.auth ? `Bearer ${this.auth.token}` : basicAuthorization(this.auth);
-    }
-
-    // The token flow of the distribution spec: GET realm?service=…&scope=…, with basic
-    // credentials when the client has them.
-    private async fetchToken(params: Record<string, string>, ref: ImageReference, target: Target): Promise<string> {
+    // The token flow of the distribution spec: GET realm?service=…&scope=…, with the
+    // registry's basic credentials when it has some and the realm may receive them.
+    private async fetchToken(params: Record<string, string>, ref: ImageReference, target: Target, auth: RegistryAuth | undefined): Promise<string> {
         let realm: URL;
         try {
             realm = new URL(params.realm);
@@ -712,7 +1010,14 @@ export class RegistryClient {
         for (const scope of (params.scope ?? `repository:${ref.repository}:pull`).split(" ").filter(Boolean)) {
             realm.searchParams.append("scope", scope);
         }
-        const authorization = this.auth && "username" in this.auth ? basicAuthorization(this.auth) : undefined;
+        const basicAuth = auth !== undefined && "username" in auth ? auth : undefined;
+        if (basicAuth !== undefined && !realmMayReceiveCredentials(ref.registry, realm)) {
+            throw new RegistryError(
+                "insecure",
+                `registry ${ref.registry} asked for a bearer token from ${realm.origin}${realm.pathname}; refusing to send its credentials there over plain http: they go to a token realm only over https, or over http to a realm on the registry's own loopback host`,
+            );
+        }
+        const authorization = basicAuth !== undefined ? basicAuthorization(basicAuth) : undefined;
         const tokenTarget: Target = { kind: "token", reference: ref, what: `a bearer token from ${realm.origin}${realm.pathname} for ${target.what}` };
         const { response, body } = await this.exchange(realm, { accept: "application/json", authorization }, tokenTarget, ref.registry);
         if (!response.ok) {
@@ -736,15 +1041,10 @@ export class RegistryClient {
 
     // One GET, repeated after 429, 5xx or a reset connection with exponential backoff and
     // jitter (or the registry's Retry-After), within `retries` and the `timeoutMs` budget.
-    private async exchange(
-        start: URL,
-        init: { accept: string; authorization?: string },
-        target: Target,
-        registry: string,
-    ): Promise<{ response: Response; body?: Buffer }> {
+    private async exchange(start: URL, init: { accept: string; authorization?: string }, target: Target, registry: string): Promise<Exchanged> {
         const started = Date.now();
         for (let attempt = 1; ; attempt++) {
-            let outcome: { response: Response; body?: Buffer } | undefined;
+            let outcome: Exchanged | undefined;
             let reset: ConnectionResetError | undefined;
             try {
                 outcome = await this.exchangeOnce(start, init, target, registry);
@@ -781,12 +1081,7 @@ export class RegistryClient {
     // One GET, following redirects by hand so the Authorization header never reaches
     // another host, bounded in time and body size. Non-2xx bodies are read too (for the
     // registry's error message).
-    private async exchangeOnce(
-        start: URL,
-        init: { accept: string; authorization?: string },
-        target: Target,
-        registry: string,
-    ): Promise<{ response: Response; body?: Buffer }> {
+    private async exchangeOnce(start: URL, init: { accept: string; authorization?: string }, target: Target, registry: string): Promise<Exchanged> {
         const signal = AbortSignal.timeout(this.timeoutMs);
         let url = start;
         for (let hop = 0; ; hop++) {
@@ -814,7 +1109,7 @@ export class RegistryClient {
                 continue;
             }
             try {
-                return { response, body: await readBounded(response, this.maxBodyBytes, `${target.what} from registry ${registry}`) };
+                return { response, url, body: await readBounded(response, this.maxBodyBytes, `${target.what} from registry ${registry}`) };
             } catch (error) {
                 throw this.transportError(error, url, registry, target);
             }
@@ -861,15 +1156,18 @@ export class RegistryClient {
         const registryErrors = parseRegistryErrors(body);
         const said = registryErrors.length > 0 ? ` (registry says: ${registryErrors.map((e) => `${e.code}: ${e.message}`).join("; ")})` : "";
         if (status === 401 || status === 403) {
+            const auth = this.credentialsFor(registry);
             const who =
-                this.auth === undefined
-                    ? "anonymously (no credentials were given)"
-                    : "token" in this.auth
+                auth === undefined
+                    ? this.authRegistry === undefined
+                        ? "anonymously (no credentials were given)"
+                        : `anonymously (the credentials given are for registry ${this.authRegistry} only)`
+                    : "token" in auth
                       ? "with the given bearer token"
-                      : `as user ${JSON.stringify(this.auth.username)}`;
+                      : `as user ${JSON.stringify(auth.username)}`;
             const hint =
-                this.auth === undefined
-                    ? 'pass auth: { username, password } or { token } (for ECR: username "AWS" and the password from GetAuthorizationToken)'
+                auth === undefined
+                    ? `pass auth: { registry: "${registry}", username, password } or { registry: "${registry}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`
                     : status === 403
                       ? "check that this user may pull the repository"
                       : "check the credentials (an ECR password expires after 12 hours)";
@@ -955,6 +1253,14 @@ function retryAfterMs(header: string | null): number | undefined {
     }
     const at = Date.parse(value);
     return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+// The Authorization header sent before the registry asks for one.
+function initialAuthorization(auth: RegistryAuth | undefined): string | undefined {
+    if (auth === undefined) {
+        return undefined;
+    }
+    return "token" in auth ? `Bearer ${auth.token}` : basicAuthorization(auth);
 }
 
 function basicAuthorization(auth: { username: string; password: string }): string {

@@ -91,7 +91,7 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         await docker(["buildx", "build", "--builder", "default", "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--push", "-t", tag, APP], {
             env,
         });
-        const client = new RegistryClient({ auth: { username: AUTH_USER, password: AUTH_PASSWORD } });
+        const client = new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } });
         digests = await client.platformDigests(tag);
         indexDigest = (await client.getManifest(tag)).digest;
         assert.deepStrictEqual(Object.keys(digests).sort(), ["linux/amd64", "linux/arm64"]);

@@ -378,7 +378,9 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             const front = await proxy(() => "forward", AUTH_REGISTRY);
             const wrong = "wrong-password-never-printed";
             await assert.rejects(
-                new RegistryClient({ auth: { username: AUTH_USER, password: wrong } }).platformDigests(`${front.host}/multiarch-test/any:v1`),
+                new RegistryClient({ auth: { registry: front.host, username: AUTH_USER, password: wrong } }).platformDigests(
+                    `${front.host}/multiarch-test/any:v1`,
+                ),
                 (e: RegistryError) => {
                     assert.strictEqual(e.kind, "auth");
                     assert.strictEqual(e.status, 401);
@@ -394,12 +396,15 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
     describe("credentials", () => {
         it("says a bearer token was used, never the token, when the auth registry refuses it", async () => {
             const token = "bearer-token-never-printed";
-            await assert.rejects(new RegistryClient({ auth: { token } }).platformDigests(`${AUTH_REGISTRY}/multiarch-test/any:v1`), (e: RegistryError) => {
-                assert.strictEqual(e.kind, "auth");
-                assert.match(e.message, new RegExp(`^authentication failed for registry ${AUTH_REGISTRY} with the given bearer token: HTTP 401`));
-                assert.ok(!e.message.includes(token));
-                return true;
-            });
+            await assert.rejects(
+                new RegistryClient({ auth: { registry: AUTH_REGISTRY, token } }).platformDigests(`${AUTH_REGISTRY}/multiarch-test/any:v1`),
+                (e: RegistryError) => {
+                    assert.strictEqual(e.kind, "auth");
+                    assert.match(e.message, new RegExp(`^authentication failed for registry ${AUTH_REGISTRY} with the given bearer token: HTTP 401`));
+                    assert.ok(!e.message.includes(token));
+                    return true;
+                },
+            );
         });
 
         it("prints the user but never MULTIARCH_REGISTRY_PASSWORD when it is wrong", async () => {
@@ -479,13 +484,23 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             assert.deepStrictEqual(lookups, ["registry.example.invalid"]);
         });
 
-        it("uses plain http off loopback only with insecure: true", async () => {
-            await assert.rejects(new RegistryClient({ insecure: true }).getManifest("registry.example.invalid:5000/team/app:v1"), (e: RegistryError) => {
-                assert.strictEqual(e.kind, "unreachable");
-                assert.match(e.message, /\(ENOTFOUND, GET http:\/\/registry\.example\.invalid:5000\/v2\/team\/app\/manifests\/v1\)/);
-                return true;
-            });
-            assert.deepStrictEqual(lookups, ["registry.example.invalid"]);
+        it("uses plain http off loopback only for a host listed in insecure", async () => {
+            await assert.rejects(
+                new RegistryClient({ insecure: ["Registry.Example.Invalid:5000"] }).getManifest("registry.example.invalid:5000/team/app:v1"),
+                (e: RegistryError) => {
+                    assert.strictEqual(e.kind, "unreachable");
+                    assert.match(e.message, /\(ENOTFOUND, GET http:\/\/registry\.example\.invalid:5000\/v2\/team\/app\/manifests\/v1\)/);
+                    return true;
+                },
+            );
+            // Another host, or the same host on another port, is not insecure: https.
+            for (const insecure of [["other.example.invalid:5000"], ["registry.example.invalid:5001"], ["registry.example.invalid"]]) {
+                await assert.rejects(new RegistryClient({ insecure }).getManifest("registry.example.invalid:5000/team/app:v1"), (e: RegistryError) => {
+                    assert.match(e.message, /\(ENOTFOUND, GET https:\/\/registry\.example\.invalid:5000\/v2\/team\/app\/manifests\/v1\)/);
+                    return true;
+                });
+            }
+            assert.deepStrictEqual(lookups, new Array(4).fill("registry.example.invalid"));
         });
 
         it("refuses a redirect to plain http off loopback before sending anything", async () => {
@@ -494,16 +509,22 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
                 assert.strictEqual(e.kind, "insecure");
                 assert.match(
                     e.message,
-                    /^refusing to send a request to registry\.example\.invalid:5000 over plain http .*pass insecure: true if this registry really has no TLS$/,
+                    /^refusing to send a request to registry\.example\.invalid:5000 over plain http .*add "registry\.example\.invalid:5000" to insecure if it really has no TLS$/,
                 );
                 return true;
             });
             assert.deepStrictEqual(lookups, []);
         });
 
-        it("follows that redirect with insecure: true", async () => {
+        it("follows that redirect only when insecure lists its host", async () => {
             const front = await redirecting("http://registry.example.invalid:5000/v2/elsewhere/manifests/latest");
-            await assert.rejects(new RegistryClient({ insecure: true }).getManifest(`${front.host}/${BASE_REFERENCE}`), {
+            await assert.rejects(new RegistryClient({ insecure: ["other.example.invalid:5000"] }).getManifest(`${front.host}/${BASE_REFERENCE}`), {
+                name: "RegistryError",
+                kind: "insecure",
+            });
+            assert.deepStrictEqual(lookups, []);
+            const again = await redirecting("http://registry.example.invalid:5000/v2/elsewhere/manifests/latest");
+            await assert.rejects(new RegistryClient({ insecure: ["registry.example.invalid:5000"] }).getManifest(`${again.host}/${BASE_REFERENCE}`), {
                 name: "RegistryError",
                 kind: "unreachable",
             });
@@ -517,10 +538,15 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             }));
             proxies.push(front);
             await assert.rejects(
-                new RegistryClient({ auth: { username: AUTH_USER, password: AUTH_PASSWORD } }).getManifest(`${front.host}/${BASE_REFERENCE}`),
+                new RegistryClient({ auth: { registry: front.host, username: AUTH_USER, password: AUTH_PASSWORD } }).getManifest(
+                    `${front.host}/${BASE_REFERENCE}`,
+                ),
                 (e: RegistryError) => {
                     assert.strictEqual(e.kind, "insecure");
-                    assert.match(e.message, /^refusing to send a request to auth\.example\.invalid over plain http/);
+                    assert.strictEqual(
+                        e.message,
+                        `registry ${front.host} asked for a bearer token from http://auth.example.invalid/token; refusing to send its credentials there over plain http: they go to a token realm only over https, or over http to a realm on the registry's own loopback host`,
+                    );
                     assert.ok(!e.message.includes(AUTH_PASSWORD));
                     return true;
                 },

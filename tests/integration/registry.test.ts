@@ -24,7 +24,7 @@ async function pushMultiArch(
 
 /** Deletes a pushed tag's manifest from its registry (both test registries allow deletes). */
 async function deletePushed(tag: string): Promise<void> {
-    const auth = tag.startsWith(`${AUTH_REGISTRY}/`) ? { username: AUTH_USER, password: AUTH_PASSWORD } : undefined;
+    const auth = tag.startsWith(`${AUTH_REGISTRY}/`) ? { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } : undefined;
     const { reference, digest } = await new RegistryClient({ auth }).getManifest(tag);
     const headers: Record<string, string> = auth ? { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` } : {};
     await fetch(`http://${reference.registry}/v2/${reference.repository}/manifests/${digest}`, {
@@ -161,7 +161,9 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
 
         it("reads the image with the right credentials", async () => {
             const { raw, platforms } = await inspectRaw(reference, { env: dockerEnv });
-            const resolved = await new RegistryClient({ auth: { username: AUTH_USER, password: AUTH_PASSWORD } }).resolveImage(reference);
+            const resolved = await new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } }).resolveImage(
+                reference,
+            );
             assert.strictEqual(resolved.digest, sha256(raw));
             assert.deepStrictEqual(resolved.platforms, platforms);
             assert.deepStrictEqual(Object.keys(resolved.platforms).sort(), ["linux/amd64", "linux/arm64"]);
@@ -169,10 +171,12 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
 
         it("fails naming the user, and not the password, when the password is wrong", async () => {
             const wrong = "wrong-password-do-not-print";
-            const error: RegistryError = await new RegistryClient({ auth: { username: AUTH_USER, password: wrong } }).platformDigests(reference).then(
-                () => assert.fail("a wrong password was accepted"),
-                (e) => e,
-            );
+            const error: RegistryError = await new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: wrong } })
+                .platformDigests(reference)
+                .then(
+                    () => assert.fail("a wrong password was accepted"),
+                    (e) => e,
+                );
             assert.strictEqual(error.kind, "auth");
             assert.strictEqual(error.status, 401);
             assert.strictEqual(
@@ -183,11 +187,27 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
             assert.ok(!error.message.includes(Buffer.from(`${AUTH_USER}:${wrong}`).toString("base64")));
         });
 
+        it("sends the credentials only to the registry they were given for", async () => {
+            // The same user and password, bound to the anonymous registry: the htpasswd
+            // registry gets none of them, and says so.
+            const elsewhere = new RegistryClient({ auth: { registry: REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } });
+            await assert.rejects(elsewhere.platformDigests(reference), {
+                name: "RegistryError",
+                kind: "auth",
+                message: `authentication failed for registry ${AUTH_REGISTRY} anonymously (the credentials given are for registry ${REGISTRY} only): HTTP 401 reading manifest ${reference} (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${AUTH_REGISTRY}", username, password } or { registry: "${AUTH_REGISTRY}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
+            });
+            // Bound to the htpasswd registry, the same client reads it, and still reads the
+            // anonymous registry anonymously.
+            const bound = new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } });
+            assert.deepStrictEqual(Object.keys(await bound.platformDigests(reference)).sort(), ["linux/amd64", "linux/arm64"]);
+            assert.deepStrictEqual(Object.keys(await bound.platformDigests(BASE_IMAGE)).sort(), ["linux/amd64", "linux/arm64"]);
+        });
+
         it("fails saying credentials are needed when none are given", async () => {
             await assert.rejects(new RegistryClient().platformDigests(reference), {
                 name: "RegistryError",
                 kind: "auth",
-                message: `authentication failed for registry ${AUTH_REGISTRY} anonymously (no credentials were given): HTTP 401 reading manifest ${reference} (registry says: UNAUTHORIZED: authentication required); pass auth: { username, password } or { token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
+                message: `authentication failed for registry ${AUTH_REGISTRY} anonymously (no credentials were given): HTTP 401 reading manifest ${reference} (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${AUTH_REGISTRY}", username, password } or { registry: "${AUTH_REGISTRY}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
             });
         });
     });

@@ -5,8 +5,24 @@
 // host no URL can hold, an architecture inherited from Object.prototype).
 import * as assert from "assert";
 import fc from "fast-check";
+import * as http from "http";
+import { AddressInfo } from "net";
 import { SUPPORTED_PLATFORMS, normalisePlatform, normalisePlatforms, parsePlatform } from "../../sdk/platform";
-import { canonicalPlatform, formatImageReference, parseDigest, parseImageReference, ImageReference } from "../../sdk/registry";
+import {
+    ACCEPTED_MANIFEST_TYPES,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    FetchedManifest,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    RegistryClient,
+    RegistryError,
+    canonicalPlatform,
+    formatImageReference,
+    parseDigest,
+    parseImageReference,
+    ImageReference,
+} from "../../sdk/registry";
 
 // Enough runs to reach the rare shapes (IPv6 hosts, digests after tags), fast enough for every `npm test`.
 const RUNS = 2000;
@@ -353,6 +369,210 @@ describe("digest parsing (properties)", () => {
                 fc.pre(changed !== valid);
                 assert.throws(() => parseDigest(changed), { message: DIGEST_ERROR(changed) });
             }),
+        );
+    });
+});
+
+// ---- manifest bodies ----
+
+// Runs that each make real HTTP requests: fewer, still enough to reach every field.
+const MANIFEST_RUNS = 500;
+
+const SHA256 = HEX.map((h) => `sha256:${h}`);
+const anyJson = fc.jsonValue({ maxDepth: 3 });
+
+/** A field's value: mostly a valid one, sometimes any JSON value (null, a list, a number…). */
+function field<T>(valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> {
+    return fc.oneof({ weight: 5, arbitrary: valid }, { weight: 1, arbitrary: anyJson });
+}
+
+/** An object with some of these fields, each maybe valid, maybe not. */
+function someOf(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Record<string, unknown>> {
+    return fc.record(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, field(v)])), { requiredKeys: [] });
+}
+
+const platformJson = someOf({
+    os: fc.constantFrom("linux", "unknown", "windows", "__proto__", ""),
+    architecture: fc.constantFrom("amd64", "arm64", "x86_64", "unknown", "arm", "constructor", ""),
+    variant: fc.constantFrom("v8", "v7", ""),
+    "os.version": fc.constantFrom("10.0.17763.1"),
+});
+const descriptorJson = someOf({
+    mediaType: fc.constantFrom(OCI_MANIFEST, DOCKER_MANIFEST, "application/vnd.oci.image.config.v1+json", "application/vnd.in-toto+json"),
+    digest: fc.oneof(SHA256, fc.constantFrom(`sha512:${"a".repeat(128)}`, "sha256:1", "", "SHA256:x")),
+    size: fc.oneof(fc.nat(), fc.constantFrom(-1, 1.5, Number.MAX_SAFE_INTEGER + 2)),
+    platform: platformJson,
+    annotations: fc.oneof(
+        fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+        fc.constant({ "vnd.docker.reference.type": "attestation-manifest" }),
+    ),
+});
+const descriptors = fc.array(descriptorJson, { maxLength: 5 });
+const schemaVersion = fc.constantFrom(2, 1, "2");
+const indexJson = someOf({
+    schemaVersion,
+    mediaType: fc.constantFrom(OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST),
+    manifests: descriptors,
+});
+const imageManifestJson = someOf({
+    schemaVersion,
+    mediaType: fc.constantFrom(OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX),
+    config: descriptorJson,
+    layers: descriptors,
+});
+// Any JSON value; near-manifests of each kind; and deeply nested documents.
+const manifestBody = fc.oneof(
+    { weight: 2, arbitrary: anyJson },
+    { weight: 4, arbitrary: indexJson },
+    { weight: 4, arbitrary: imageManifestJson },
+    {
+        weight: 1,
+        arbitrary: fc
+            .tuple(fc.integer({ min: 1000, max: 100000 }), fc.constantFrom("manifests", "layers", "extra", "config"), fc.constantFrom(OCI_INDEX, OCI_MANIFEST))
+            .map(([depth, key, mediaType]) => `{"mediaType":"${mediaType}","${key}":${"[".repeat(depth)}${"]".repeat(depth)}}`),
+    },
+);
+const contentTypes = fc.constantFrom(...ACCEPTED_MANIFEST_TYPES, "application/json", "");
+
+// The oracle: what a well-formed manifest is, written independently of the client.
+const ANY_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const optional = (v: unknown, ok: (v: unknown) => boolean) => v === undefined || ok(v);
+const isString = (v: unknown) => typeof v === "string";
+function isDescriptor(d: unknown, sha256Only: boolean): boolean {
+    return (
+        isRecord(d) &&
+        typeof d.digest === "string" &&
+        (sha256Only ? /^sha256:[a-f0-9]{64}$/ : ANY_DIGEST).test(d.digest) &&
+        optional(d.mediaType, isString) &&
+        optional(d.size, (s) => Number.isSafeInteger(s) && (s as number) >= 0) &&
+        optional(d.annotations, (a) => isRecord(a) && Object.values(a).every(isString)) &&
+        optional(
+            d.platform,
+            (p) => isRecord(p) && isString(p.os) && isString(p.architecture) && optional(p.variant, isString) && optional(p["os.version"], isString),
+        )
+    );
+}
+function isWellFormed(json: unknown, mediaType: string): boolean {
+    if (!isRecord(json) || !(ACCEPTED_MANIFEST_TYPES as readonly string[]).includes(mediaType) || !optional(json.schemaVersion, (v) => v === 2)) {
+        return false;
+    }
+    if (!optional(json.mediaType, (m) => m === mediaType)) {
+        return false;
+    }
+    if (mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST) {
+        return Array.isArray(json.manifests) && json.manifests.every((d) => isDescriptor(d, true));
+    }
+    return isDescriptor(json.config, true) && Array.isArray(json.layers) && json.layers.every((d) => isDescriptor(d, false));
+}
+
+describe("manifest bodies (properties)", () => {
+    let served = { body: "", contentType: "" };
+    let server: http.Server;
+    let host: string;
+    before(async () => {
+        server = http.createServer((req, res) => {
+            const body = req.url === "/v2/app/manifests/v1" ? served.body : JSON.stringify({ errors: [{ code: "BLOB_UNKNOWN", message: "blob unknown" }] });
+            res.writeHead(req.url === "/v2/app/manifests/v1" ? 200 : 404, {
+                "Content-Length": Buffer.byteLength(body),
+                ...(served.contentType ? { "Content-Type": served.contentType } : {}),
+            });
+            res.end(body);
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(() => {
+        server.closeAllConnections();
+        server.close();
+    });
+
+    it("reads any JSON body as a well-formed manifest or index, or fails with a RegistryError of a documented kind", async () => {
+        const client = new RegistryClient();
+        await fc.assert(
+            fc.asyncProperty(manifestBody, contentTypes, async (value, contentType) => {
+                const body = typeof value === "string" && value.startsWith('{"mediaType"') ? value : JSON.stringify(value);
+                served = { body, contentType };
+                const parsed: unknown = JSON.parse(body);
+                // The media type the body declares, else the Content-Type.
+                const mediaType = isRecord(parsed) && typeof parsed.mediaType === "string" ? parsed.mediaType : contentType;
+                let manifest: FetchedManifest;
+                try {
+                    manifest = await client.getManifest(`${host}/app:v1`);
+                } catch (e) {
+                    assert.ok(e instanceof RegistryError, `${body.slice(0, 200)} threw ${(e as Error).name}: ${(e as Error).message}`);
+                    assert.ok(["media-type", "protocol"].includes(e.kind), `${body.slice(0, 200)}: kind ${e.kind}: ${e.message}`);
+                    // Refused exactly when the body is not well formed for its media type.
+                    assert.ok(
+                        e.kind === "media-type" ? !(ACCEPTED_MANIFEST_TYPES as readonly string[]).includes(mediaType) : !isWellFormed(parsed, mediaType),
+                        `${body.slice(0, 300)}: ${e.message}`,
+                    );
+                    return;
+                }
+                assert.strictEqual(manifest.mediaType, mediaType);
+                assert.ok(isWellFormed(manifest.json, manifest.mediaType), `accepted a malformed body: ${body.slice(0, 300)}`);
+                assert.strictEqual(manifest.body.toString("utf8"), body);
+                // Resolving it ends in platforms, or in a RegistryError (the config blob is
+                // missing here; an index may list a platform twice).
+                try {
+                    const resolved = await client.resolveImage(`${host}/app:v1`);
+                    for (const [platform, digest] of Object.entries(resolved.platforms)) {
+                        assert.ok(typeof platform === "string" && /^sha256:[a-f0-9]{64}$/.test(digest), `${platform} → ${digest}`);
+                    }
+                } catch (e) {
+                    assert.ok(e instanceof RegistryError, `${body.slice(0, 200)} threw ${(e as Error).name}: ${(e as Error).message}`);
+                    assert.ok(["not-found", "protocol"].includes(e.kind), `${e.kind}: ${e.message}`);
+                }
+            }),
+            { numRuns: MANIFEST_RUNS },
+        );
+    });
+
+    it("accepts every body that is well formed", async () => {
+        const client = new RegistryClient();
+        const platform = fc.record(
+            { os: fc.constantFrom("linux", "unknown"), architecture: fc.constantFrom("amd64", "arm64", "unknown"), variant: fc.constantFrom("v8") },
+            { requiredKeys: ["os", "architecture"] },
+        );
+        const descriptor = (sha256Only: boolean) =>
+            fc.record(
+                {
+                    mediaType: fc.constantFrom(OCI_MANIFEST, "application/vnd.in-toto+json"),
+                    digest: sha256Only ? SHA256 : fc.oneof(SHA256, fc.constant(`sha512:${"a".repeat(128)}`)),
+                    size: fc.nat(),
+                    platform,
+                    annotations: fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+                },
+                { requiredKeys: ["digest"] },
+            );
+        const body = fc.oneof(
+            fc.record(
+                {
+                    schemaVersion: fc.constant(2),
+                    mediaType: fc.constantFrom(OCI_INDEX, DOCKER_MANIFEST_LIST),
+                    manifests: fc.array(descriptor(true), { maxLength: 4 }),
+                },
+                { requiredKeys: ["mediaType", "manifests"] },
+            ),
+            fc.record(
+                {
+                    schemaVersion: fc.constant(2),
+                    mediaType: fc.constantFrom(OCI_MANIFEST, DOCKER_MANIFEST),
+                    config: descriptor(true),
+                    layers: fc.array(descriptor(false), { maxLength: 4 }),
+                    extra: anyJson,
+                },
+                { requiredKeys: ["mediaType", "config", "layers"] },
+            ),
+        );
+        await fc.assert(
+            fc.asyncProperty(body, async (json) => {
+                served = { body: JSON.stringify(json), contentType: "" };
+                const manifest = await client.getManifest(`${host}/app:v1`);
+                assert.deepStrictEqual(manifest.json, JSON.parse(served.body));
+                assert.strictEqual(manifest.mediaType, json.mediaType);
+            }),
+            { numRuns: MANIFEST_RUNS / 2 },
         );
     });
 });

@@ -3,18 +3,27 @@
 // oversized and tampered bodies, unknown media types, timeouts).
 import * as assert from "assert";
 import * as crypto from "crypto";
+import * as dns from "dns";
 import * as http from "http";
 import { AddressInfo } from "net";
 import {
+    ACCEPTED_MANIFEST_TYPES,
     ImageIndex,
+    OCI_INDEX,
+    OCI_MANIFEST,
     RegistryClient,
+    RegistryCredentials,
     RegistryError,
+    RegistryErrorKind,
     assertTransportAllowed,
     formatImageReference,
     isLoopbackRegistry,
+    normaliseInsecureHosts,
+    normaliseRegistryHost,
     parseDigest,
     parseImageReference,
     parseWwwAuthenticate,
+    realmMayReceiveCredentials,
     registryScheme,
     selectPlatformManifests,
 } from "../../sdk/registry";
@@ -220,41 +229,111 @@ describe("selectPlatformManifests", () => {
 });
 
 describe("http vs https policy", () => {
-    const schemes: [string, boolean, "http" | "https"][] = [
-        ["127.0.0.1:5000", false, "http"],
-        ["127.3.2.1", false, "http"],
-        ["localhost:5000", false, "http"],
-        ["localhost", false, "http"],
-        ["[::1]:5000", false, "http"],
-        ["registry.example.com", false, "https"],
-        ["123456789012.dkr.ecr.us-west-2.amazonaws.com", false, "https"],
-        ["127.0.0.1.nip.io:5000", false, "https"],
-        ["10.0.0.5:5000", false, "https"],
-        ["localhost.example.com", false, "https"],
-        ["registry.example.com", true, "http"],
+    const schemes: [string, string[], "http" | "https"][] = [
+        ["127.0.0.1:5000", [], "http"],
+        ["127.3.2.1", [], "http"],
+        ["localhost:5000", [], "http"],
+        ["localhost", [], "http"],
+        ["[::1]:5000", [], "http"],
+        ["registry.example.com", [], "https"],
+        ["123456789012.dkr.ecr.us-west-2.amazonaws.com", [], "https"],
+        ["127.0.0.1.nip.io:5000", [], "https"],
+        ["10.0.0.5:5000", [], "https"],
+        ["localhost.example.com", [], "https"],
+        ["registry.example.com", ["registry.example.com"], "http"],
+        ["registry.example.com:5000", ["Registry.Example.COM:5000"], "http"],
+        ["registry.example.com", ["registry.example.com:80"], "http"],
+        ["registry.example.com:5000", ["registry.example.com"], "https"],
+        ["registry.example.com", ["other.example.com"], "https"],
+        ["10.0.0.5:5000", ["10.0.0.5:5001"], "https"],
     ];
-    for (const [registry, insecure, scheme] of schemes) {
-        it(`uses ${scheme} for ${registry}${insecure ? " when insecure" : ""}`, () => {
-            assert.strictEqual(registryScheme(registry, insecure), scheme);
-            assert.strictEqual(isLoopbackRegistry(registry), scheme === "http" && !insecure);
+    for (const [registry, list, scheme] of schemes) {
+        it(`uses ${scheme} for ${registry}${list.length > 0 ? ` when insecure is ${JSON.stringify(list)}` : ""}`, () => {
+            assert.strictEqual(registryScheme(registry, normaliseInsecureHosts(list)), scheme);
+            assert.strictEqual(isLoopbackRegistry(registry), scheme === "http" && list.length === 0);
         });
     }
-    it("refuses plain http to a non-loopback host", () => {
-        assert.throws(() => assertTransportAllowed(new URL("http://auth.example.com/token?scope=x")), {
-            message:
-                "refusing to send a request to auth.example.com over plain http (http://auth.example.com/token): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]); use https, or pass insecure: true if this registry really has no TLS",
-        });
+    it("refuses plain http to a non-loopback host not listed in insecure", () => {
+        for (const insecure of [[], ["auth.example.com:8080"], ["other.example.com"]]) {
+            assert.throws(() => assertTransportAllowed(new URL("http://auth.example.com/token?scope=x"), normaliseInsecureHosts(insecure)), {
+                name: "RegistryError",
+                kind: "insecure",
+                message:
+                    'refusing to send a request to auth.example.com over plain http (http://auth.example.com/token): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]) and the hosts listed in insecure; use https, or add "auth.example.com" to insecure if it really has no TLS',
+            });
+        }
     });
-    it("allows http to loopback hosts, to any host when insecure, and https anywhere", () => {
+    it("allows http to loopback hosts and to the hosts listed in insecure, and https anywhere", () => {
         assertTransportAllowed(new URL("http://127.0.0.1:5000/v2/"));
         assertTransportAllowed(new URL("http://[::1]:5000/v2/"));
-        assertTransportAllowed(new URL("http://registry.example.com/v2/"), true);
+        assertTransportAllowed(new URL("http://registry.example.com/v2/"), ["registry.example.com"]);
+        assertTransportAllowed(new URL("http://registry.example.com:5000/v2/"), ["registry.example.com:5000"]);
         assertTransportAllowed(new URL("https://registry.example.com/v2/"));
     });
     it("refuses other URL schemes", () => {
         assert.throws(() => assertTransportAllowed(new URL("file:///etc/passwd")), {
             message: "refusing to request file:///etc/passwd: only https and http URLs are supported",
         });
+    });
+    it("takes insecure as a list of registry hosts only", () => {
+        const allowed =
+            'expected a list of registry hosts with optional ports, e.g. ["registry.lan:5000"], like Docker\'s insecure-registries (loopback hosts need no entry)';
+        const cases: [unknown, string][] = [
+            [true, `RegistryClient: insecure true is not valid: ${allowed}`],
+            ["registry.lan", `RegistryClient: insecure "registry.lan" is not valid: ${allowed}`],
+            [["ok.example.com", "http://registry.lan"], `RegistryClient: insecure[1] "http://registry.lan" is not a registry host: ${allowed}`],
+            [["10.0.0.0/8"], `RegistryClient: insecure[0] "10.0.0.0/8" is not a registry host: ${allowed}`],
+            [[5000], `RegistryClient: insecure[0] 5000 is not a registry host: ${allowed}`],
+        ];
+        for (const [insecure, message] of cases) {
+            assert.throws(() => new RegistryClient({ insecure: insecure as string[] }), { message });
+        }
+    });
+});
+
+describe("which token realms may receive a registry's basic credentials", () => {
+    const cases: [string, string, boolean][] = [
+        // https: any host, as Docker sends them (Docker Hub's realm is auth.docker.io).
+        ["registry-1.docker.io", "https://auth.docker.io/token", true],
+        ["registry.example.com", "https://registry.example.com/token", true],
+        ["127.0.0.1:5000", "https://auth.example.com/token", true],
+        // http: only the loopback registry's own host.
+        ["127.0.0.1:5000", "http://127.0.0.1:5001/token", true],
+        ["localhost:5000", "http://localhost/token", true],
+        ["[::1]:5000", "http://[::1]:5001/token", true],
+        ["127.0.0.1:5000", "http://127.0.0.2:5001/token", false],
+        ["127.0.0.1:5000", "http://localhost:5001/token", false],
+        ["127.0.0.1:5000", "http://auth.example.com/token", false],
+        ["registry.example.com", "http://registry.example.com/token", false],
+        ["registry.example.com", "http://127.0.0.1/token", false],
+        ["127.0.0.1:5000", "ftp://127.0.0.1/token", false],
+    ];
+    for (const [registry, realm, allowed] of cases) {
+        it(`${allowed ? "sends" : "does not send"} the credentials of ${registry} to ${realm}`, () => {
+            assert.strictEqual(realmMayReceiveCredentials(registry, new URL(realm)), allowed);
+        });
+    }
+});
+
+describe("credentials are bound to a registry", () => {
+    it("names auth.registry when it is missing or not a host", () => {
+        const expected =
+            'expected the registry host the credentials are for, with an optional port, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com" or "127.0.0.1:5001"';
+        for (const [registry, shown] of [
+            [undefined, "(missing)"],
+            ["", '""'],
+            ["https://r.example.com", '"https://r.example.com"'],
+            ["r.example.com/team", '"r.example.com/team"'],
+        ] as const) {
+            assert.throws(() => new RegistryClient({ auth: { registry, username: "u", password: "p" } as RegistryCredentials }), {
+                message: `RegistryClient: auth.registry ${shown} is not valid: ${expected}`,
+            });
+        }
+    });
+    it("reads Docker Hub's aliases and any case as the registry references name", () => {
+        assert.strictEqual(normaliseRegistryHost("docker.io"), "registry-1.docker.io");
+        assert.strictEqual(normaliseRegistryHost("Index.Docker.IO"), "registry-1.docker.io");
+        assert.strictEqual(normaliseRegistryHost("R.Example.com:5000"), "r.example.com:5000");
     });
 });
 
@@ -378,7 +457,7 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                 });
             }
         });
-        const client = new RegistryClient({ auth: { username: "alice", password: "s3cret" } });
+        const client = new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } });
         assert.deepStrictEqual(await client.platformDigests(`${registry.host}/team/app:v1`), {
             "linux/amd64": `sha256:${"1".repeat(64)}`,
             "linux/arm64": `sha256:${"2".repeat(64)}`,
@@ -409,10 +488,12 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
     it("fails naming the user, not the password, when the token realm rejects the credentials", async () => {
         const auth = await start((_req, res) => sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "bad password wrong-pw" }] })));
         const registry = await start((_req, res) => sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${auth.host}/token",service="svc"` }));
-        const error = await new RegistryClient({ auth: { username: "alice", password: "wrong-pw" } }).getManifest(`${registry.host}/team/app:v1`).then(
-            () => assert.fail("expected an error"),
-            (e: RegistryError) => e,
-        );
+        const error = await new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "wrong-pw" } })
+            .getManifest(`${registry.host}/team/app:v1`)
+            .then(
+                () => assert.fail("expected an error"),
+                (e: RegistryError) => e,
+            );
         assert.strictEqual(error.kind, "auth");
         assert.strictEqual(
             error.message,
@@ -429,22 +510,25 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                       "WWW-Authenticate": 'Basic realm="Registry Realm"',
                   }),
         );
-        await new RegistryClient({ auth: { username: "AWS", password: "ecr-password" } }).getManifest(`${registry.host}/team/app:v1`);
+        await new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "ecr-password" } }).getManifest(`${registry.host}/team/app:v1`);
         await assert.rejects(new RegistryClient().getManifest(`${registry.host}/team/app:v1`), {
             name: "RegistryError",
-            message: `authentication failed for registry ${registry.host} anonymously (no credentials were given): HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); pass auth: { username, password } or { token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
+            message: `authentication failed for registry ${registry.host} anonymously (no credentials were given): HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${registry.host}", username, password } or { registry: "${registry.host}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
         });
-        await assert.rejects(new RegistryClient({ auth: { username: "AWS", password: "nope" } }).getManifest(`${registry.host}/team/app:v1`), {
-            message: `authentication failed for registry ${registry.host} as user "AWS": HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); check the credentials (an ECR password expires after 12 hours)`,
-        });
+        await assert.rejects(
+            new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "nope" } }).getManifest(`${registry.host}/team/app:v1`),
+            {
+                message: `authentication failed for registry ${registry.host} as user "AWS": HTTP 401 reading manifest ${registry.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); check the credentials (an ECR password expires after 12 hours)`,
+            },
+        );
     });
 
     it("sends a given bearer token and never shows it in errors", async () => {
         const registry = await start((req, res) => sendJson(res, req.headers.authorization === "Bearer good" ? 403 : 401, "{}"));
-        await assert.rejects(new RegistryClient({ auth: { token: "bad-token" } }).getManifest(`${registry.host}/team/app:v1`), {
+        await assert.rejects(new RegistryClient({ auth: { registry: registry.host, token: "bad-token" } }).getManifest(`${registry.host}/team/app:v1`), {
             message: `authentication failed for registry ${registry.host} with the given bearer token: HTTP 401 reading manifest ${registry.host}/team/app:v1; check the credentials (an ECR password expires after 12 hours)`,
         });
-        await assert.rejects(new RegistryClient({ auth: { token: "good" } }).getManifest(`${registry.host}/team/app:v1`), {
+        await assert.rejects(new RegistryClient({ auth: { registry: registry.host, token: "good" } }).getManifest(`${registry.host}/team/app:v1`), {
             message: `authentication failed for registry ${registry.host} with the given bearer token: HTTP 403 reading manifest ${registry.host}/team/app:v1; check that this user may pull the repository`,
         });
         assert.deepStrictEqual(
@@ -476,7 +560,9 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
                 sendJson(res, 404, "{}");
             }
         });
-        const resolved = await new RegistryClient({ auth: { username: "AWS", password: "pw" } }).resolveImage(`${registry.host}/app:v1`);
+        const resolved = await new RegistryClient({ auth: { registry: registry.host, username: "AWS", password: "pw" } }).resolveImage(
+            `${registry.host}/app:v1`,
+        );
         assert.deepStrictEqual(resolved, {
             reference: `${registry.host}/app:v1`,
             digest: MANIFEST_DIGEST,
@@ -503,7 +589,7 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
         await assert.rejects(new RegistryClient().getManifest(`${registry.host}/app:v1`), {
             name: "RegistryError",
             message:
-                "refusing to send a request to storage.example.com over plain http (http://storage.example.com/blob): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]); use https, or pass insecure: true if this registry really has no TLS",
+                'refusing to send a request to storage.example.com over plain http (http://storage.example.com/blob): http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1]) and the hosts listed in insecure; use https, or add "storage.example.com" to insecure if it really has no TLS',
         });
     });
 
@@ -558,7 +644,7 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
         const registry = await start((_req, res) => sendJson(res, 200, body, { "Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws" }));
         await assert.rejects(new RegistryClient().getManifest(`${registry.host}/app:v1`), {
             name: "RegistryError",
-            message: `manifest ${registry.host}/app:v1 from registry ${registry.host} has media type "application/vnd.docker.distribution.manifest.v1+prettyjws", which this client cannot read; accepted media types: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json`,
+            message: `manifest ${registry.host}/app:v1 from registry ${registry.host} has media type "application/vnd.docker.distribution.manifest.v1+prettyjws" (its Content-Type; it has no mediaType field), which this client cannot read; accepted media types: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json`,
         });
     });
 
@@ -667,5 +753,361 @@ describe("RegistryClient (against small HTTP servers on 127.0.0.1)", () => {
         await assert.rejects(new RegistryClient().platformDigests(`${registry.host}/app:att`), {
             message: `${registry.host}/app:att is a single manifest whose config ${digestOf(config)} (application/vnd.in-toto+json) names no os/architecture: it is not a container image, so it has no platform`,
         });
+    });
+
+    // ---- credentials go only where they belong ----
+
+    it("sends no credentials to a registry other than the one they were given for", async () => {
+        const mine = await start((_req, res) => sendIndex(res));
+        const other = await start(
+            (_req, res) =>
+                sendJson(res, 401, JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }), {
+                    "WWW-Authenticate": 'Basic realm="r"',
+                }),
+            "127.0.0.2",
+        );
+        for (const auth of [
+            { registry: mine.host, username: "alice", password: "s3cret" },
+            { registry: mine.host, token: "tok-mine" },
+        ]) {
+            const client = new RegistryClient({ auth });
+            await client.getManifest(`${mine.host}/team/app:v1`);
+            await assert.rejects(client.getManifest(`${other.host}/team/app:v1`), {
+                name: "RegistryError",
+                kind: "auth",
+                message: `authentication failed for registry ${other.host} anonymously (the credentials given are for registry ${mine.host} only): HTTP 401 reading manifest ${other.host}/team/app:v1 (registry says: UNAUTHORIZED: authentication required); pass auth: { registry: "${other.host}", username, password } or { registry: "${other.host}", token } (for ECR: username "AWS" and the password from GetAuthorizationToken)`,
+            });
+        }
+        assert.deepStrictEqual(
+            mine.seen.map((s) => s.authorization),
+            [basic("alice", "s3cret"), "Bearer tok-mine"],
+        );
+        assert.deepStrictEqual(
+            other.seen.map((s) => s.authorization),
+            [undefined, undefined],
+        );
+    });
+
+    it("asks another registry's token realm for an anonymous token, without the credentials", async () => {
+        const realm = await start((_req, res) => sendJson(res, 200, JSON.stringify({ token: "anon" })), "127.0.0.2");
+        const other = await start(
+            (req, res) =>
+                req.headers.authorization === "Bearer anon"
+                    ? sendIndex(res)
+                    : sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token",service="other"` }),
+            "127.0.0.2",
+        );
+        await new RegistryClient({ auth: { registry: "127.0.0.1:5001", username: "alice", password: "s3cret" } }).getManifest(`${other.host}/team/app:v1`);
+        assert.deepStrictEqual(
+            other.seen.map((s) => s.authorization),
+            [undefined, "Bearer anon"],
+        );
+        assert.deepStrictEqual(
+            realm.seen.map((s) => s.authorization),
+            [undefined],
+        );
+    });
+
+    it("refuses to send basic credentials to a plain-http token realm on another host, even on loopback", async () => {
+        const realm = await start((_req, res) => sendJson(res, 200, JSON.stringify({ token: "stolen" })), "127.0.0.2");
+        const registry = await start((req, res) =>
+            req.headers.authorization === "Bearer stolen"
+                ? sendIndex(res)
+                : sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token",service="svc"` }),
+        );
+        await assert.rejects(
+            new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } }).getManifest(`${registry.host}/app:v1`),
+            {
+                name: "RegistryError",
+                kind: "insecure",
+                message: `registry ${registry.host} asked for a bearer token from http://${realm.host}/token; refusing to send its credentials there over plain http: they go to a token realm only over https, or over http to a realm on the registry's own loopback host`,
+            },
+        );
+        assert.deepStrictEqual(realm.seen, []);
+    });
+
+    it("answers no challenge from a host the registry redirected to", async () => {
+        // A realm the registry's own credentials could go to (its own loopback host), named
+        // by the storage host it redirects to rather than by the registry.
+        const realm = await start((_req, res) => sendJson(res, 200, JSON.stringify({ token: "t" })));
+        const storage = await start((_req, res) => sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token"` }), "127.0.0.2");
+        const registry = await start((_req, res) => {
+            res.writeHead(307, { Location: `http://${storage.host}/blob` });
+            res.end();
+        });
+        await assert.rejects(
+            new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } }).getManifest(`${registry.host}/app:v1`),
+            {
+                name: "RegistryError",
+                kind: "auth",
+                status: 401,
+            },
+        );
+        assert.deepStrictEqual(realm.seen, []);
+        assert.deepStrictEqual(
+            storage.seen.map((s) => s.authorization),
+            [undefined],
+        );
+    });
+
+    it("drops the Authorization header on a redirect to another port of the same host, and from a token realm", async () => {
+        const elsewhere = await start((req, res) => (req.url === "/token" ? sendJson(res, 200, JSON.stringify({ token: "t" })) : sendIndex(res)));
+        const realm = await start((_req, res) => {
+            res.writeHead(302, { Location: `http://${elsewhere.host}/token` });
+            res.end();
+        });
+        const registry = await start((req, res) => {
+            if (req.headers.authorization === "Bearer t") {
+                res.writeHead(307, { Location: `http://${elsewhere.host}/manifest` });
+                res.end();
+            } else {
+                sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="http://${realm.host}/token"` });
+            }
+        });
+        await new RegistryClient({ auth: { registry: registry.host, username: "alice", password: "s3cret" } }).getManifest(`${registry.host}/app:v1`);
+        assert.deepStrictEqual(realm.seen[0].authorization, basic("alice", "s3cret"));
+        assert.deepStrictEqual(elsewhere.seen, [
+            { method: "GET", url: "/token", authorization: undefined },
+            { method: "GET", url: "/manifest", authorization: undefined },
+        ]);
+    });
+
+    describe("registries off loopback (names resolved to 127.0.0.3 and 127.0.0.4 here)", () => {
+        // The module object itself, whose lookup fetch's connections call; an import binding is read-only.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const dnsModule = require("dns") as typeof dns;
+        const realLookup = dnsModule.lookup;
+        const names: Record<string, string> = { "registry.example.test": "127.0.0.3", "auth.example.test": "127.0.0.4" };
+        before(() => {
+            dnsModule.lookup = ((hostname: string, options: unknown, callback?: (...args: unknown[]) => void) => {
+                const address = names[hostname];
+                if (address === undefined) {
+                    return (realLookup as (...args: unknown[]) => void)(hostname, options, callback);
+                }
+                const done = (typeof options === "function" ? options : callback) as (...args: unknown[]) => void;
+                const all = typeof options === "object" && (options as { all?: boolean } | null)?.all === true;
+                process.nextTick(() => (all ? done(null, [{ address, family: 4 }]) : done(null, address, 4)));
+            }) as typeof dns.lookup;
+        });
+        after(() => {
+            dnsModule.lookup = realLookup;
+        });
+        // A server on `address`, named by `name` with its port.
+        const named = async (name: string, handler: http.RequestListener) => {
+            const server = await start(handler, names[name]);
+            return { ...server, host: `${name}:${server.host.split(":")[1]}` };
+        };
+
+        it("uses plain http only to the hosts listed in insecure", async () => {
+            const registry = await named("registry.example.test", (_req, res) => sendIndex(res));
+            const reference = `${registry.host}/app:v1`;
+            assert.strictEqual((await new RegistryClient({ insecure: [registry.host] }).getManifest(reference)).digest, INDEX_DIGEST);
+            // Any other list means https, which this plain-http server cannot answer.
+            for (const insecure of [[], ["auth.example.test"], ["registry.example.test"], [`auth.example.test:${registry.host.split(":")[1]}`]]) {
+                await assert.rejects(new RegistryClient({ insecure, timeoutMs: 5000 }).getManifest(reference), (e: RegistryError) => {
+                    assert.strictEqual(e.kind, "unreachable");
+                    assert.ok(e.message.includes(`GET https://${registry.host}/v2/app/manifests/v1`), e.message);
+                    return true;
+                });
+            }
+            assert.strictEqual(registry.seen.filter((s) => s.method === "GET").length, 1);
+        });
+
+        it("never sends basic credentials to a plain-http token realm off loopback, listed in insecure or not", async () => {
+            const auth = await named("auth.example.test", (_req, res) => sendJson(res, 200, JSON.stringify({ token: "t" })));
+            let realmUrl = "";
+            const registry = await named("registry.example.test", (req, res) =>
+                req.url?.startsWith("/token")
+                    ? sendJson(res, 200, JSON.stringify({ token: "t" }))
+                    : req.headers.authorization === "Bearer t"
+                      ? sendIndex(res)
+                      : sendJson(res, 401, "{}", { "WWW-Authenticate": `Bearer realm="${realmUrl}"` }),
+            );
+            const credentials = { registry: registry.host, username: "alice", password: "s3cret" };
+            for (const realm of [`http://${auth.host}/token`, `http://${registry.host}/token`]) {
+                realmUrl = realm;
+                const insecure = [registry.host, auth.host];
+                await assert.rejects(new RegistryClient({ auth: credentials, insecure }).getManifest(`${registry.host}/app:v1`), {
+                    name: "RegistryError",
+                    kind: "insecure",
+                    message: `registry ${registry.host} asked for a bearer token from ${realm}; refusing to send its credentials there over plain http: they go to a token realm only over https, or over http to a realm on the registry's own loopback host`,
+                });
+                // Without credentials, the same realm gives an anonymous token.
+                await new RegistryClient({ insecure }).getManifest(`${registry.host}/app:v1`);
+            }
+            assert.deepStrictEqual(
+                auth.seen.map((s) => s.authorization),
+                [undefined],
+            );
+            // The registry itself is sent its credentials; its own /token realm over http is not.
+            assert.deepStrictEqual(
+                registry.seen.filter((s) => s.url.startsWith("/token")).map((s) => s.authorization),
+                [undefined],
+            );
+        });
+    });
+
+    describe("bodies that are JSON but not a manifest", () => {
+        const D = `sha256:${HEX_A}`;
+        const index = (manifests: unknown, extra: Record<string, unknown> = {}) => ({ schemaVersion: 2, mediaType: OCI_INDEX, manifests, ...extra });
+        const image = (fields: Record<string, unknown>) => ({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { digest: D }, layers: [], ...fields });
+        const deep = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+        // [what, body, Content-Type, kind, the message after "<what> from registry <host> "]
+        const cases: [string, string, string, RegistryErrorKind, string][] = [
+            ["null", "null", OCI_INDEX, "protocol", `is not a well-formed ${OCI_INDEX}: the document is null, not an object`],
+            ["a list", "[]", OCI_MANIFEST, "protocol", `is not a well-formed ${OCI_MANIFEST}: the document is a list, not an object`],
+            ["a number", "42", OCI_INDEX, "protocol", `is not a well-formed ${OCI_INDEX}: the document is the number 42, not an object`],
+            ["a string", '"x"', OCI_INDEX, "protocol", `is not a well-formed ${OCI_INDEX}: the document is the string "x", not an object`],
+            [
+                "no mediaType and no Content-Type",
+                JSON.stringify({ schemaVersion: 2, manifests: [] }),
+                "",
+                "media-type",
+                `has media type "(none)" (it has no mediaType field and no Content-Type), which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,
+            ],
+            [
+                "mediaType a number",
+                JSON.stringify(index([], { mediaType: 5 })),
+                OCI_INDEX,
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: mediaType is the number 5, not a string`,
+            ],
+            [
+                "schemaVersion a string",
+                JSON.stringify(index([], { schemaVersion: "2" })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: schemaVersion is the string "2", not 2`,
+            ],
+            [
+                "manifests: [null]",
+                JSON.stringify(index([null])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0] is null, not a descriptor object`,
+            ],
+            [
+                "manifests an object",
+                JSON.stringify(index({ 0: {} })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests is an object, not a list of descriptors`,
+            ],
+            [
+                "a digest that is a number",
+                JSON.stringify(index([{ digest: 1 }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].digest is the number 1, not "sha256:" followed by 64 lowercase hex characters`,
+            ],
+            [
+                "a platform that is a string",
+                JSON.stringify(index([{ digest: D, platform: "linux/amd64" }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].platform is the string "linux/amd64", not an object`,
+            ],
+            [
+                "a platform without architecture",
+                JSON.stringify(index([{ digest: D, platform: { os: "linux" } }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].platform.architecture is missing, not a string`,
+            ],
+            [
+                "annotations with a list value",
+                JSON.stringify(index([{ digest: D, annotations: { "vnd.docker.reference.type": ["attestation-manifest"] } }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].annotations["vnd.docker.reference.type"] is a list, not a string`,
+            ],
+            [
+                "a negative size",
+                JSON.stringify(index([{ digest: D, size: -1 }])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].size is the number -1, not a whole number of bytes`,
+            ],
+            [
+                "no config",
+                JSON.stringify(image({ config: undefined })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_MANIFEST}: config is missing, not a descriptor object`,
+            ],
+            [
+                "a config digest the client cannot fetch",
+                JSON.stringify(image({ config: { digest: "../../x" } })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_MANIFEST}: config.digest is the string "../../x", not "sha256:" followed by 64 lowercase hex characters`,
+            ],
+            [
+                "layers null",
+                JSON.stringify(image({ layers: null })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_MANIFEST}: layers is null, not a list of descriptors`,
+            ],
+            [
+                "a layer that is a string",
+                JSON.stringify(image({ layers: ["sha256:x"] })),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_MANIFEST}: layers[0] is the string "sha256:x", not a descriptor object`,
+            ],
+            // Deeply nested, within the 4 MiB bound: refused before JSON.parse, which takes seconds over it.
+            [
+                "a document nested 2,000,000 levels deep",
+                `{"mediaType":"${OCI_INDEX}","manifests":${deep(2000000)}}`,
+                "",
+                "protocol",
+                "nests lists and objects more than 64 levels deep, which no manifest does (an index is 4 levels deep); refusing to parse it",
+            ],
+            [
+                "a field the client does not read nested 65 levels deep",
+                `{"mediaType":"${OCI_INDEX}","manifests":[],"x":${deep(64)}}`,
+                "",
+                "protocol",
+                "nests lists and objects more than 64 levels deep, which no manifest does (an index is 4 levels deep); refusing to parse it",
+            ],
+            [
+                "a platform nested 64 levels deep (brackets inside strings do not count)",
+                `{"mediaType":"${OCI_INDEX}","manifests":[{"digest":"${D}","platform":${deep(61)}}],"s":"${"[".repeat(100)}\\\\"}`,
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[0].platform is a list, not an object`,
+            ],
+            [
+                "a 1,000,000-character mediaType",
+                JSON.stringify(index([], { mediaType: "x".repeat(1000000) })),
+                OCI_INDEX,
+                "media-type",
+                `has media type a 1000000-character string, which this client cannot read; accepted media types: ${ACCEPTED_MANIFEST_TYPES.join(", ")}`,
+            ],
+            [
+                "30,000 entries and then null",
+                JSON.stringify(index([...new Array(30000).fill({ digest: D }), null])),
+                "",
+                "protocol",
+                `is not a well-formed ${OCI_INDEX}: manifests[30000] is null, not a descriptor object`,
+            ],
+        ];
+        for (const [what, body, contentType, kind, message] of cases) {
+            it(`refuses ${what} as a ${kind} RegistryError, never a TypeError`, async () => {
+                const registry = await start((_req, res) => sendJson(res, 200, body, contentType ? { "Content-Type": contentType } : {}));
+                for (const read of [
+                    (c: RegistryClient) => c.getManifest(`${registry.host}/app:v1`),
+                    (c: RegistryClient) => c.resolveImage(`${registry.host}/app:v1`),
+                ]) {
+                    await assert.rejects(read(new RegistryClient()), (e: Error) => {
+                        assert.ok(e instanceof RegistryError, `${e.name}: ${e.message}`);
+                        assert.strictEqual(e.kind, kind);
+                        assert.strictEqual(e.message, `manifest ${registry.host}/app:v1 from registry ${registry.host} ${message}`);
+                        return true;
+                    });
+                }
+            });
+        }
     });
 });
