@@ -21,6 +21,15 @@ const VARIANTS: FixtureVariant[] = ["emulated", "cross"];
 /** A fixed SOURCE_DATE_EPOCH (2023-11-14T22:13:20Z) for the lost-cache builds. */
 export const EPOCH = "1700000000";
 
+/** Milliseconds of a manifest HEAD and GET to the local registry: medians and the fastest. */
+export interface RoundTrip {
+    head: number;
+    get: number;
+    headMin: number;
+    getMin: number;
+    samples: number;
+}
+
 /** One scenario's figures for one variant and platform. */
 export interface ScenarioFigures {
     seconds: number[];
@@ -62,7 +71,7 @@ export interface DebianFigures {
     baseSetup: string;
     variants: Record<string, VariantFigures>;
     /** Median milliseconds of a manifest HEAD and GET to the local registry. */
-    registryRoundTripMs: { head: number; get: number; samples: number };
+    registryRoundTripMs: RoundTrip;
     lostCache: LostCacheFigures[];
     /** What the docker driver said to `rewrite-timestamp=true` on its image exporter. */
     rewriteTimestampRefusal: string;
@@ -92,7 +101,7 @@ function take(into: Record<string, ScenarioFigures>, run: PerPlatformRun, first:
 }
 
 /** Median round trips of a manifest HEAD and GET to the local registry (the base image's tag). */
-export async function registryRoundTrip(image: string, samples = 21): Promise<{ head: number; get: number; samples: number }> {
+export async function registryRoundTrip(image: string, samples = 21): Promise<RoundTrip> {
     const m = /^([^/]+)\/(.+):([^:/]+)$/.exec(image);
     if (!m) {
         throw new Error(`cannot split ${image} into registry, repository and tag`);
@@ -115,7 +124,7 @@ export async function registryRoundTrip(image: string, samples = 21): Promise<{ 
         head.push(await time("HEAD"));
         get.push(await time("GET"));
     }
-    return { head: round(median(head), 2), get: round(median(get), 2), samples };
+    return { head: round(median(head), 2), get: round(median(get), 2), headMin: round(Math.min(...head), 2), getMin: round(Math.min(...get), 2), samples };
 }
 
 /** Builds (or reuses) the Debian base image with scripts/debian-base.sh; returns what it said. */
@@ -190,7 +199,9 @@ export async function benchDebian(runs: number, registry: string, log: (line: st
     log(`debian workload: base ${DEBIAN_BASE}`);
     const baseSetup = await debianBase(log);
     const roundTrip = await registryRoundTrip(DEBIAN_BASE);
-    log(`  registry round trip: manifest HEAD ${roundTrip.head} ms, GET ${roundTrip.get} ms (medians of ${roundTrip.samples})`);
+    log(
+        `  registry round trip: manifest HEAD ${roundTrip.head} ms, GET ${roundTrip.get} ms (medians of ${roundTrip.samples}; fastest ${roundTrip.headMin} ms, ${roundTrip.getMin} ms)`,
+    );
     const figures: DebianFigures = {
         base: DEBIAN_BASE,
         baseSetup,
