@@ -6,6 +6,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { breakDown, buildError, imageStoreSeconds, parseVertices, pushedDigests } from "../../bench/breakdown";
+import { dockerfileSteps, executedSteps } from "../../bench/builds";
 import { parseBuildSteps } from "../../sdk/preflight";
 
 const PROGRESS = path.join(__dirname, "fixtures", "progress");
@@ -78,6 +79,22 @@ describe("bench timing breakdown (real plain progress)", () => {
                 ["COPY", true],
             ],
         );
+    });
+
+    it("counts no step re-executed on the fresh runner: FROM resolves the base, it does not run", () => {
+        const steps = parseBuildSteps(lines("debian-fresh-runner-amd64.txt"));
+        // The FROM vertex ends DONE (it resolved the base image in the registry).
+        assert.strictEqual(steps.find((s) => s.instruction === "FROM")?.cached, false);
+        assert.deepStrictEqual(
+            dockerfileSteps(steps).map((s) => s.instruction),
+            ["RUN", "COPY"],
+        );
+        assert.deepStrictEqual(executedSteps(steps), []);
+        const cold = parseBuildSteps(lines("debian-cold-arm64.txt"));
+        assert.deepStrictEqual(executedSteps(cold), [
+            "[2/3] RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*",
+            "[3/3] COPY message.txt /app/message.txt",
+        ]);
     });
 
     it("reads the pushed digest, the same cold and on the fresh runner", () => {
