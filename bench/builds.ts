@@ -24,9 +24,13 @@ export interface BuildRun {
     lines: string[];
 }
 
-/** The Dockerfile steps of a build (BuildKit's own `[internal]` steps left out). */
+/**
+ * The Dockerfile steps of a build: BuildKit's own `[internal]` steps left out, and so is
+ * `FROM`, which resolves (and when needed fetches) the base image rather than running,
+ * and shows `DONE` even when every step after it came from a cache.
+ */
 export function dockerfileSteps(steps: BuildStep[]): BuildStep[] {
-    return steps.filter((s) => s.instruction !== undefined);
+    return steps.filter((s) => s.instruction !== undefined && s.instruction !== "FROM");
 }
 
 /** The Dockerfile steps that ran instead of coming from a cache, by name. */

@@ -1,9 +1,11 @@
 // `npm run bench`: the build-performance benchmark on the real Docker stack
 // (scripts/docker-stack.sh), every scenario side by side in one run, repeated, medians
-// reported. Writes bench/results/bench.json and bench/results/bench.svg, prints a table
-// and one summary line of ratios. See bench/README.md for what each scenario measures.
+// reported. Per workload it writes bench/results/<workload>.json and .svg (the compress
+// workload and the declaration benchmark: bench.json, bench.svg; the Debian workload:
+// debian.json, debian.svg), prints a table and one summary line of ratios, and exits 1
+// when a check fails. See bench/README.md for what each scenario measures.
 //
-//   npx ts-node bench/run.ts [--runs 3] [--lines 2000000] [--images 50] [--decl-runs 9] [--no-docker]
+//   npx ts-node bench/run.ts [--workloads compress,debian] [--runs 3] [--lines 2000000] [--images 50] [--decl-runs 9] [--no-docker]
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -25,7 +27,8 @@ import {
 } from "./builds";
 import { Bar, barChart, table } from "./chart";
 import { DeclarationResult, benchDeclarations } from "./declare";
-import { APP, CHANGED_FILE, fixtureContext } from "./fixture";
+import { benchDebian, debianReport } from "./debian";
+import { APP, CHANGED_FILE, WORKLOADS, Workload, fixtureContext } from "./fixture";
 import { median, round } from "./stats";
 
 const REGISTRY = "127.0.0.1:5000";
@@ -38,6 +41,7 @@ interface Options {
     images: number;
     declRuns: number;
     docker: boolean;
+    workloads: Workload[];
 }
 
 function options(): Options {
@@ -48,6 +52,7 @@ function options(): Options {
             images: { type: "string", default: "50" },
             "decl-runs": { type: "string", default: "9" },
             "no-docker": { type: "boolean", default: false },
+            workloads: { type: "string", default: WORKLOADS.join(",") },
         },
     });
     const int = (name: string, value: string | undefined, min: number) => {
@@ -57,7 +62,13 @@ function options(): Options {
         }
         return n;
     };
+    const workloads = (values.workloads ?? "").split(",").filter(Boolean);
+    const unknown = workloads.filter((w) => !(WORKLOADS as string[]).includes(w));
+    if (workloads.length === 0 || unknown.length > 0) {
+        throw new Error(`--workloads is ${JSON.stringify(values.workloads)}: expected a comma-separated list of ${WORKLOADS.join(", ")}`);
+    }
     return {
+        workloads: workloads as Workload[],
         runs: int("runs", values.runs, 1),
         lines: int("lines", values.lines, 1000),
         images: int("images", values.images, 1),
@@ -264,6 +275,103 @@ function medians(samples: Samples): Record<string, number> {
 async function main(): Promise<number> {
     const opts = options();
     const log = (line: string) => console.log(line);
+    let code = 0;
+    if (opts.workloads.includes("compress") || !opts.docker) {
+        code = Math.max(code, await compressAndDeclarations(opts, log));
+    }
+    if (opts.workloads.includes("debian") && opts.docker) {
+        code = Math.max(code, await debian(opts, log));
+    }
+    return code;
+}
+
+/** The Debian workload: runs it, writes debian.json and debian.svg, prints its table. */
+async function debian(opts: Options, log: (line: string) => void): Promise<number> {
+    const started = new Date();
+    const before = await machine();
+    log(`bench (debian): ${opts.runs} runs; load ${before.loadAverage1m} on ${before.cpus} CPUs`);
+    const figures = await benchDebian(opts.runs, REGISTRY, log);
+    fs.mkdirSync(RESULTS, { recursive: true });
+    // The raw figures first: the report below is derived from them alone.
+    writeAtomically(path.join(RESULTS, "debian.json"), `${JSON.stringify({ figures }, null, 2)}\n`);
+    const loadAfter = round(os.loadavg()[0]);
+    const report = debianReport(figures);
+    const result = {
+        command: `npm run bench -- --workloads debian --runs ${opts.runs}`,
+        started: started.toISOString(),
+        finished: new Date().toISOString(),
+        machine: { ...before, loadAverage1mAfter: loadAfter },
+        ratios: report.ratios,
+        checks: report.checks,
+        breakdown: report.breakdown,
+        physicalLimit: { roundTrips: 4, roundTripMs: figures.registryRoundTripMs, seconds: report.limitSeconds },
+        figures,
+        table: report.rows,
+        summary: report.summary,
+    };
+    fs.mkdirSync(RESULTS, { recursive: true });
+    writeAtomically(path.join(RESULTS, "debian.json"), `${JSON.stringify(result, null, 2)}\n`);
+    const subtitle = `${started.toISOString().slice(0, 16)}Z, ${before.cpus} CPUs (shared; load ${before.loadAverage1m} → ${loadAfter}), ${before.engine}, medians of ${opts.runs} runs`;
+    writeAtomically(path.join(RESULTS, "debian.svg"), barChart("multiarch build performance: Debian + apt-get install curl", subtitle, report.panels));
+    log("");
+    log(table(report.rows));
+    log("");
+    const b = report.breakdown;
+    const phases = [
+        [
+            "no-change rebuild, fresh runner",
+            "platform",
+            "total",
+            "cache import",
+            "export",
+            "unpack",
+            "push",
+            "docker push",
+            "cache export",
+            "resolve",
+            "rest",
+            "layer fetch",
+            "image store",
+            "without it (inferred)",
+        ],
+    ];
+    for (const [variant, byArch] of Object.entries(b)) {
+        for (const [arch, x] of Object.entries(byArch)) {
+            phases.push([
+                variant,
+                arch,
+                ...[
+                    x.total,
+                    x.cacheImport,
+                    x.export,
+                    x.unpack,
+                    x.push,
+                    x.dockerPush,
+                    x.cacheExport,
+                    x.resolve,
+                    x.rest,
+                    x.layerFetch,
+                    x.imageStore,
+                    x.withoutImageStore,
+                ].map((n) => n.toFixed(2)),
+            ]);
+        }
+    }
+    log(table(phases));
+    log(
+        `physical limit: 4 registry round trips x ${Math.max(figures.registryRoundTripMs.head, figures.registryRoundTripMs.get)} ms = ${(report.limitSeconds * 1000).toFixed(1)} ms`,
+    );
+    log("");
+    for (const c of report.checks) {
+        log(`${c.ok ? "ok  " : "FAIL"} ${c.check}`);
+    }
+    log(`wrote ${path.relative(process.cwd(), path.join(RESULTS, "debian.json"))} and debian.svg`);
+    log(report.summary);
+    return report.checks.every((c) => c.ok) ? 0 : 1;
+}
+
+/** The compress workload and the declaration benchmark: bench.json and bench.svg. */
+async function compressAndDeclarations(opts: Options, log: (line: string) => void): Promise<number> {
     const started = new Date();
     const before = await machine();
     log(
@@ -274,7 +382,7 @@ async function main(): Promise<number> {
     const declaration: DeclarationResult = await benchDeclarations(opts.images, opts.declRuns, APP);
     log(`  component ${declaration.componentMedianMs.toFixed(0)} ms, raw ${declaration.rawMedianMs.toFixed(0)} ms (medians): ${declaration.ratio.toFixed(2)}x`);
 
-    const builds = opts.docker ? await benchBuilds(opts, log) : undefined;
+    const builds = opts.docker && opts.workloads.includes("compress") ? await benchBuilds(opts, log) : undefined;
     const loadAfter = round(os.loadavg()[0]);
 
     const checks: { check: string; ok: boolean }[] = [
@@ -419,7 +527,7 @@ async function main(): Promise<number> {
         : `summary: component/raw declaration ${ratios.componentPerRawDeclaration.toFixed(2)}x (${opts.images} images)`;
 
     const result = {
-        command: `npm run bench -- --runs ${opts.runs} --lines ${opts.lines} --images ${opts.images} --decl-runs ${opts.declRuns}${opts.docker ? "" : " --no-docker"}`,
+        command: `npm run bench -- --workloads compress --runs ${opts.runs} --lines ${opts.lines} --images ${opts.images} --decl-runs ${opts.declRuns}${opts.docker ? "" : " --no-docker"}`,
         started: started.toISOString(),
         finished: new Date().toISOString(),
         machine: { ...before, loadAverage1mAfter: loadAfter },
