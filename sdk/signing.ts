@@ -103,6 +103,31 @@ export const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|a
 const INSTALL_COSIGN =
     "install cosign 2.x (Debian 13: `apt-get install cosign`; scripts/docker-stack.sh installs it; elsewhere the release binary from https://github.com/sigstore/cosign/releases)";
 
+/**
+ * What identifies a signing key in state without holding it: the KMS key's ARN, or a
+ * SHA-256 of the private key's (password-encrypted) PEM text.
+ */
+export function keyIdOf(key: SigningKey): string {
+    if (key.kmsKeyArn) {
+        return `awskms:///${key.kmsKeyArn}`;
+    }
+    return `private-key-sha256:${crypto
+        .createHash("sha256")
+        .update(key.privateKey ?? "")
+        .digest("hex")}`;
+}
+
+/** A digest of a provenance statement's type and predicate, to tell whether it changed. */
+export function provenanceDigest(provenance: Provenance | undefined): string | undefined {
+    if (provenance === undefined) {
+        return undefined;
+    }
+    return `sha256:${crypto
+        .createHash("sha256")
+        .update(`${provenance.predicateType}\n${canonicalJson(provenance.predicate)}`)
+        .digest("hex")}`;
+}
+
 /** `<repository>@sha256:…` from a ref that may carry a tag too (`repo:tag@sha256:…`). */
 export function digestRef(ref: string): string {
     const at = ref.indexOf("@");

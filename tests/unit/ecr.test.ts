@@ -51,11 +51,12 @@ describe("ECR rules", () => {
         assert.strictEqual(repositoryNameProblem(defaultRepositoryName("p", "s", "---")), undefined);
     });
 
-    it("keeps only the moving tag, its per-platform tags and the caches mutable", () => {
+    it("keeps only the moving tag, its per-platform tags, the caches and cosign's signature tags mutable", () => {
         assert.deepStrictEqual(mutableTagFilters("latest"), [
             { filter: "latest", filterType: "WILDCARD" },
             { filter: "latest-*", filterType: "WILDCARD" },
             { filter: "cache-*", filterType: "WILDCARD" },
+            { filter: "sha256-*", filterType: "WILDCARD" },
         ]);
     });
 
