@@ -5,6 +5,7 @@
 // plugin is needed; cosign must be on the PATH of the machine that runs `pulumi up`.
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { InputProblems } from "./errors";
 import * as signing from "./signing";
@@ -361,4 +362,27 @@ export class SignatureCheck extends pulumi.dynamic.Resource {
             opts,
         );
     }
+}
+
+/**
+ * The check VmDeployment adds with `requireSignature`: verifies the ECR image it would
+ * pin, with a registry token for that image's own registry and region.
+ */
+export function requireSignedImage(name: string, imageRef: pulumi.Output<string>, requirement: SignatureRequirement, parent: pulumi.Resource): SignatureCheck {
+    const location = imageRef.apply((ref) => {
+        const registry = signing.registryOf(ref);
+        const match = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com/.exec(registry);
+        return { registry, registryId: match?.[1], region: match?.[2] };
+    });
+    const token = aws.ecr.getAuthorizationTokenOutput({ registryId: location.registryId, region: location.region }, { parent });
+    return new SignatureCheck(
+        `${name}-signature-check`,
+        {
+            ref: imageRef,
+            requirement,
+            registry: { address: location.registry, username: token.userName, password: pulumi.secret(token.password) },
+            context: `VmDeployment "${name}"`,
+        },
+        { parent },
+    );
 }
