@@ -439,3 +439,53 @@ async function attest(ref: string, keyRef: string, env: Record<string, string>, 
         fs.rmSync(dir, { recursive: true, force: true });
     }
 }
+
+/** What `signAndVerify` did: the signing run, and each ref that failed to verify. */
+export interface SignAndVerifyResult {
+    /** The signing run, when a signing key was given. */
+    signing?: SignResult;
+    /** The refs that verified, by label. */
+    verified: string[];
+    /** Why each label's ref failed to verify, by label. */
+    failures: Record<string, string>;
+}
+
+/**
+ * Signs (when `signingKey`) and then verifies (when `verifyKey`) images by label
+ * (`linux/amd64`, `index`), as `multiarch preflight --sign-key/--verify-key` does.
+ */
+export async function signAndVerify(options: {
+    refs: Record<string, string>;
+    signingKey?: SigningKey;
+    verifyKey?: VerificationKey;
+    registries?: RegistryCredentials[];
+    context: string;
+    log?: (line: string) => void;
+}): Promise<SignAndVerifyResult> {
+    const log = options.log ?? (() => undefined);
+    const registries = options.registries ?? [];
+    const result: SignAndVerifyResult = { verified: [], failures: {} };
+    if (options.signingKey) {
+        const started = process.hrtime.bigint();
+        result.signing = await signImages({ refs: Object.values(options.refs), key: options.signingKey, registries });
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        log(
+            `signed ${result.signing.signed.length} digest(s), ${result.signing.alreadySigned.length} already signed by this key, in ${seconds.toFixed(1)}s (public key ${publicKeyFingerprint(result.signing.publicKey)})`,
+        );
+    }
+    if (options.verifyKey) {
+        const key = options.verifyKey;
+        await Promise.all(
+            Object.entries(options.refs).map(async ([label, ref]) => {
+                const outcome = await verifySignature(ref, key, registries);
+                if (outcome.ok) {
+                    result.verified.push(label);
+                } else {
+                    result.failures[label] = verificationFailure(ref, key, outcome, options.context);
+                }
+            }),
+        );
+        log(`verified ${result.verified.length} of ${Object.keys(options.refs).length} digest(s) with ${describeKey(key)}`);
+    }
+    return result;
+}
