@@ -87,7 +87,8 @@ interface SignatureState {
 
 // Serialised into the program's state and run by the dynamic-provider host: it captures
 // only the `signing` module (serialised by value) and `signatureState`.
-const signatureProvider: pulumi.dynamic.ResourceProvider = {
+/** @internal The provider that signs, exported so tests run it against a real registry. */
+export const signatureProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: SignatureInputs) {
         const outs = await signatureState(inputs);
         return {
@@ -301,7 +302,8 @@ async function checkState(inputs: CheckInputs): Promise<CheckState> {
     };
 }
 
-const checkProvider: pulumi.dynamic.ResourceProvider = {
+/** @internal The provider that verifies, exported so tests run it against a real registry. */
+export const checkProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: CheckInputs) {
         const outs = await checkState(inputs);
         return { id: outs.ref.split("@")[1], outs };

@@ -2,6 +2,7 @@ export * from "./bootScript";
 export * from "./builder";
 export { InputProblems } from "./errors";
 export * from "./iamPolicy";
+export { ImageSigningArgs, SignatureRequirement } from "./imageSignature";
 export * from "./multiArchImage";
 export * from "./plan";
 export * from "./platform";
