@@ -394,32 +394,33 @@ export async function signImages(request: SignRequest): Promise<SignResult> {
     const publicKey = await publicKeyOf(request.key);
     const verifier: VerificationKey = { publicKey };
     const { keyRef, env } = keyArgument(request.key);
-    const signed: string[] = [];
-    const alreadySigned: string[] = [];
+    // Verify first: a digest a signature by this key already covers is left alone.
+    const verified = await Promise.all(refs.map(async (ref) => (await verifySignature(ref, verifier, registries)).ok));
+    const alreadySigned = refs.filter((_, i) => verified[i]);
+    const signed = refs.filter((_, i) => !verified[i]);
+    if (signed.length > 0) {
+        // One cosign call for all of them: the key is decrypted (scrypt) once, not per digest.
+        const result = await runCosign(["sign", "--key", keyRef, "--tlog-upload=false", "--yes", ...signed], env, registries);
+        if (result.code !== 0) {
+            throw new Error(`cannot sign ${signed.join(", ")}: ${cosignError(result.stderr)}`);
+        }
+    }
     const attested: string[] = [];
-    await Promise.all(
-        refs.map(async (ref) => {
-            if ((await verifySignature(ref, verifier, registries)).ok) {
-                alreadySigned.push(ref);
-            } else {
-                const result = await runCosign(["sign", "--key", keyRef, "--tlog-upload=false", "--yes", ref], env, registries);
-                if (result.code !== 0) {
-                    throw new Error(`cannot sign ${ref}: ${cosignError(result.stderr)}`);
-                }
-                signed.push(ref);
-            }
-            if (request.provenance) {
-                const wanted = canonicalJson(request.provenance.predicate);
-                const existing = await attestedPredicates(ref, verifier, request.provenance.predicateType, registries);
+    const provenance = request.provenance;
+    if (provenance) {
+        const wanted = canonicalJson(provenance.predicate);
+        await Promise.all(
+            refs.map(async (ref) => {
+                const existing = await attestedPredicates(ref, verifier, provenance.predicateType, registries);
                 if (!existing.some((p) => canonicalJson(p) === wanted)) {
-                    await attest(ref, keyRef, env, request.provenance, registries);
+                    await attest(ref, keyRef, env, provenance, registries);
                     attested.push(ref);
                 }
-            }
-        }),
-    );
+            }),
+        );
+    }
     const order = (list: string[]) => refs.filter((r) => list.includes(r));
-    return { publicKey, signed: order(signed), alreadySigned: order(alreadySigned), attested: order(attested) };
+    return { publicKey, signed, alreadySigned, attested: order(attested) };
 }
 
 async function attest(ref: string, keyRef: string, env: Record<string, string>, provenance: Provenance, registries: RegistryCredentials[]): Promise<void> {
