@@ -8,4 +8,5 @@ export * from "./plan";
 export * from "./platform";
 export * from "./preflight";
 export * from "./registry";
+export { SignResult, SigningKey, VerificationKey } from "./signing";
 export * from "./vmDeployment";
