@@ -9,8 +9,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { checkProvider, signatureProvider } from "../../sdk/imageSignature";
+import { MultiArchImage } from "../../sdk/multiArchImage";
 import { preflight } from "../../sdk/preflight";
 import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, signImages } from "../../sdk/signing";
+import { registered, resetMocks, settle } from "../mocks";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack } from "./stack";
 
 const APP = path.join(__dirname, "..", "..", "examples", "app");
@@ -18,6 +20,43 @@ const PASSWORD = "integration-key-password";
 const CREDENTIALS = [{ address: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD }];
 const BASIC = `Basic ${Buffer.from(`${AUTH_USER}:${AUTH_PASSWORD}`).toString("base64")}`;
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const ROOT = path.join(__dirname, "..", "..");
+
+/**
+ * The ImageSignature provider exactly as the engine keeps it: the text Pulumi serialises
+ * from a MultiArchImage's closure, loaded with require-from-string in a plain Node
+ * process (no ts-node), as the dynamic-provider host does, and its `create` run there.
+ */
+async function createFromSerialisedProvider(inputs: object, dir: string): Promise<{ id: string; outs: Record<string, unknown> }> {
+    await resetMocks();
+    const image = new MultiArchImage("api", {
+        context: path.join(ROOT, "tests", "fixtures", "hello"),
+        builderName: "shared",
+        signing: { kmsKeyArn: "arn:aws:kms:us-west-2:123456789012:key/only-to-serialise-the-provider" },
+    });
+    await settle(image.indexRef);
+    const providerText: string = registered("pulumi-nodejs:dynamic:Resource").find((r) => r.name === "api-signature")!.inputs.__provider;
+    const script = path.join(dir, "host.js");
+    fs.writeFileSync(
+        script,
+        [
+            'const requireFromString = require("require-from-string");',
+            "const provider = requireFromString(process.env.PROVIDER_TEXT).handler();",
+            "provider.create(JSON.parse(process.env.INPUTS)).then(",
+            "  (created) => console.log(JSON.stringify(created)),",
+            "  (e) => { console.error(e && e.stack ? e.stack : e); process.exit(1); },",
+            ");",
+        ].join("\n"),
+    );
+    const hosted = await run(process.execPath, [script], {
+        ...process.env,
+        NODE_PATH: path.join(ROOT, "node_modules"),
+        PROVIDER_TEXT: providerText,
+        INPUTS: JSON.stringify(inputs),
+    });
+    assert.strictEqual(hosted.code, 0, hosted.stderr);
+    return JSON.parse(hosted.stdout);
+}
 
 interface Run {
     code: number;
@@ -156,15 +195,12 @@ describe("image signing with cosign (needs scripts/docker-stack.sh)", function (
         }
     });
 
-    it("signs each platform digest and the index through MultiArchImage's provider, and cosign verify accepts each", async () => {
+    it("signs each platform digest and the index through MultiArchImage's serialised provider, and cosign verify accepts each", async () => {
         const provenance = { predicateType: PROVENANCE_PREDICATE_TYPE, predicate: { builder: "default", platforms: ["linux/amd64", "linux/arm64"] } };
-        const created = await signatureProvider.create!({
-            refs: [refs.amd64, refs.arm64, refs.index],
-            privateKey: keys.a.privateKey,
-            password: PASSWORD,
-            registries: CREDENTIALS,
-            provenance,
-        } as never);
+        const created = await createFromSerialisedProvider(
+            { refs: [refs.amd64, refs.arm64, refs.index], privateKey: keys.a.privateKey, password: PASSWORD, registries: CREDENTIALS, provenance },
+            work,
+        );
         const outs = created.outs as Record<string, unknown>;
         assert.strictEqual(outs.publicKey, keys.a.publicKey);
         const indexByDigest = `${repositoryUrl}@${refs.index.split("@")[1]}`;
