@@ -104,7 +104,9 @@ describe("ECR rules", () => {
     }
 
     it("suggests exactly the filters the created repository uses when every tag is immutable", () => {
-        const problem = tagMutabilityProblem("team/api", { imageTagMutability: "IMMUTABLE" }, "latest", moving);
+        // With signing, cosign's signature tags move too (a second key, a replaced attestation).
+        const signature = `sha256-${"0".repeat(64)}.sig`;
+        const problem = tagMutabilityProblem("team/api", { imageTagMutability: "IMMUTABLE" }, "latest", [...moving, signature]);
         const suggested = mutableTagFilters("latest").map((f) => `filterType=${f.filterType},filter=${f.filter}`);
         assert.ok(problem?.endsWith(`--image-tag-mutability-exclusion-filters ${suggested.join(" ")}\`), or use image tag mutability MUTABLE`), problem);
     });
