@@ -3,7 +3,8 @@
 # the containerd image store, buildx, arm64 emulation (QEMU via binfmt_misc), an
 # anonymous registry on 127.0.0.1:5000 and an htpasswd registry on 127.0.0.1:5001, the
 # busybox binaries (amd64, arm64) that stand in for Docker Hub base images, and the
-# multi-arch base image 127.0.0.1:5000/multiarch/busybox:latest.
+# multi-arch base image 127.0.0.1:5000/multiarch/busybox:latest, and cosign (image
+# signing and verification).
 #
 # As root on Debian 12 it installs what is missing (see /work/shared/docs/docker-stack.md
 # for why each package comes from where it does) and starts what is not running. Every
@@ -31,6 +32,11 @@ ARCHES=(amd64 arm64)
 TRIXIE_SOURCES=/etc/apt/sources.list.d/multiarch-trixie.sources
 TRIXIE_PIN=/etc/apt/preferences.d/multiarch-trixie
 DOCKER_PACKAGES=(docker.io/trixie docker-cli/trixie docker-buildx/trixie containerd/trixie)
+# cosign signs and verifies images (MultiArchImage `signing`, VmDeployment
+# `requireSignature`, preflight --sign-key). Trixie's 2.5.0 is one Go binary whose only
+# dependency is libc6 (>= 2.34), which bookworm's 2.36 satisfies, so naming it pulls no
+# trixie library (guard_install checks).
+SIGNING_PACKAGES=(cosign/trixie)
 # apache2-utils: htpasswd (bcrypt) for the auth registry; curl and jq: this script's probes.
 OTHER_PACKAGES=(docker-registry qemu-user-static binfmt-support apache2-utils curl jq shellcheck)
 # An install that touches these upgrades the C library under the whole machine.
@@ -65,6 +71,10 @@ registry_status() {
 
 emulates_arm64() {
     grep -q 'linux/arm64' <<<"$(docker buildx inspect default 2>/dev/null || true)"
+}
+
+cosign_version() {
+    cosign version 2>/dev/null | awk '$1 == "GitVersion:" { print "cosign " $2 }'
 }
 
 containerd_store() {
@@ -103,6 +113,12 @@ check_only() {
         report buildx ok "$(docker buildx version)"
     else
         report buildx MISSING "install the buildx plugin (Debian: docker-buildx; Docker's repo: docker-buildx-plugin)"
+        missing=1
+    fi
+    if command -v cosign >/dev/null; then
+        report cosign ok "$(cosign_version)"
+    else
+        report cosign MISSING "install cosign 2.x (Debian 13: apt-get install cosign; elsewhere the release binary from https://github.com/sigstore/cosign/releases)"
         missing=1
     fi
     if [ -n "${version:-}" ]; then
@@ -200,8 +216,8 @@ add_trixie_source() {
         # Architectures: only the host's, so adding arm64 for busybox does not fetch
         # trixie's arm64 indexes too.
         cat >"$TRIXIE_SOURCES" <<EOF
-# Added by multiarch scripts/docker-stack.sh: docker.io 26, buildx and containerd come
-# from trixie; $TRIXIE_PIN keeps everything else on bookworm.
+# Added by multiarch scripts/docker-stack.sh: docker.io 26, buildx, containerd and
+# cosign come from trixie; $TRIXIE_PIN keeps everything else on bookworm.
 Types: deb
 URIs: $mirror
 Suites: trixie
@@ -244,7 +260,7 @@ guard_install() { # PACKAGE...
 }
 
 install_packages() {
-    local wanted=("${OTHER_PACKAGES[@]}") missing=() spec
+    local wanted=("${SIGNING_PACKAGES[@]}" "${OTHER_PACKAGES[@]}") missing=() spec
     if ! installed docker.io && { command -v dockerd >/dev/null || daemon_version >/dev/null; }; then
         # A Docker engine from elsewhere (e.g. docker-ce): use it, do not install over it.
         report docker-pkgs reused "the existing Docker engine ($(command -v dockerd || echo 'running daemon')), not Debian's docker.io"
@@ -564,6 +580,8 @@ final_checks() {
     local buildx
     buildx=$(docker buildx version) || die "docker buildx version failed: is docker-buildx in /usr/libexec/docker/cli-plugins?"
     report buildx ok "$buildx"
+    command -v cosign >/dev/null || die "cosign is not on PATH (expected Debian's cosign from trixie in /usr/bin)"
+    report cosign ok "$(cosign_version)"
     emulates_arm64 || die "docker buildx inspect default does not list linux/arm64 (binfmt enabled after dockerd started? restart dockerd)"
     local arch expected got
     for arch in amd64 arm64; do

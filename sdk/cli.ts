@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The `multiarch` command line: `multiarch preflight <context> …`.
+import * as fs from "fs";
 import { parseArgs } from "util";
 import { DEFAULT_PLATFORMS } from "./platform";
 import { DEFAULT_BUILDER, DEFAULT_REGISTRY, PreflightError, formatTable, preflight } from "./preflight";
+import { SigningKey, VerificationKey } from "./signing";
 
 const HELP = `Usage: multiarch preflight <context> [options]
 
@@ -24,10 +26,15 @@ Options:
   --build-arg K=V     build argument (repeatable)
   --target STAGE      Dockerfile stage to build
   --no-cache          neither read nor write the per-platform registry caches
+  --sign-key KEY      sign each platform's digest and the index with cosign, as
+                      MultiArchImage's \`signing\` does: a cosign.key file (its password
+                      in COSIGN_PASSWORD) or awskms:///<key ARN>
+  --verify-key KEY    verify each platform's digest and the index: a cosign.pub file or
+                      awskms:///<key ARN>; a digest that does not verify fails the run
   -h, --help          show this help
 
-Reading the registry back uses MULTIARCH_REGISTRY_USER and MULTIARCH_REGISTRY_PASSWORD
-when they are set (pushes use the docker CLI's own login).`;
+Reading the registry back and signing use MULTIARCH_REGISTRY_USER and
+MULTIARCH_REGISTRY_PASSWORD when they are set (pushes use the docker CLI's own login).`;
 
 /** Runs the command line with these arguments; resolves to the exit code. */
 export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
@@ -47,6 +54,8 @@ export async function main(argv: string[], out: (line: string) => void = console
                 "build-arg": { type: "string", multiple: true },
                 target: { type: "string" },
                 "no-cache": { type: "boolean" },
+                "sign-key": { type: "string" },
+                "verify-key": { type: "string" },
                 help: { type: "boolean", short: "h" },
             },
         });
@@ -76,6 +85,15 @@ export async function main(argv: string[], out: (line: string) => void = console
         }
         buildArgs[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
+    let signingKey: SigningKey | undefined;
+    let verifyKey: VerificationKey | undefined;
+    try {
+        signingKey = keyOption("--sign-key", parsed.values["sign-key"], (text) => ({ privateKey: text, password: process.env.COSIGN_PASSWORD ?? "" }));
+        verifyKey = keyOption("--verify-key", parsed.values["verify-key"], (text) => ({ publicKey: text }));
+    } catch (error) {
+        err(`multiarch preflight: ${(error as Error).message}`);
+        return 2;
+    }
     const user = process.env.MULTIARCH_REGISTRY_USER;
     const password = process.env.MULTIARCH_REGISTRY_PASSWORD;
     try {
@@ -92,6 +110,8 @@ export async function main(argv: string[], out: (line: string) => void = console
             buildArgs,
             target: parsed.values.target,
             registryAuth: user && password ? { username: user, password } : undefined,
+            signingKey,
+            verifyKey,
             log: (line) => out(`  ${line}`),
         });
         out("");
@@ -111,6 +131,23 @@ export async function main(argv: string[], out: (line: string) => void = console
         }
         err(`multiarch preflight: ${(error as Error).message ?? error}`);
         return 1;
+    }
+}
+
+/** A key flag: `awskms:///<arn>`, or a key file read here (its text never printed). */
+function keyOption<K>(flag: string, value: string | undefined, fromFile: (text: string) => K): K | { kmsKeyArn: string } | undefined {
+    if (value === undefined) {
+        return undefined;
+    }
+    if (value.startsWith("awskms:///")) {
+        return { kmsKeyArn: value.slice("awskms:///".length) };
+    }
+    try {
+        return fromFile(fs.readFileSync(value, "utf8"));
+    } catch (error) {
+        throw new Error(
+            `${flag} is ${JSON.stringify(value)}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); expected a key file or awskms:///<key ARN>`,
+        );
     }
 }
 

@@ -10,6 +10,13 @@ export const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 /** The tag prefix of the per-platform registry caches, `<repo>:cache-<arch>`. */
 export const CACHE_TAG_PREFIX = "cache-";
 
+/**
+ * The tag prefix cosign stores signatures (`sha256-<hex>.sig`) and attestations
+ * (`sha256-<hex>.att`) under, one tag per signed digest. cosign moves the tag when it adds
+ * a signature (a second key, a re-attestation), so these tags must stay mutable.
+ */
+export const SIGNATURE_TAG_PREFIX = "sha256-";
+
 /** An ECR repository URL: `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>`. */
 const REPOSITORY_URL_PATTERN = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/(.+)$/;
 
@@ -53,18 +60,21 @@ export function defaultRepositoryName(project: string, stack: string, name: stri
 
 /**
  * The tags ECR leaves mutable in a repository this component creates: the moving
- * tag and its per-platform tags (each `pulumi up` moves them to the new build) and the
- * registry caches. Every other tag is immutable.
+ * tag and its per-platform tags (each `pulumi up` moves them to the new build), the
+ * registry caches, and cosign's signature and attestation tags. Every other tag is
+ * immutable.
  */
 export function mutableTagFilters(tag: string): { filter: string; filterType: string }[] {
-    return [tag, `${tag}-*`, `${CACHE_TAG_PREFIX}*`].map((filter) => ({ filter, filterType: "WILDCARD" }));
+    return [tag, `${tag}-*`, `${CACHE_TAG_PREFIX}*`, `${SIGNATURE_TAG_PREFIX}*`].map((filter) => ({ filter, filterType: "WILDCARD" }));
 }
 
 /**
  * The lifecycle policy: expire untagged images some days after they were pushed, and
  * nothing else. Every image a deployment pins carries a tag (`<tag>-<arch>` and the
  * index's `<tag>`), so the rule cannot select it; images a rebuild replaced (and stale
- * cache manifests) lose their tags and go after `untaggedExpiryDays`.
+ * cache manifests) lose their tags and go after `untaggedExpiryDays`. A signature
+ * (`sha256-<hex>.sig`) is tagged too, so it is never expired, neither while its image is
+ * kept nor after; the signature manifest a new signature replaced loses its tag and goes.
  */
 export function lifecyclePolicy(untaggedExpiryDays: number): string {
     return JSON.stringify({

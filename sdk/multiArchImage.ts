@@ -6,8 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./builder";
 import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, tagMutabilityProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
+import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
 import { BuildSpec, CACHE_TO_OPTIONS, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
 import { parsePlatform } from "./platform";
+import { PROVENANCE_PREDICATE_TYPE } from "./signing";
 
 /** Lifecycle settings of the ECR repository MultiArchImage creates. */
 export interface RepositoryLifecycleArgs {
@@ -165,6 +167,15 @@ export interface MultiArchImageArgs {
      * Defaults to `false` (docker-build's own default is `true`).
      */
     buildOnPreview?: pulumi.Input<boolean>;
+    /**
+     * Sign every platform's image and the index with cosign during `pulumi up`.
+     *
+     * With an AWS KMS key or a cosign private key (a secret). The signatures go to the
+     * same repository (`sha256-<digest>.sig`); a digest already signed by the key is not
+     * signed again. Nothing is sent to a transparency log. Defaults to no signing.
+     * Equivalent to `cosign sign --key … --tlog-upload=false` on each digest.
+     */
+    signing?: ImageSigningArgs;
 }
 
 const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
@@ -204,6 +215,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
     public readonly images: Record<string, dockerbuild.Image>;
     /** The multi-platform index over the per-platform images. */
     public readonly index: dockerbuild.Index;
+    /** The public key (PEM) the images are signed with, when `signing` is given: give it to `requireSignature`. */
+    public readonly signingPublicKey?: pulumi.Output<string>;
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("multiarch:index:MultiArchImage", name, {}, opts);
@@ -342,6 +355,10 @@ export class MultiArchImage extends pulumi.ComponentResource {
         this.indexRef = this.index.ref;
         this.indexDigest = this.index.ref.apply((ref) => indexDigestOf(ref, this));
 
+        if (args.signing !== undefined) {
+            this.signingPublicKey = signImages(name, args, spec, this, registry).publicKey;
+        }
+
         const secretIds = pulumi.unsecret(pulumi.output(args.secrets ?? {}).apply((s) => Object.keys(s ?? {})));
         this.bakeFile = pulumi
             .all([this.repositoryUrl, pulumi.output(args.buildArgs ?? {}), pulumi.output(args.labels ?? {}), secretIds])
@@ -359,6 +376,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
             indexDigest: this.indexDigest,
             builderName: this.builderName,
             bakeFile: this.bakeFile,
+            signingPublicKey: this.signingPublicKey,
         });
     }
 
@@ -462,6 +480,7 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
     if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) {
         problems.invalid("repository.lifecycle.untaggedExpiryDays", days, "expected a whole number of days from 1 to 3650");
     }
+    signingProblems(args.signing, problems);
     if (typeof args.builderName === "string" && args.builderName.trim() === "") {
         problems.invalid("builderName", args.builderName, "expected the name of a buildx builder, or leave it out to create one");
     }
@@ -479,6 +498,47 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
     }
     problems.throwIfAny("MultiArchImage", name);
     return spec!;
+}
+
+/** The child that signs every platform's digest and the index (and attests the provenance). */
+function signImages(
+    name: string,
+    args: MultiArchImageArgs,
+    spec: BuildSpec,
+    image: MultiArchImage,
+    registry: { address: pulumi.Input<string>; username: pulumi.Input<string>; password: pulumi.Input<string> },
+): ImageSignature {
+    const signing = args.signing!;
+    const refs = pulumi
+        .all([image.platformRefs, image.indexRef])
+        .apply(([platformRefs, indexRef]) => [...spec.platforms.map((p) => platformRefs[p]), indexRef]);
+    const first = image.images[spec.platforms[0]];
+    const provenance = signing.provenance
+        ? pulumi
+              .all([
+                  first.contextHash,
+                  pulumi.unsecret(pulumi.output(args.buildArgs ?? {})).apply((b) => Object.keys(b ?? {})),
+                  image.builderName,
+                  image.repositoryUrl,
+                  image.platformDigests,
+                  image.indexDigest,
+              ])
+              .apply(([contextHash, buildArgNames, builder, repositoryUrl, platformDigests, indexDigest]) => ({
+                  predicateType: PROVENANCE_PREDICATE_TYPE,
+                  predicate: provenancePredicate({
+                      contextHash: contextHash ?? "",
+                      dockerfile: spec.dockerfile,
+                      buildArgNames,
+                      target: spec.target,
+                      platforms: spec.platforms,
+                      builder,
+                      repositoryUrl,
+                      platformDigests,
+                      indexDigest,
+                  }),
+              }))
+        : undefined;
+    return new ImageSignature(`${name}-signature`, { refs, signing, registry, provenance }, { parent: image });
 }
 
 /** Build arguments are kept in the image's history: warn when one looks like a credential. */

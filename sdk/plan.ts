@@ -4,7 +4,7 @@
 // so a Pulumi build can be reproduced locally and tested on a real engine.
 import * as fs from "fs";
 import * as path from "path";
-import { CACHE_TAG_PREFIX, TAG_PATTERN } from "./ecr";
+import { CACHE_TAG_PREFIX, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "./ecr";
 import { InputProblems } from "./errors";
 import { DEFAULT_PLATFORMS, archOf, normalisePlatforms } from "./platform";
 
@@ -101,6 +101,8 @@ export function normaliseBuildSpec(args: BuildSpecArgs, problems: InputProblems)
         problems.invalid("tag", tag, `expected at most ${maxTag} characters, so that the per-platform tags <tag>-<arch> stay within ECR's 128`);
     } else if (tag.startsWith(CACHE_TAG_PREFIX)) {
         problems.invalid("tag", tag, `expected a tag that does not start with "${CACHE_TAG_PREFIX}": those tags hold the per-platform build caches`);
+    } else if (tag.startsWith(SIGNATURE_TAG_PREFIX)) {
+        problems.invalid("tag", tag, `expected a tag that does not start with "${SIGNATURE_TAG_PREFIX}": cosign keeps signatures under those tags`);
     }
 
     if (args.cache !== undefined && typeof args.cache !== "boolean") {

@@ -14,6 +14,7 @@ import { InputProblems, show } from "./errors";
 import { BuildSpec, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
 import { archOf, normalisePlatform, unameMachine } from "./platform";
 import { RegistryAuth, RegistryClient, parseImageReference } from "./registry";
+import { SignResult, SigningKey, VerificationKey, signAndVerify } from "./signing";
 
 /** The local registry `scripts/docker-stack.sh` starts. */
 export const DEFAULT_REGISTRY = "127.0.0.1:5000";
@@ -46,6 +47,10 @@ export interface PreflightOptions {
     target?: string;
     /** Credentials for reading `registry` back, sent to that registry only (pushes use the docker CLI's login). */
     registryAuth?: RegistryAuth;
+    /** Sign every platform's digest and the index with this key, as MultiArchImage's `signing` does. */
+    signingKey?: SigningKey;
+    /** Verify every platform's digest and the index with this key (after signing, when both are given). */
+    verifyKey?: VerificationKey;
     /** Where progress lines go. Defaults to nowhere. */
     log?: (line: string) => void;
 }
@@ -80,6 +85,8 @@ export interface PreflightResult {
     platforms: PlatformResult[];
     /** Things the user should know that did not fail the run. */
     notes: string[];
+    /** What signing did, with `signingKey`. */
+    signing?: SignResult;
 }
 
 /** A preflight that could not start: bad options, no daemon, unknown builder. */
@@ -192,10 +199,42 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
         for (const result of results.filter((r) => r.ok)) {
             await checkPlatform(repositoryUrl, result, options.check, log);
         }
-        return { ok: results.every((r) => r.ok), builder, indexRef, platforms: results, notes };
+        const signed = indexRef === undefined ? {} : await signPreflight(options, repositoryUrl, indexRef, results, log);
+        if (signed.indexFailure) {
+            notes.push(signed.indexFailure);
+        }
+        const ok = results.every((r) => r.ok) && signed.indexFailure === undefined;
+        return { ok, builder, indexRef, platforms: results, notes, signing: signed.signing };
     } finally {
         fs.rmSync(work, { recursive: true, force: true });
     }
+}
+
+/** Signs and verifies every platform's digest and the index, with `--sign-key` and `--verify-key`. */
+async function signPreflight(
+    options: PreflightOptions,
+    repositoryUrl: string,
+    indexRef: string,
+    results: PlatformResult[],
+    log: (line: string) => void,
+): Promise<{ signing?: SignResult; indexFailure?: string }> {
+    if (options.signingKey === undefined && options.verifyKey === undefined) {
+        return {};
+    }
+    const auth = options.registryAuth;
+    const registries =
+        auth && "username" in auth ? [{ address: repositoryUrl.slice(0, repositoryUrl.indexOf("/")), username: auth.username, password: auth.password }] : [];
+    const refs: Record<string, string> = Object.fromEntries(results.map((r) => [r.platform, `${repositoryUrl}@${r.digest}`]));
+    refs.index = indexRef;
+    const outcome = await signAndVerify({ refs, signingKey: options.signingKey, verifyKey: options.verifyKey, registries, context: "preflight", log });
+    for (const result of results) {
+        const reason = outcome.failures[result.platform];
+        if (reason !== undefined) {
+            result.ok = false;
+            result.reason = reason;
+        }
+    }
+    return { signing: outcome.signing, indexFailure: outcome.failures.index };
 }
 
 /** Checks that the daemon answers; returns its architecture (`amd64`), where the default builder runs. */

@@ -6,6 +6,7 @@ import { containerName, ENVIRONMENT_NAME_PATTERN, environmentFile, environmentVa
 import { parseRepositoryUrl } from "./ecr";
 import { InputProblems, show } from "./errors";
 import { EC2_ASSUME_ROLE_POLICY, hostPolicyDocument } from "./iamPolicy";
+import { requireSignedImage, requirementProblems, SignatureRequirement } from "./imageSignature";
 import { parsePlatform, platformForEc2Architecture } from "./platform";
 import { parseImageReference } from "./registry";
 
@@ -129,6 +130,16 @@ export interface VmDeploymentArgs {
      * `aws ec2 run-instances --key-name`.
      */
     keyName?: pulumi.Input<string>;
+    /**
+     * Refuse to deploy a digest without a valid cosign signature by this key.
+     *
+     * During `pulumi up`, before the launch template is created or changed, the digest
+     * the hosts would pin is verified (`cosign verify`, no transparency log); an unsigned
+     * digest, a signature by another key or over another digest fails the update with a
+     * message naming the digest and the key. Hosts need nothing new. Defaults to no check.
+     * Equivalent to `cosign verify --key … --insecure-ignore-tlog=true <repo>@sha256:…`.
+     */
+    requireSignature?: SignatureRequirement;
 }
 
 /** The instance type used when none is given: x86_64. */
@@ -347,6 +358,7 @@ export class VmDeployment extends pulumi.ComponentResource {
             return chosen.platform;
         });
         this.imageRef = pulumi.all([this.platform, source.refs]).apply(([platform, refs]) => refs[platform]);
+        const signatureCheck = args.requireSignature === undefined ? undefined : requireSignedImage(name, this.imageRef, args.requireSignature, this);
 
         const amiId = args.amiId ?? aws.ssm.getParameterOutput({ name: this.platform.apply(al2023AmiParameter) }, { parent: this }).insecureValue;
         const subnetIds = args.subnetIds ?? defaultSubnetIds(this);
@@ -422,7 +434,8 @@ export class VmDeployment extends pulumi.ComponentResource {
                 userData: this.userData.apply((script) => Buffer.from(script, "utf8").toString("base64")),
                 updateDefaultVersion: true,
             },
-            { parent: this },
+            // With `requireSignature`, no launch template names a digest before it verifies.
+            { parent: this, dependsOn: signatureCheck ? [signatureCheck] : [] },
         );
 
         this.autoScalingGroup = new aws.autoscaling.Group(
@@ -618,6 +631,8 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
     if (typeof args.keyName === "string" && args.keyName.trim() === "") {
         problems.invalid("keyName", args.keyName, "expected the name of an EC2 key pair, or leave it out");
     }
+
+    requirementProblems(args.requireSignature, problems);
 
     problems.throwIfAny("VmDeployment", name);
     return { instanceType, desiredCount, minSize, maxSize, ports };

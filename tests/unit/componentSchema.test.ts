@@ -107,6 +107,7 @@ describe("component package schema (what `pulumi package add` infers from the Ty
             "repository",
             "repositoryUrl",
             "secrets",
+            "signing",
             "tag",
             "target",
         ]);

@@ -51,11 +51,12 @@ describe("ECR rules", () => {
         assert.strictEqual(repositoryNameProblem(defaultRepositoryName("p", "s", "---")), undefined);
     });
 
-    it("keeps only the moving tag, its per-platform tags and the caches mutable", () => {
+    it("keeps only the moving tag, its per-platform tags, the caches and cosign's signature tags mutable", () => {
         assert.deepStrictEqual(mutableTagFilters("latest"), [
             { filter: "latest", filterType: "WILDCARD" },
             { filter: "latest-*", filterType: "WILDCARD" },
             { filter: "cache-*", filterType: "WILDCARD" },
+            { filter: "sha256-*", filterType: "WILDCARD" },
         ]);
     });
 
@@ -103,7 +104,9 @@ describe("ECR rules", () => {
     }
 
     it("suggests exactly the filters the created repository uses when every tag is immutable", () => {
-        const problem = tagMutabilityProblem("team/api", { imageTagMutability: "IMMUTABLE" }, "latest", moving);
+        // With signing, cosign's signature tags move too (a second key, a replaced attestation).
+        const signature = `sha256-${"0".repeat(64)}.sig`;
+        const problem = tagMutabilityProblem("team/api", { imageTagMutability: "IMMUTABLE" }, "latest", [...moving, signature]);
         const suggested = mutableTagFilters("latest").map((f) => `filterType=${f.filterType},filter=${f.filter}`);
         assert.ok(problem?.endsWith(`--image-tag-mutability-exclusion-filters ${suggested.join(" ")}\`), or use image tag mutability MUTABLE`), problem);
     });

@@ -136,6 +136,7 @@ describe("MultiArchImage", () => {
             { filter: "latest", filterType: "WILDCARD" },
             { filter: "latest-*", filterType: "WILDCARD" },
             { filter: "cache-*", filterType: "WILDCARD" },
+            { filter: "sha256-*", filterType: "WILDCARD" },
         ]);
         assert.deepStrictEqual(repo.encryptionConfigurations, [{ encryptionType: "AES256" }]);
         const lifecycle = theOne(LIFECYCLE, "api-lifecycle").inputs;
