@@ -6,5 +6,6 @@ export * from "./multiArchImage";
 export * from "./plan";
 export * from "./platform";
 export * from "./preflight";
+export * from "./promotedImage";
 export * from "./registry";
 export * from "./vmDeployment";
