@@ -79,7 +79,13 @@ export async function withDockerConfig<T>(logins: RegistryLogin[], fn: (env: Nod
     }
 }
 
-/** `docker buildx imagetools create --tag <destination> <source>…`. */
+/**
+ * `docker buildx imagetools create --tag <destination> <source>…`. One index as the
+ * source is pushed as its original bytes ("on single source, return original bytes",
+ * buildx util/imagetools/create.go `combine`), so the destination's index digest is the
+ * source's; several manifests get a new index over the same manifest digests. buildx
+ * writes each manifest under the tag before the index, so the tag must be mutable.
+ */
 export function imagetoolsCreateArgv(spec: CopySpec): string[] {
     return ["buildx", "imagetools", "create", "--progress", "plain", "--tag", spec.destination, ...spec.sources];
 }

@@ -93,8 +93,9 @@ export interface PromotedImageArgs {
     /**
      * The URL of an existing ECR repository to copy into instead of creating one.
      *
-     * For example `210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/api`. Defaults to
-     * creating a repository.
+     * For example `210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/api`. Its `tag`
+     * must be mutable: buildx writes each manifest under the tag before the index.
+     * Defaults to creating a repository.
      */
     repositoryUrl?: pulumi.Input<string>;
     /**
@@ -414,7 +415,10 @@ export class PromotedImage extends pulumi.ComponentResource {
                 .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs), this.repositoryUrl, logins])
                 .apply(([indexRef, platformRefs, url, resolvedLogins]) =>
                     planCopy({ indexRef, platformRefs }, plan.platforms, `${url}:${plan.tag}`, resolvedLogins).catch((error: Error) => {
-                        throw new Error(`PromotedImage "${name}": ${error.message}`);
+                        const denied = /authentication failed/.test(error.message)
+                            ? "; an ECR source must grant this account pull (the build's MultiArchImage `pullPrincipals`)"
+                            : "";
+                        throw new Error(`PromotedImage "${name}": ${error.message}${denied}`);
                     }),
                 ),
         );

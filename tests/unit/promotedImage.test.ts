@@ -22,6 +22,7 @@ import {
     isSecretInput,
     promiseOf,
     registered,
+    registrations,
     resetMocks,
     reveal,
     settle,
@@ -125,6 +126,19 @@ describe("PromotedImage", () => {
             { registry: BUILD_REGISTRY, username: "AWS", password: ECR_PASSWORD },
         ]);
         assert.match(copy.inputs.__provider, /exports\.handler/);
+        const inClear = (value: unknown): unknown =>
+            isSecretInput(value)
+                ? "[secret]"
+                : Array.isArray(value)
+                  ? value.map(inClear)
+                  : typeof value === "object" && value !== null
+                    ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, inClear(v)]))
+                    : value;
+        assert.deepStrictEqual(
+            registrations.filter((r) => JSON.stringify(inClear(r.inputs)).includes(ECR_PASSWORD)).map((r) => r.name),
+            [],
+            "the ECR password is in no registered input but the secret logins",
+        );
         // A token for each registry, from this component's (the destination's) AWS provider.
         assert.deepStrictEqual(
             invocations
