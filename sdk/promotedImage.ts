@@ -3,7 +3,7 @@
 // outputs of a MultiArchImage so a VmDeployment runs it as it is.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryNameProblem, TAG_PATTERN } from "./ecr";
+import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryNameProblem, TAG_PATTERN, tagMutabilityProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
 import type { EcrRepositoryArgs } from "./multiArchImage";
 import { normalisePlatforms, parsePlatform } from "./platform";
@@ -94,8 +94,8 @@ export interface PromotedImageArgs {
      * The URL of an existing ECR repository to copy into instead of creating one.
      *
      * For example `210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/api`. Its `tag`
-     * must be mutable: buildx writes each manifest under the tag before the index.
-     * Defaults to creating a repository.
+     * must be mutable (buildx writes each manifest under the tag before the index),
+     * checked at preview. Never deleted. Defaults to creating a repository.
      */
     repositoryUrl?: pulumi.Input<string>;
     /**
@@ -333,6 +333,9 @@ export class PromotedImage extends pulumi.ComponentResource {
         let region: pulumi.Input<string> | undefined;
         if (args.repositoryUrl === undefined) {
             const settings = args.repository ?? {};
+            // As MultiArchImage's: without forceDelete, destroy leaves the repository and
+            // the images production runs.
+            const retain: pulumi.CustomResourceOptions = settings.forceDelete === true ? {} : { retainOnDelete: true };
             const repository = new aws.ecr.Repository(
                 `${name}-repo`,
                 {
@@ -348,7 +351,7 @@ export class PromotedImage extends pulumi.ComponentResource {
                         settings.kmsKeyArn === undefined ? { encryptionType: "AES256" } : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn },
                     ],
                 },
-                { parent: this },
+                { parent: this, ...retain },
             );
             new aws.ecr.LifecyclePolicy(
                 `${name}-lifecycle`,
@@ -356,7 +359,7 @@ export class PromotedImage extends pulumi.ComponentResource {
                     repository: repository.name,
                     policy: lifecyclePolicy(settings.lifecycle?.untaggedExpiryDays ?? DEFAULT_UNTAGGED_EXPIRY_DAYS),
                 },
-                { parent: this },
+                { parent: this, ...retain },
             );
             this.repository = repository;
             this.repositoryUrl = repository.repositoryUrl;
@@ -370,7 +373,16 @@ export class PromotedImage extends pulumi.ComponentResource {
                 }
                 return { url, ...parsed };
             });
-            this.repositoryUrl = existing.url;
+            const described = aws.ecr.getRepositoryOutput({ name: existing.name, registryId: existing.registryId, region: existing.region }, { parent: this });
+            // buildx writes each manifest under the tag before the index: a repository that
+            // refuses to move the tag stops the preview, before anything is copied.
+            this.repositoryUrl = pulumi.all([existing, described]).apply(([r, d]) => {
+                const problem = tagMutabilityProblem(r.name, d, plan.tag, [plan.tag]);
+                if (problem) {
+                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: `\`repositoryUrl\` is ${show(r.url)}: ${problem}` });
+                }
+                return r.url;
+            });
             this.repositoryArn = existing.apply((r) => repositoryArnOf(r.url)!);
             registryId = existing.registryId;
             region = existing.region;

@@ -106,6 +106,8 @@ describe("PromotedImage", () => {
             imageTagMutabilityExclusionFilters: [{ filter: "prod", filterType: "WILDCARD" }],
             encryptionConfigurations: [{ encryptionType: "AES256" }],
         });
+        assert.strictEqual(theOne(REPOSITORY, "api-repo").options.retainOnDelete, true, "destroy leaves the repository production runs from");
+        assert.strictEqual(theOne(LIFECYCLE, "api-lifecycle").options.retainOnDelete, true);
         const lifecycle = JSON.parse(theOne(LIFECYCLE, "api-lifecycle").inputs.policy);
         assert.deepStrictEqual(lifecycle.rules[0].selection, { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 14 });
     });
@@ -188,6 +190,31 @@ describe("PromotedImage", () => {
         ]);
         assert.strictEqual(await promiseOf(promoted.repositoryArn), `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/prod/api`);
         assert.deepStrictEqual(await promiseOf(promoted.platformDigests), buildDigests);
+    });
+
+    it("refuses an existing repository whose tag ECR would not move, naming the fix", async () => {
+        await resetMocks({
+            calls: {
+                "aws:ecr/getRepository:getRepository": (inputs) => ({
+                    id: inputs.name,
+                    name: inputs.name,
+                    registryId: inputs.registryId,
+                    imageTagMutability: "IMMUTABLE",
+                    imageTagMutabilityExclusionFilters: [],
+                }),
+            },
+        });
+        const promoted = new PromotedImage("api", { indexRef: INDEX_REF, repositoryUrl: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/prod/api`, tag: "prod" });
+        const error = await new Promise<Error>((resolve) =>
+            (promoted.repositoryUrl as unknown as { promise(): Promise<unknown> }).promise().then(
+                () => resolve(new Error("no error")),
+                (e: Error) => resolve(e),
+            ),
+        );
+        assert.match(
+            error.message,
+            /`repositoryUrl` is ".*prod\/api": the repository "prod\/api" has image tag mutability IMMUTABLE, so ECR would refuse to move the tags "prod"/,
+        );
     });
 
     it("runs on a VmDeployment unchanged: the hosts pull the promoted digest from the destination alone", async () => {
@@ -307,6 +334,7 @@ describe("MultiArchImage pullPrincipals", () => {
         await settle(image.indexRef);
         const policy = theOne(REPOSITORY_POLICY, "api-pull-policy");
         assert.strictEqual(policy.inputs.repository, "multiarch/dev/api");
+        assert.strictEqual(policy.options.retainOnDelete, true, "other accounts keep pulling what they pin after destroy");
         assert.deepStrictEqual(JSON.parse(policy.inputs.policy), {
             Version: "2012-10-17",
             Statement: [
