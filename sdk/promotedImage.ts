@@ -116,8 +116,7 @@ const DEFAULT_TAG = "latest";
 const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
 const DEFAULT_PROMOTED_PLATFORMS = ["linux/amd64", "linux/arm64"];
 
-const readFromRegistry: SourceResolver = (reference, login) =>
-    new RegistryClient(login === undefined ? {} : { auth: { username: login.username, password: login.password } }).resolveImage(reference);
+const readFromRegistry: SourceResolver = (reference, login) => new RegistryClient(login === undefined ? {} : { auth: login }).resolveImage(reference);
 let resolveSource: SourceResolver = readFromRegistry;
 
 /**

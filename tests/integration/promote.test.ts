@@ -93,7 +93,7 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
     let proxy: Awaited<ReturnType<typeof countingProxy>>;
     let dockerConfig: string;
     const sourceClient = new RegistryClient();
-    const destinationClient = new RegistryClient({ auth: { username: AUTH_USER, password: AUTH_PASSWORD } });
+    const destinationClient = new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } });
 
     before(async () => {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-promote-test-"));
