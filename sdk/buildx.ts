@@ -471,11 +471,13 @@ export interface RunOptions {
     timeoutMs?: number;
     /** The BuildKit image a bootstrap pulls, named in the error when the pull fails. */
     buildkitImage?: string;
+    /** The call's whole environment; this process's own when undefined. */
+    env?: NodeJS.ProcessEnv;
 }
 
-function execDocker(argv: string[], timeoutMs: number): Promise<DockerOutput & { failure?: DockerFailure }> {
+function execDocker(argv: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<DockerOutput & { failure?: DockerFailure }> {
     return new Promise((resolve) => {
-        execFile("docker", argv, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: process.env }, (error, stdout, stderr) => {
+        execFile("docker", argv, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
             const out = { stdout: String(stdout), stderr: String(stderr) };
             if (!error) {
                 resolve(out);
@@ -498,13 +500,13 @@ function execDocker(argv: string[], timeoutMs: number): Promise<DockerOutput & {
  */
 export async function runDocker(argv: string[], options: RunOptions = {}): Promise<DockerOutput> {
     const timeoutMs = options.timeoutMs ?? TIMEOUTS.command;
-    const result = await execDocker(argv, timeoutMs);
+    const result = await execDocker(argv, timeoutMs, options.env);
     if (!result.failure) {
         return result;
     }
     const failure = result.failure;
     if (/unknown (shorthand )?flag|unknown command/.test(failure.stderr) && argv[0] === "buildx") {
-        const probe = await execDocker(["buildx", "version"], TIMEOUTS.command);
+        const probe = await execDocker(["buildx", "version"], TIMEOUTS.command, options.env);
         failure.buildxVersion = probe.failure ? null : probe.stdout;
     }
     throw dockerCliError(explainDockerFailure(argv, failure, options.buildkitImage), displayArgv(argv), scrubOutput(failure.stderr, argv));
@@ -728,7 +730,8 @@ export const REPLACE_ON_CHANGE = ["name", "driver", "nodes", "buildkitdFlags", "
 /** The inputs whose change is applied in place. */
 export const UPDATE_IN_PLACE = ["use", "bootstrap"] as const;
 
-function canonical(value: unknown): string {
+/** A value as JSON with object keys sorted, for comparing recorded inputs. */
+export function canonical(value: unknown): string {
     return (
         JSON.stringify(value, (_key, v) =>
             v && typeof v === "object" && !Array.isArray(v)

@@ -7,6 +7,7 @@ export * from "./multiArchImage";
 export * from "./plan";
 export * from "./platform";
 export * from "./preflight";
+export * from "./promotedImage";
 export * from "./registry";
 export { SignResult, SigningKey, VerificationKey } from "./signing";
 export * from "./vmDeployment";

@@ -5,6 +5,7 @@ import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./builder";
 import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, tagMutabilityProblem } from "./ecr";
+import { pullPrincipalProblem, repositoryPullPolicy } from "./ecrPolicy";
 import { InputProblems, show } from "./errors";
 import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
 import { BuildSpec, CACHE_TO_OPTIONS, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
@@ -122,6 +123,17 @@ export interface MultiArchImageArgs {
      * repository. Defaults to creating a repository.
      */
     repositoryUrl?: pulumi.Input<string>;
+    /**
+     * Other AWS accounts or IAM roles that may pull the images.
+     *
+     * Each is a 12-digit account id or an IAM role or user ARN, typically the account a
+     * VmDeployment or PromotedImage of another stack runs in. They get a repository
+     * policy with the three pull actions only (`ecr:BatchGetImage`,
+     * `ecr:GetDownloadUrlForLayer`, `ecr:BatchCheckLayerAvailability`); an account's
+     * own IAM policies then decide which of its roles pull. Only with a repository this
+     * component creates. Defaults to none: only this account pulls.
+     */
+    pullPrincipals?: pulumi.Input<string>[];
     /**
      * Whether each platform reads and writes its own registry cache.
      *
@@ -252,6 +264,14 @@ export class MultiArchImage extends pulumi.ComponentResource {
                 },
                 { parent: this, ...retain },
             );
+            if (args.pullPrincipals !== undefined && args.pullPrincipals.length > 0) {
+                new aws.ecr.RepositoryPolicy(
+                    `${name}-pull-policy`,
+                    { repository: repository.name, policy: pulumi.all(args.pullPrincipals).apply(repositoryPullPolicy) },
+                    // Kept with the repository: other accounts' hosts may pin its images.
+                    { parent: this, ...retain },
+                );
+            }
             this.repository = repository;
             this.repositoryUrl = repository.repositoryUrl;
             this.repositoryArn = repository.arn;
@@ -481,6 +501,23 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
         problems.invalid("repository.lifecycle.untaggedExpiryDays", days, "expected a whole number of days from 1 to 3650");
     }
     signingProblems(args.signing, problems);
+    if (args.pullPrincipals !== undefined) {
+        if (!Array.isArray(args.pullPrincipals)) {
+            problems.invalid("pullPrincipals", args.pullPrincipals, "expected a list of AWS account ids or IAM role ARNs");
+        } else if (args.repositoryUrl !== undefined && args.pullPrincipals.length > 0) {
+            problems.add(
+                "pullPrincipals",
+                "`pullPrincipals` is given with `repositoryUrl`: the policy of an existing repository is not this component's; grant pull there, or let the component create the repository",
+            );
+        } else {
+            args.pullPrincipals.forEach((principal, i) => {
+                const problem = typeof principal === "string" ? pullPrincipalProblem(principal) : undefined;
+                if (problem) {
+                    problems.invalid(`pullPrincipals[${i}]`, principal, problem);
+                }
+            });
+        }
+    }
     if (typeof args.builderName === "string" && args.builderName.trim() === "") {
         problems.invalid("builderName", args.builderName, "expected the name of a buildx builder, or leave it out to create one");
     }

@@ -104,6 +104,7 @@ describe("component package schema (what `pulumi package add` infers from the Ty
             "dockerfile",
             "labels",
             "platforms",
+            "pullPrincipals",
             "repository",
             "repositoryUrl",
             "secrets",
@@ -114,6 +115,21 @@ describe("component package schema (what `pulumi package add` infers from the Ty
         assert.deepStrictEqual((imageInputs.repository as { $ref?: string }).$ref, "#/types/multiarch:index:EcrRepositoryArgs");
         for (const output of ["repositoryUrl", "platformDigests", "platformRefs", "indexRef", "builderName", "bakeFile"]) {
             assert.ok(output in (image.properties ?? {}), `MultiArchImage output ${output} is missing from the schema`);
+        }
+
+        const promoted = schema.resources["multiarch:index:PromotedImage"];
+        assert.deepStrictEqual(Object.keys(promoted.inputProperties ?? {}).sort(), [
+            "image",
+            "indexRef",
+            "platformRefs",
+            "platforms",
+            "repository",
+            "repositoryUrl",
+            "sourceCredentials",
+            "tag",
+        ]);
+        for (const output of ["repositoryUrl", "repositoryArn", "platforms", "platformDigests", "platformRefs", "indexRef", "indexDigest"]) {
+            assert.ok(output in (promoted.properties ?? {}), `PromotedImage output ${output} is missing from the schema`);
         }
 
         const builder = schema.resources["multiarch:index:BuildxBuilder"];

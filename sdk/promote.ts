@@ -1,0 +1,190 @@
+// The copy a PromotedImage makes during `pulumi up`: `docker buildx imagetools create`
+// from the source registry to the destination, with both registries' credentials in a
+// throwaway DOCKER_CONFIG, then every digest read back from the destination.
+//
+// This module is serialised by value into the dynamic provider's closure, so it stays
+// self-contained: Node builtins, `./buildx`'s runner and the registry reader's pure
+// index parser; no Pulumi imports, no module-level Set or Map (Pulumi's closure
+// serialiser carries neither).
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { canonical, DockerRunner, runDocker } from "./buildx";
+import { selectPlatformManifests } from "./registry";
+
+/** Credentials for one registry, as `docker login` would store them. */
+export interface RegistryLogin {
+    /** The registry host, e.g. `123456789012.dkr.ecr.us-west-2.amazonaws.com`. */
+    registry: string;
+    /** The user name; `AWS` for ECR. */
+    username: string;
+    /** The password; for ECR, the one `GetAuthorizationToken` returns. */
+    password: string;
+}
+
+/** What to copy and what the destination must serve afterwards. */
+export interface CopySpec {
+    /** What imagetools copies, each pinned by digest: one index, or one manifest per platform. */
+    sources: string[];
+    /** The destination, `<repositoryUrl>:<tag>`. */
+    destination: string;
+    /** Canonical platform → the manifest digest the destination must serve for it. */
+    platformDigests: Record<string, string>;
+    /** The index's digest, when `sources` is one index, copied byte for byte. */
+    indexDigest?: string;
+}
+
+/** What the destination serves after a copy. */
+export interface CopyResult {
+    /** The digest of the index `<destination>` names. */
+    indexDigest: string;
+    /** Canonical platform → manifest digest, read back from the destination. */
+    platformDigests: Record<string, string>;
+    /** False when the destination already served exactly this image, so nothing was sent. */
+    copied: boolean;
+}
+
+/** How long one copy may take: large layers across regions are slow. */
+export const COPY_TIMEOUT_MS = 30 * 60_000;
+
+/** The `config.json` of a DOCKER_CONFIG directory that holds these logins and nothing else. */
+export function dockerConfigJson(logins: RegistryLogin[]): string {
+    const auths: Record<string, { auth: string }> = {};
+    for (const login of logins) {
+        auths[login.registry] = { auth: Buffer.from(`${login.username}:${login.password}`, "utf8").toString("base64") };
+    }
+    return JSON.stringify({ auths });
+}
+
+/**
+ * Runs `fn` with an environment whose DOCKER_CONFIG is a new directory (mode 0700)
+ * holding only these logins (config.json, mode 0600), removed afterwards whatever
+ * happens: the user's own docker config is never read or written, and no credential
+ * is left on disk. A buildx installed per user (`<config>/cli-plugins`) stays visible
+ * through a link.
+ */
+export async function withDockerConfig<T>(logins: RegistryLogin[], fn: (env: NodeJS.ProcessEnv, dir: string) => Promise<T>): Promise<T> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-promote-"));
+    try {
+        fs.chmodSync(dir, 0o700);
+        fs.writeFileSync(path.join(dir, "config.json"), dockerConfigJson(logins), { mode: 0o600 });
+        const userPlugins = path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "cli-plugins");
+        if (fs.existsSync(userPlugins)) {
+            fs.symlinkSync(userPlugins, path.join(dir, "cli-plugins"));
+        }
+        return await fn({ ...process.env, DOCKER_CONFIG: dir }, dir);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/**
+ * `docker buildx imagetools create --tag <destination> <source>…`. One index as the
+ * source is pushed as its original bytes ("on single source, return original bytes",
+ * buildx util/imagetools/create.go `combine`), so the destination's index digest is the
+ * source's; several manifests get a new index over the same manifest digests. buildx
+ * writes each manifest under the tag before the index, so the tag must be mutable.
+ */
+export function imagetoolsCreateArgv(spec: CopySpec): string[] {
+    return ["buildx", "imagetools", "create", "--progress", "plain", "--tag", spec.destination, ...spec.sources];
+}
+
+/** An image as a registry serves it: the digest of what the reference names, and its platforms. */
+export interface ServedImage {
+    /** The sha256 of the manifest or index, as served. */
+    digest: string;
+    /** Canonical platform → manifest digest (an index's entries; attestations skipped). */
+    platforms: Record<string, string>;
+}
+
+function sha256(text: string): string {
+    return `sha256:${crypto.createHash("sha256").update(text, "utf8").digest("hex")}`;
+}
+
+/**
+ * Reads an image back with `docker buildx imagetools inspect --raw`, which prints the
+ * manifest byte for byte ("avoid newline to keep digest", buildx
+ * util/imagetools/printers.go `Print`), so its sha256 is the digest the registry serves.
+ * Undefined when the registry has no such tag or manifest.
+ */
+export async function readServed(reference: string, env: NodeJS.ProcessEnv, run: DockerRunner = runDocker): Promise<ServedImage | undefined> {
+    let raw: string;
+    try {
+        raw = (await run(["buildx", "imagetools", "inspect", "--raw", reference], { env })).stdout;
+    } catch (error) {
+        const stderr = String((error as { stderr?: unknown }).stderr ?? "");
+        if (/not found|manifest unknown|name unknown/i.test(stderr)) {
+            return undefined;
+        }
+        throw error;
+    }
+    const json = JSON.parse(raw);
+    const platforms = Array.isArray(json.manifests) ? selectPlatformManifests(json) : {};
+    return { digest: sha256(raw), platforms };
+}
+
+/** How what the destination serves differs from what a copy must leave there; empty when it matches. */
+export function servedDifferences(spec: CopySpec, served: ServedImage | undefined): string[] {
+    if (served === undefined) {
+        return [`${spec.destination} does not exist`];
+    }
+    const differences: string[] = [];
+    if (spec.indexDigest !== undefined && served.digest !== spec.indexDigest) {
+        differences.push(`${spec.destination} is ${served.digest}, not the source index ${spec.indexDigest}`);
+    }
+    for (const [platform, digest] of Object.entries(spec.platformDigests)) {
+        const seen = served.platforms[platform];
+        if (seen !== digest) {
+            differences.push(`${platform} is ${seen ?? "missing"} at ${spec.destination}, not ${digest}`);
+        }
+    }
+    return differences;
+}
+
+/** The repository part of `<repository>:<tag>`. */
+function repositoryOf(destination: string): string {
+    const colon = destination.lastIndexOf(":");
+    return colon > destination.lastIndexOf("/") ? destination.slice(0, colon) : destination;
+}
+
+/**
+ * Copies the image and proves the result. When the destination already serves exactly
+ * this image under the tag, nothing is sent. Otherwise imagetools copies every blob and
+ * manifest the destination lacks (blobs it has are skipped: containerd's pusher asks
+ * first) and moves the tag; then the tag and each platform's manifest are read back and
+ * their digests compared. Nothing is ever deleted at the destination.
+ */
+export async function copyImage(spec: CopySpec, logins: RegistryLogin[], run: DockerRunner = runDocker): Promise<CopyResult> {
+    return withDockerConfig(logins, async (env) => {
+        const before = await readServed(spec.destination, env, run);
+        if (before !== undefined && servedDifferences(spec, before).length === 0) {
+            return { indexDigest: before.digest, platformDigests: before.platforms, copied: false };
+        }
+        await run(imagetoolsCreateArgv(spec), { env, timeoutMs: COPY_TIMEOUT_MS });
+        const after = await readServed(spec.destination, env, run);
+        const differences = servedDifferences(spec, after);
+        const repository = repositoryOf(spec.destination);
+        for (const [platform, digest] of Object.entries(spec.platformDigests)) {
+            const manifest = await readServed(`${repository}@${digest}`, env, run);
+            if (manifest?.digest !== digest) {
+                differences.push(`${repository}@${digest} (${platform}) ${manifest === undefined ? "is missing" : `hashes to ${manifest.digest}`}`);
+            }
+        }
+        if (differences.length > 0) {
+            throw new Error(
+                `copied ${spec.sources.join(", ")} to ${spec.destination}, but reading it back found:\n${differences.map((d) => `  - ${d}`).join("\n")}\nDo not deploy from ${spec.destination}; run \`pulumi up\` again to copy it anew`,
+            );
+        }
+        return { indexDigest: after!.digest, platformDigests: after!.platforms, copied: true };
+    });
+}
+
+/**
+ * Whether a copy must run again: only when what is copied (the sources, by digest) or
+ * where it goes changed. Credentials are not compared (an ECR password is new on each
+ * run), and nothing is ever replaced: a new destination is copied to, the old copy stays.
+ */
+export function diffCopy(olds: { spec?: CopySpec }, news: { spec: CopySpec }): { changes: boolean } {
+    return { changes: canonical(olds.spec) !== canonical(news.spec) };
+}

@@ -1,0 +1,591 @@
+// PromotedImage: a multi-platform image copied by digest into an ECR repository of
+// another account or region, every platform's manifest digest unchanged, with the
+// outputs of a MultiArchImage so a VmDeployment runs it as it is.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryNameProblem, TAG_PATTERN, tagMutabilityProblem } from "./ecr";
+import { InputProblems, show } from "./errors";
+import type { EcrRepositoryArgs } from "./multiArchImage";
+import { normalisePlatforms, parsePlatform } from "./platform";
+import * as promote from "./promote";
+import { formatImageReference, ImageReference, parseImageReference, RegistryClient, ResolvedImage } from "./registry";
+import { repositoryArnOf } from "./vmDeployment";
+
+/**
+ * What PromotedImage needs of a source image, as a `MultiArchImage` has it.
+ *
+ * A structural type, so another stack's outputs can be passed field by field.
+ */
+export interface PromotableImage {
+    /**
+     * The canonical platforms of the image, e.g. `["linux/amd64", "linux/arm64"]`.
+     */
+    platforms: string[];
+    /**
+     * Each platform's image by digest: `{ "linux/amd64": "<repositoryUrl>@sha256:…" }`.
+     */
+    platformRefs: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * The multi-platform index by digest, `<repositoryUrl>:<tag>@sha256:…`.
+     */
+    indexRef?: pulumi.Input<string>;
+}
+
+/** Credentials for a source registry outside ECR. */
+export interface SourceCredentials {
+    /**
+     * The user name.
+     */
+    username: pulumi.Input<string>;
+    /**
+     * The password or access token. It stays secret.
+     */
+    password: pulumi.Input<string>;
+}
+
+/** The arguments of a PromotedImage. */
+export interface PromotedImageArgs {
+    /**
+     * The image to promote: a `MultiArchImage` of this program.
+     *
+     * Its index is copied byte for byte. Give exactly one of `image`, `indexRef` and
+     * `platformRefs` (or `indexRef` with `platformRefs`).
+     */
+    image?: PromotableImage;
+    /**
+     * The multi-platform index to promote, pinned by digest, `<repository>[:<tag>]@sha256:…`.
+     *
+     * Typically another stack's `MultiArchImage.indexRef` read through a
+     * `StackReference`. The index is copied byte for byte, so the destination serves
+     * the same index digest. With `platformRefs` as well, each of those digests must be
+     * the index's entry for its platform.
+     */
+    indexRef?: pulumi.Input<string>;
+    /**
+     * The platform images to promote, each pinned by digest: `{ "linux/amd64": "<repository>@sha256:…" }`.
+     *
+     * Typically another stack's `MultiArchImage.platformRefs`. Without `indexRef`, a new
+     * index over these manifests is pushed (its digest is new; every platform's is not).
+     */
+    platformRefs?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * The platforms the destination's consumers need.
+     *
+     * Every one must be in the source, or nothing is copied; the outputs list these.
+     * Defaults to the `image`'s platforms, else `["linux/amd64", "linux/arm64"]`.
+     */
+    platforms?: string[];
+    /**
+     * The tag of the index at the destination, `<repository>:<tag>`.
+     *
+     * The one mutable tag of a repository this component creates; each promotion moves
+     * it. Defaults to `"latest"`. Equivalent to `docker buildx imagetools create --tag`.
+     */
+    tag?: string;
+    /**
+     * Settings of the ECR repository to create at the destination.
+     *
+     * Give either this or `repositoryUrl`, not both. Defaults to a repository with the
+     * defaults of `EcrRepositoryArgs`, in the account and region of this component's
+     * AWS provider.
+     */
+    repository?: EcrRepositoryArgs;
+    /**
+     * The URL of an existing ECR repository to copy into instead of creating one.
+     *
+     * For example `210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/api`. Its `tag`
+     * must be mutable (buildx writes each manifest under the tag before the index),
+     * checked at preview. Never deleted. Defaults to creating a repository.
+     */
+    repositoryUrl?: pulumi.Input<string>;
+    /**
+     * Credentials for a source registry that is not ECR.
+     *
+     * An ECR source is read with a token of this component's AWS provider (the
+     * destination account), so the source repository must grant that account pull
+     * (`MultiArchImage`'s `pullAccounts`). Defaults to that token for an ECR source and
+     * anonymous access otherwise.
+     */
+    sourceCredentials?: pulumi.Input<SourceCredentials>;
+}
+
+/** Reads an image from a registry; the seam unit tests replace. */
+export type SourceResolver = (reference: string, login: promote.RegistryLogin | undefined) => Promise<ResolvedImage>;
+
+const DEFAULT_TAG = "latest";
+const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
+const DEFAULT_PROMOTED_PLATFORMS = ["linux/amd64", "linux/arm64"];
+
+const readFromRegistry: SourceResolver = (reference, login) => new RegistryClient(login === undefined ? {} : { auth: login }).resolveImage(reference);
+let resolveSource: SourceResolver = readFromRegistry;
+
+/**
+ * Replaces how sources are read from their registry (unit tests answer without one);
+ * `undefined` restores the registry client.
+ * @internal
+ */
+export function useSourceResolver(resolver: SourceResolver | undefined): void {
+    resolveSource = resolver ?? readFromRegistry;
+}
+
+/** The source of a promotion, as refs. */
+export interface PromotionSource {
+    /** The index, pinned by digest. */
+    indexRef?: string;
+    /** Platform → manifest, pinned by digest. */
+    platformRefs?: Record<string, string>;
+}
+
+function pinned(reference: ImageReference): string {
+    return formatImageReference({ registry: reference.registry, repository: reference.repository, digest: reference.digest });
+}
+
+function loginFor(registry: string, logins: promote.RegistryLogin[]): promote.RegistryLogin | undefined {
+    return logins.find((l) => l.registry === registry);
+}
+
+/**
+ * Checks a source against its registry and says what to copy: every platform in
+ * `platforms` is in the source, and the registry serves exactly the digests given (the
+ * client hashes each manifest it reads). Throws one error listing every problem, before
+ * anything is copied or tagged.
+ */
+export async function planCopy(
+    source: PromotionSource,
+    platforms: string[],
+    destination: string,
+    logins: promote.RegistryLogin[],
+    resolve: SourceResolver = resolveSource,
+): Promise<promote.CopySpec> {
+    const problems: string[] = [];
+    const refs: Record<string, ImageReference> = {};
+    for (const [key, value] of Object.entries(source.platformRefs ?? {})) {
+        const platform = parsePlatform(key);
+        if ("error" in platform) {
+            problems.push(`\`platformRefs\` has the key ${show(key)}: ${platform.error}`);
+            continue;
+        }
+        try {
+            const reference = parseImageReference(value);
+            if (reference.digest === undefined) {
+                problems.push(`\`platformRefs[${show(key)}]\` is ${show(value)}: expected an image pinned by digest, <repository>@sha256:<64 hex>`);
+                continue;
+            }
+            refs[platform.platform] = reference;
+        } catch (error) {
+            problems.push(`\`platformRefs[${show(key)}]\`: ${(error as Error).message}`);
+        }
+    }
+    let index: ImageReference | undefined;
+    if (source.indexRef !== undefined) {
+        try {
+            index = parseImageReference(source.indexRef);
+            if (index.digest === undefined) {
+                problems.push(`\`indexRef\` is ${show(source.indexRef)}: expected an index pinned by digest, <repository>[:<tag>]@sha256:<64 hex>`);
+                index = undefined;
+            }
+        } catch (error) {
+            problems.push(`\`indexRef\`: ${(error as Error).message}`);
+        }
+    }
+    const fail = (): never => {
+        throw new Error(`cannot promote to ${destination}, nothing was copied:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    };
+    if (problems.length > 0) {
+        fail();
+    }
+
+    if (index !== undefined) {
+        const ref = pinned(index);
+        const served = await resolve(ref, loginFor(index.registry, logins));
+        if (!served.isIndex) {
+            problems.push(`\`indexRef\` ${ref} is a single image, not a multi-platform index: pass it in \`platformRefs\` under its platform`);
+            fail();
+        }
+        const has = Object.keys(served.platforms).join(", ") || "none";
+        for (const platform of platforms) {
+            if (served.platforms[platform] === undefined) {
+                problems.push(`the source index ${ref} has no ${platform} (it has ${has}): build the image for ${platform}, or leave it out of \`platforms\``);
+            }
+        }
+        for (const [platform, reference] of Object.entries(refs)) {
+            if (served.platforms[platform] !== reference.digest) {
+                problems.push(
+                    `\`platformRefs[${show(platform)}]\` is ${reference.digest}, but the source index ${ref} serves ${served.platforms[platform] ?? "no image"} for ${platform}: pass refs of the same build`,
+                );
+            }
+        }
+        if (problems.length > 0) {
+            fail();
+        }
+        return { sources: [ref], destination, platformDigests: served.platforms, indexDigest: served.digest };
+    }
+
+    const has = Object.keys(refs).join(", ") || "none";
+    for (const platform of platforms) {
+        if (refs[platform] === undefined) {
+            problems.push(`\`platformRefs\` has no ${platform} (it has ${has}): add a ${platform} ref, or leave it out of \`platforms\``);
+        }
+    }
+    if (problems.length > 0) {
+        fail();
+    }
+    const platformDigests: Record<string, string> = {};
+    for (const platform of platforms) {
+        const ref = pinned(refs[platform]);
+        const served = await resolve(ref, loginFor(refs[platform].registry, logins));
+        const seen = Object.keys(served.platforms);
+        if (served.isIndex) {
+            problems.push(`\`platformRefs[${show(platform)}]\` ${ref} is an index (of ${seen.join(", ")}), not one platform's image: pass it as \`indexRef\``);
+        } else if (served.platforms[platform] === undefined) {
+            problems.push(`\`platformRefs[${show(platform)}]\` ${ref} is a ${seen.join(", ")} image, not ${platform}: it was built for another platform`);
+        }
+        platformDigests[platform] = refs[platform].digest!;
+    }
+    if (problems.length > 0) {
+        fail();
+    }
+    return { sources: platforms.map((p) => pinned(refs[p])), destination, platformDigests };
+}
+
+/** What the dynamic resource records: the copy it made and what the destination serves. */
+interface CopyState {
+    spec: promote.CopySpec;
+    indexDigest: string;
+    platformDigests: Record<string, string>;
+    copied: boolean;
+}
+
+// Serialised into the program's state and run by the dynamic-provider host: it captures
+// only the `promote` module (serialised by value).
+const copyProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: { spec: promote.CopySpec; logins: promote.RegistryLogin[] }) {
+        const result = await promote.copyImage(inputs.spec, inputs.logins);
+        return { id: inputs.spec.destination, outs: { spec: inputs.spec, ...result } };
+    },
+    async diff(_id: string, olds: CopyState, news: { spec: promote.CopySpec }) {
+        return promote.diffCopy(olds, news);
+    },
+    async update(_id: string, _olds: CopyState, news: { spec: promote.CopySpec; logins: promote.RegistryLogin[] }) {
+        const result = await promote.copyImage(news.spec, news.logins);
+        return { outs: { spec: news.spec, ...result } };
+    },
+    // A promoted image stays where it is on destroy and on replace: production may be
+    // running it, and the repository's own lifecycle policy decides when it goes.
+    async delete() {
+        return;
+    },
+};
+
+/** The dynamic resource that runs `docker buildx imagetools create`. */
+class PromotionCopy extends pulumi.dynamic.Resource {
+    declare readonly indexDigest: pulumi.Output<string>;
+    declare readonly platformDigests: pulumi.Output<Record<string, string>>;
+    declare readonly copied: pulumi.Output<boolean>;
+
+    constructor(
+        name: string,
+        props: { spec: pulumi.Input<promote.CopySpec>; logins: pulumi.Input<promote.RegistryLogin[]> },
+        opts: pulumi.CustomResourceOptions,
+    ) {
+        super(copyProvider, name, { ...props, indexDigest: undefined, platformDigests: undefined, copied: undefined }, opts);
+    }
+}
+
+/** The plain arguments, checked and with their defaults. */
+interface Plan {
+    platforms: string[];
+    tag: string;
+}
+
+/**
+ * A multi-platform image copied by digest into an ECR repository of another account or
+ * region (the one this component's AWS provider targets), under a tag you choose. Every
+ * platform's manifest digest is the source's; the outputs are a MultiArchImage's, so a
+ * VmDeployment runs it unchanged. The copy never deletes anything at the destination.
+ */
+export class PromotedImage extends pulumi.ComponentResource {
+    /** The destination repository, e.g. `2109….dkr.ecr.eu-west-1.amazonaws.com/app`. */
+    public readonly repositoryUrl: pulumi.Output<string>;
+    /** The destination repository's ARN, for IAM policies that allow pulling from it alone. */
+    public readonly repositoryArn: pulumi.Output<string>;
+    /** The canonical platforms promoted, in the order given. */
+    public readonly platforms: string[];
+    /** Each platform's manifest digest, read back from the destination: the source's. */
+    public readonly platformDigests: pulumi.Output<Record<string, string>>;
+    /** Each platform's image at the destination by digest: `{ "linux/amd64": "<repositoryUrl>@sha256:…" }`. */
+    public readonly platformRefs: pulumi.Output<Record<string, string>>;
+    /** The index at the destination, `<repositoryUrl>:<tag>@sha256:…`. */
+    public readonly indexRef: pulumi.Output<string>;
+    /** The index's digest, `sha256:…`: the source index's when `indexRef` (or `image`) was given. */
+    public readonly indexDigest: pulumi.Output<string>;
+    /** The destination repository, when this component created it. */
+    public readonly repository?: aws.ecr.Repository;
+
+    constructor(name: string, args: PromotedImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("multiarch:index:PromotedImage", name, {}, opts);
+        args = args ?? {};
+        const plan = validate(name, args);
+        this.platforms = plan.platforms;
+
+        let registryId: pulumi.Input<string> | undefined;
+        let region: pulumi.Input<string> | undefined;
+        if (args.repositoryUrl === undefined) {
+            const settings = args.repository ?? {};
+            // As MultiArchImage's: without forceDelete, destroy leaves the repository and
+            // the images production runs.
+            const retain: pulumi.CustomResourceOptions = settings.forceDelete === true ? {} : { retainOnDelete: true };
+            const repository = new aws.ecr.Repository(
+                `${name}-repo`,
+                {
+                    name: settings.name ?? defaultRepositoryName(pulumi.getProject(), pulumi.getStack(), name),
+                    forceDelete: settings.forceDelete ?? false,
+                    imageScanningConfiguration: { scanOnPush: settings.scanOnPush ?? true },
+                    // Only the moving tag is mutable; the platform manifests under it are
+                    // untagged but cannot be deleted, by hand or by the lifecycle policy,
+                    // while an index refers to them (ECR's ImageReferencedByManifestList).
+                    imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+                    imageTagMutabilityExclusionFilters: [{ filter: plan.tag, filterType: "WILDCARD" }],
+                    encryptionConfigurations: [
+                        settings.kmsKeyArn === undefined ? { encryptionType: "AES256" } : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn },
+                    ],
+                },
+                { parent: this, ...retain },
+            );
+            new aws.ecr.LifecyclePolicy(
+                `${name}-lifecycle`,
+                {
+                    repository: repository.name,
+                    policy: lifecyclePolicy(settings.lifecycle?.untaggedExpiryDays ?? DEFAULT_UNTAGGED_EXPIRY_DAYS),
+                },
+                { parent: this, ...retain },
+            );
+            this.repository = repository;
+            this.repositoryUrl = repository.repositoryUrl;
+            this.repositoryArn = repository.arn;
+            registryId = repository.registryId;
+        } else {
+            const existing = pulumi.output(args.repositoryUrl).apply((url) => {
+                const parsed = parseRepositoryUrl(url);
+                if (!parsed) {
+                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: repositoryUrlReason(url) });
+                }
+                return { url, ...parsed };
+            });
+            const described = aws.ecr.getRepositoryOutput({ name: existing.name, registryId: existing.registryId, region: existing.region }, { parent: this });
+            // buildx writes each manifest under the tag before the index: a repository that
+            // refuses to move the tag stops the preview, before anything is copied.
+            this.repositoryUrl = pulumi.all([existing, described]).apply(([r, d]) => {
+                const problem = tagMutabilityProblem(r.name, d, plan.tag, [plan.tag]);
+                if (problem) {
+                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: `\`repositoryUrl\` is ${show(r.url)}: ${problem}` });
+                }
+                return r.url;
+            });
+            this.repositoryArn = existing.apply((r) => repositoryArnOf(r.url)!);
+            registryId = existing.registryId;
+            region = existing.region;
+        }
+
+        const destinationToken = aws.ecr.getAuthorizationTokenOutput({ registryId, region }, { parent: this });
+        const destinationLogin = pulumi.all([this.repositoryUrl, destinationToken.userName, destinationToken.password]).apply(([url, username, password]) => ({
+            registry: url.slice(0, url.indexOf("/")),
+            username,
+            password,
+        }));
+
+        const source = {
+            indexRef: args.image?.indexRef ?? args.indexRef,
+            platformRefs: args.image?.platformRefs ?? args.platformRefs,
+        };
+        const sourceRegistry = pulumi
+            .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs)])
+            .apply(([indexRef, refs]) => registryOf(indexRef ?? Object.values(refs ?? {})[0]));
+        const sourceLogin: pulumi.Output<promote.RegistryLogin | undefined> =
+            args.sourceCredentials !== undefined
+                ? pulumi
+                      .all([sourceRegistry, pulumi.output(args.sourceCredentials)])
+                      .apply(([registry, c]) => ({ registry, username: c.username, password: c.password }))
+                : sourceRegistry.apply((registry): pulumi.Output<promote.RegistryLogin | undefined> => {
+                      const ecr = parseRepositoryUrl(`${registry}/source`);
+                      if (ecr === undefined) {
+                          return pulumi.output(undefined);
+                      }
+                      // A token of the destination's identity: the source repository's policy grants it pull.
+                      const token = aws.ecr.getAuthorizationTokenOutput({ registryId: ecr.registryId, region: ecr.region }, { parent: this });
+                      return pulumi.all([token.userName, token.password]).apply(([username, password]) => ({ registry, username, password }));
+                  });
+        const logins = pulumi
+            .secret(pulumi.all([destinationLogin, sourceLogin]))
+            .apply(([destination, from]) => (from === undefined || from.registry === destination.registry ? [destination] : [destination, from]));
+
+        // Read before the copy: a source without a needed platform, or whose registry
+        // serves other digests, fails here, before anything is tagged.
+        const spec = pulumi.unsecret(
+            pulumi
+                .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs), this.repositoryUrl, logins])
+                .apply(([indexRef, platformRefs, url, resolvedLogins]) =>
+                    planCopy({ indexRef, platformRefs }, plan.platforms, `${url}:${plan.tag}`, resolvedLogins).catch((error: Error) => {
+                        const denied = /authentication failed/.test(error.message)
+                            ? "; an ECR source must grant this account pull (the build's MultiArchImage `pullPrincipals`)"
+                            : "";
+                        throw new Error(`PromotedImage "${name}": ${error.message}${denied}`);
+                    }),
+                ),
+        );
+
+        const copy = new PromotionCopy(`${name}-copy`, { spec, logins }, { parent: this });
+
+        this.platformDigests = copy.platformDigests.apply((digests) => Object.fromEntries(plan.platforms.map((p) => [p, digests[p]])));
+        this.platformRefs = pulumi
+            .all([this.repositoryUrl, this.platformDigests])
+            .apply(([url, digests]) => Object.fromEntries(Object.entries(digests).map(([p, d]) => [p, `${url}@${d}`])));
+        this.indexDigest = copy.indexDigest;
+        this.indexRef = pulumi.interpolate`${this.repositoryUrl}:${plan.tag}@${copy.indexDigest}`;
+
+        this.registerOutputs({
+            repositoryUrl: this.repositoryUrl,
+            repositoryArn: this.repositoryArn,
+            platforms: this.platforms,
+            platformDigests: this.platformDigests,
+            platformRefs: this.platformRefs,
+            indexRef: this.indexRef,
+            indexDigest: this.indexDigest,
+        });
+    }
+
+    /**
+     * The image of one platform at the destination by digest, `<repositoryUrl>@sha256:…`.
+     *
+     * Accepts the same spellings as `platforms` (`arm64`, `aarch64`, …) and throws for a
+     * platform that was not promoted.
+     */
+    refFor(platform: string): pulumi.Output<string> {
+        const parsed = parsePlatform(platform);
+        if ("error" in parsed) {
+            throw new Error(`refFor(${show(platform)}): ${parsed.error}`);
+        }
+        if (!this.platforms.includes(parsed.platform)) {
+            throw new Error(
+                `refFor(${show(platform)}): this image was promoted for ${this.platforms.join(", ")} only, not ${parsed.platform}; add "${parsed.platform}" to \`platforms\``,
+            );
+        }
+        return this.platformRefs.apply((refs) => refs[parsed.platform]);
+    }
+}
+
+function registryOf(reference: string | undefined): string {
+    if (reference === undefined) {
+        throw new pulumi.InputPropertyError({ propertyPath: "platformRefs", reason: "`platformRefs` is empty: expected at least one platform → ref" });
+    }
+    return parseImageReference(reference).registry;
+}
+
+function repositoryUrlReason(url: unknown): string {
+    return `\`repositoryUrl\` is ${show(url)}: expected the URL of an ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<name>, e.g. "210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/api"`;
+}
+
+function isPlainString(value: unknown): value is string {
+    return typeof value === "string";
+}
+
+/** Checks every plain argument and throws all problems together, before any child exists. */
+function validate(name: string, args: PromotedImageArgs): Plan {
+    const problems = new InputProblems();
+
+    const given = (["image", "indexRef", "platformRefs"] as const).filter((key) => args[key] !== undefined);
+    if (given.length === 0) {
+        problems.add(
+            "image",
+            "none of `image`, `indexRef` and `platformRefs` is given: give `image` (a MultiArchImage), or another stack's `indexRef` and/or `platformRefs`",
+        );
+    } else if (args.image !== undefined && given.length > 1) {
+        problems.add("image", `\`image\` and \`${given[1]}\` are both given: give \`image\`, or refs from another stack, not both`);
+    }
+    if (args.image !== undefined && (!Array.isArray(args.image.platforms) || args.image.platformRefs === undefined)) {
+        problems.add("image", "`image` is not a MultiArchImage: pass the MultiArchImage itself, or its `indexRef` and `platformRefs`");
+    }
+    if (isPlainString(args.indexRef)) {
+        try {
+            if (parseImageReference(args.indexRef).digest === undefined) {
+                problems.invalid(
+                    "indexRef",
+                    args.indexRef,
+                    "expected an index pinned by digest, <repository>[:<tag>]@sha256:<64 hex>, such as a MultiArchImage's `indexRef`",
+                );
+            }
+        } catch (error) {
+            problems.invalid("indexRef", args.indexRef, (error as Error).message);
+        }
+    }
+    const refs = args.platformRefs;
+    if (refs !== undefined && !pulumi.Output.isInstance(refs) && !(refs instanceof Promise)) {
+        if (typeof refs !== "object" || refs === null || Array.isArray(refs) || Object.keys(refs).length === 0) {
+            problems.invalid("platformRefs", refs, 'expected an object of platform → "<repository>@sha256:<digest>" with at least one entry');
+        } else {
+            for (const [key, value] of Object.entries(refs)) {
+                const platform = parsePlatform(key);
+                if ("error" in platform) {
+                    problems.add("platformRefs", `\`platformRefs\` has the key ${show(key)}: ${platform.error}`);
+                } else if (isPlainString(value)) {
+                    try {
+                        if (parseImageReference(value).digest === undefined) {
+                            problems.invalid(
+                                `platformRefs[${show(key)}]`,
+                                value,
+                                "expected an image pinned by digest, <repository>@sha256:<64 hex>, not a tag",
+                            );
+                        }
+                    } catch (error) {
+                        problems.invalid(`platformRefs[${show(key)}]`, value, (error as Error).message);
+                    }
+                }
+            }
+        }
+    }
+
+    let platforms = args.platforms ?? (Array.isArray(args.image?.platforms) ? args.image.platforms : DEFAULT_PROMOTED_PLATFORMS);
+    if (args.platforms !== undefined) {
+        const normalised = normalisePlatforms(Array.isArray(args.platforms) ? args.platforms : []);
+        for (const p of normalised.problems) {
+            problems.invalid(p.index < 0 ? "platforms" : `platforms[${p.index}]`, p.value, p.reason);
+        }
+        platforms = normalised.platforms;
+        const built = args.image?.platforms;
+        if (Array.isArray(built)) {
+            for (const platform of platforms.filter((p) => !built.includes(p))) {
+                problems.add(
+                    "platforms",
+                    `\`platforms\` has ${platform}, but \`image\` was built for ${built.join(", ")} only: add it to the image's \`platforms\``,
+                );
+            }
+        }
+    }
+
+    const tag = args.tag ?? DEFAULT_TAG;
+    if (typeof tag !== "string" || !TAG_PATTERN.test(tag)) {
+        problems.invalid("tag", tag, 'expected an image tag: letters, digits, _ . - (not first), at most 128 characters (ECR\'s rule), e.g. "prod"');
+    }
+    if (args.repository !== undefined && args.repositoryUrl !== undefined) {
+        problems.add(
+            "repository",
+            `\`repository\` and \`repositoryUrl\` are both given (${show(args.repositoryUrl)}): give \`repository\` to create a repository, or \`repositoryUrl\` to copy into an existing one, not both`,
+        );
+    }
+    if (isPlainString(args.repositoryUrl) && !parseRepositoryUrl(args.repositoryUrl)) {
+        problems.add("repositoryUrl", repositoryUrlReason(args.repositoryUrl));
+    }
+    const repositoryName = args.repository?.name;
+    if (repositoryName !== undefined) {
+        const problem = typeof repositoryName === "string" ? repositoryNameProblem(repositoryName) : "expected a string";
+        if (problem) {
+            problems.invalid("repository.name", repositoryName, problem);
+        }
+    }
+    const days = args.repository?.lifecycle?.untaggedExpiryDays;
+    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) {
+        problems.invalid("repository.lifecycle.untaggedExpiryDays", days, "expected a whole number of days from 1 to 3650");
+    }
+    problems.throwIfAny("PromotedImage", name);
+    return { platforms, tag };
+}
