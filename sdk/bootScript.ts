@@ -552,8 +552,12 @@ check_health() {
         if [[ \${MULTIARCH_NO_SYSTEMD:-0} != 1 ]]; then
             restarts=$((restarts + $(systemctl show --property NRestarts --value "$CONTAINER.service" 2>/dev/null || echo 0)))
         fi
-        if [[ $status != running || $restarts != 0 ]]; then
-            FAILURE="the container is $status (exit code $code, $restarts restarts), not running steadily — see journalctl -u $CONTAINER.service"
+        if [[ $status != running ]]; then
+            FAILURE="the container is $status (exit code $code), not running — see journalctl -u $CONTAINER.service"
+            return 1
+        fi
+        if [[ $restarts != 0 ]]; then
+            FAILURE="the container exited and was restarted $restarts times — see journalctl -u $CONTAINER.service"
             return 1
         fi
         if [[ $HEALTH == unhealthy && \${#HEALTH_COMMAND_BASE64[@]} == 0 && -z $HEALTH_URL ]]; then

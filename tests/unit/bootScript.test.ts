@@ -362,14 +362,22 @@ describe("boot script", () => {
 
         it("abandons the launch when the container has exited", () => {
             fs.writeFileSync(path.join(dir, "env.in"), "");
-            const { status, stderr, awsCalls } = run("boot", "amd64", "x86_64", "exited none 3 2");
+            const { status, stderr, awsCalls } = run("boot", "amd64", "x86_64", "exited none 3 0");
             assert.strictEqual(status, 1);
             assert.ok(
                 stderr.includes(
-                    `multiarch: launch failed on i-0123456789abcdef0 (linux/amd64): ${REF}: the container is exited (exit code 3, 2 restarts), not running steadily — see journalctl -u multiarch-api.service\n`,
+                    `multiarch: launch failed on i-0123456789abcdef0 (linux/amd64): ${REF}: the container is exited (exit code 3), not running — see journalctl -u multiarch-api.service\n`,
                 ),
                 stderr,
             );
+            assert.deepStrictEqual(awsCalls[1], complete("ABANDON"));
+        });
+
+        it("abandons the launch when the container restarted", () => {
+            fs.writeFileSync(path.join(dir, "env.in"), "");
+            const { status, stderr, awsCalls } = run("boot", "amd64", "x86_64", "running none 0 2");
+            assert.strictEqual(status, 1);
+            assert.ok(stderr.includes(`${REF}: the container exited and was restarted 2 times — see journalctl -u multiarch-api.service\n`), stderr);
             assert.deepStrictEqual(awsCalls[1], complete("ABANDON"));
         });
 
