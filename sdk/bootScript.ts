@@ -444,18 +444,27 @@ write_environment() {
     mv -f -- "$staged" "$ENV_FILE"
 }
 
+# Appends each base64-encoded argument, decoded byte for byte (a trailing newline kept),
+# to the array named first.
+append_decoded() { # ARRAY BASE64...
+    local -n into=$1
+    local encoded decoded
+    shift
+    for encoded in "$@"; do
+        decoded=$(printf '%s' "$encoded" | base64 -d && printf x)
+        into+=("\${decoded%x}")
+    done
+}
+
 # The docker run arguments, into RUN_ARGS. The image was checked: never pull again.
 run_arguments() {
     RUN_ARGS=(--name "$CONTAINER" --pull never --env-file "$ENV_FILE")
-    local port encoded decoded
+    local port
     for port in "\${PORTS[@]}"; do
         RUN_ARGS+=(--publish "$port")
     done
     RUN_ARGS+=("$IMAGE_REF")
-    for encoded in "\${COMMAND_BASE64[@]}"; do
-        decoded=$(printf '%s' "$encoded" | base64 -d && printf x)
-        RUN_ARGS+=("\${decoded%x}")
-    done
+    append_decoded RUN_ARGS "\${COMMAND_BASE64[@]}"
 }
 
 write_unit() {
@@ -527,11 +536,8 @@ describe_check() {
 # One try of the check, once the container runs; HEALTH is docker's health status.
 probe() {
     if ((\${#HEALTH_COMMAND_BASE64[@]} > 0)); then
-        local encoded decoded arguments=()
-        for encoded in "\${HEALTH_COMMAND_BASE64[@]}"; do
-            decoded=$(printf '%s' "$encoded" | base64 -d && printf x)
-            arguments+=("\${decoded%x}")
-        done
+        local arguments=()
+        append_decoded arguments "\${HEALTH_COMMAND_BASE64[@]}"
         timeout 30 docker exec "$CONTAINER" "\${arguments[@]}" >/dev/null 2>&1
     elif [[ -n $HEALTH_URL ]]; then
         curl --fail --silent --max-time 5 --output /dev/null "$HEALTH_URL"
