@@ -220,8 +220,8 @@ describe("boot script", () => {
         });
         afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-        function run(command: string, imageArch: string, machine: string, containerState = "running none 0 0", execStatus = 0) {
-            const result = spawnSync("bash", [path.join(dir, "boot.sh"), command], {
+        function run(command: string, imageArch: string, machine: string, containerState = "running none 0 0", execStatus = 0, script = "boot.sh") {
+            const result = spawnSync("bash", [path.join(dir, script), command], {
                 encoding: "utf8",
                 env: {
                     PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
@@ -380,6 +380,31 @@ describe("boot script", () => {
             assert.ok(stderr.includes(`${REF}: the container exited and was restarted 2 times — see journalctl -u multiarch-api.service\n`), stderr);
             assert.deepStrictEqual(awsCalls[1], complete("ABANDON"));
         });
+
+        // The default check: the container runs, and docker's health status, when the
+        // image has a HEALTHCHECK, is healthy.
+        const defaults: [string, number, string | undefined][] = [
+            ["running none 0 0", 0, undefined],
+            ["running healthy 0 0", 0, undefined],
+            ["running unhealthy 0 0", 1, "the image's HEALTHCHECK reports unhealthy — see docker inspect multiarch-api"],
+            ["running starting 0 0", 1, "the check did not pass within 2s: it runs, and the image's HEALTHCHECK, if any, reports healthy"],
+        ];
+        for (const [state, expected, reason] of defaults) {
+            it(`${expected === 0 ? "completes" : "abandons"} the launch with the default check when docker says "${state}"`, () => {
+                fs.writeFileSync(path.join(dir, "env.in"), "");
+                const { healthCheck, ...rest } = FULL;
+                void healthCheck;
+                fs.writeFileSync(path.join(dir, "default.sh"), renderBootScript({ ...rest, healthCheck: { gracePeriodSeconds: 0, timeoutSeconds: 2 } }));
+                const { status, stderr, awsCalls } = run("boot", "amd64", "x86_64", state, 0, "default.sh");
+                assert.strictEqual(status, expected, stderr);
+                if (reason === undefined) {
+                    assert.deepStrictEqual(awsCalls, [complete("CONTINUE")]);
+                } else {
+                    assert.ok(stderr.includes(`${REF}: ${reason}\n`), stderr);
+                    assert.deepStrictEqual(awsCalls[1], complete("ABANDON"));
+                }
+            });
+        }
 
         it("abandons the launch when the health command never passes", () => {
             fs.writeFileSync(path.join(dir, "env.in"), "");
