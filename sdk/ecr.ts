@@ -153,3 +153,40 @@ export function tagMutabilityProblem(repositoryName: string, setting: TagMutabil
         `--image-tag-mutability-exclusion-filters ${filters.map((f) => `filterType=${f.filterType},filter=${f.filter}`).join(" ")}`;
     return `${head}: make them mutable with the exclusion filters ${needed.map((f) => JSON.stringify(f.filter)).join(", ")} (\`${command}\`), or use image tag mutability MUTABLE`;
 }
+
+/**
+ * The AWS partitions by region prefix, with the DNS suffix of their endpoints, as the
+ * AWS SDKs' endpoint data (`partitions.json`, botocore's `endpoints.json`) has them:
+ * the region decides the partition, and the partition begins every ARN.
+ */
+const PARTITIONS: { regionPrefix: RegExp; partition: string; dnsSuffix: string }[] = [
+    { regionPrefix: /^cn-/, partition: "aws-cn", dnsSuffix: "amazonaws.com.cn" },
+    { regionPrefix: /^us-gov-/, partition: "aws-us-gov", dnsSuffix: "amazonaws.com" },
+    { regionPrefix: /^us-iso-/, partition: "aws-iso", dnsSuffix: "c2s.ic.gov" },
+    { regionPrefix: /^us-isob-/, partition: "aws-iso-b", dnsSuffix: "sc2s.sgov.gov" },
+    { regionPrefix: /^eu-isoe-/, partition: "aws-iso-e", dnsSuffix: "cloud.adc-e.uk" },
+    { regionPrefix: /^us-isof-/, partition: "aws-iso-f", dnsSuffix: "csp.hci.ic.gov" },
+    { regionPrefix: /^/, partition: "aws", dnsSuffix: "amazonaws.com" },
+];
+
+/** The partition of an AWS region: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, … */
+export function partitionOfRegion(region: string): string {
+    return PARTITIONS.find((p) => p.regionPrefix.test(region))!.partition;
+}
+
+/**
+ * The ARN of the ECR repository at a repository URL, in the partition of the URL's
+ * region (`arn:aws-us-gov:ecr:us-gov-west-1:…`), or undefined when the URL is not an
+ * ECR repository's: `<account>.dkr.ecr[-fips].<region>.<a partition's DNS suffix>/<name>`.
+ */
+export function repositoryArnFromUrl(url: string): string | undefined {
+    const match = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.([a-z0-9.-]+)\/(.+)$/.exec(url);
+    if (!match || repositoryNameProblem(match[4]) !== undefined) {
+        return undefined;
+    }
+    const [, registryId, region, dnsSuffix, name] = match;
+    if (!PARTITIONS.some((p) => p.dnsSuffix === dnsSuffix)) {
+        return undefined;
+    }
+    return `arn:${partitionOfRegion(region)}:ecr:${region}:${registryId}:repository/${name}`;
+}

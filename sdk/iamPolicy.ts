@@ -1,5 +1,6 @@
 // The IAM documents of a VmDeployment's hosts: EC2 may assume the role, and the role
-// may pull from one ECR repository and read one SSM parameter, nothing else.
+// may pull from one ECR repository, read one SSM parameter with one KMS key, and end
+// the launch of its own group's hosts, nothing else.
 
 /** The trust policy that lets EC2 instances assume a role. */
 export const EC2_ASSUME_ROLE_POLICY = JSON.stringify({
@@ -12,6 +13,20 @@ export const ECR_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGe
 
 const ECR_REPOSITORY_ARN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
 const SSM_PARAMETER_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[a-zA-Z0-9_./-]+$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/;
+const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/[\w+=,.@/-]+$/;
+const AUTO_SCALING_GROUP_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+
+/** The tag key a host's boot script sets on its own instance when its launch fails. */
+export const LAUNCH_FAILURE_TAG = "multiarch:launch-failure";
+
+/** The one auto-scaling group whose launches a host may complete, and where it is. */
+export interface HostGroup {
+    /** The group's name, fixed before the group exists. */
+    name: string;
+    /** The group's region. */
+    region: string;
+}
 
 /** What a host may read. */
 export interface HostPolicyOptions {
@@ -19,6 +34,38 @@ export interface HostPolicyOptions {
     repositoryArn: string;
     /** The SSM parameter holding the container's environment, when there is one. */
     environmentParameterArn?: string;
+    /** The KMS key the environment parameter is encrypted with (given with the parameter). */
+    environmentKeyArn?: string;
+    /** The hosts' role, whose ARN gives the partition and account of the group's ARN. */
+    roleArn?: string;
+    /** The group whose launch lifecycle action a host completes (given with `roleArn`). */
+    group?: HostGroup;
+}
+
+/** The key policy of the environment's KMS key: the account administers it, the hosts' role decrypts. */
+export function environmentKeyPolicy(roleArn: string): string {
+    const role = ROLE_ARN.exec(roleArn);
+    if (!role) {
+        throw new Error(`roleArn ${JSON.stringify(roleArn)} is not the ARN of an IAM role, arn:aws:iam::<account>:role/<name>`);
+    }
+    const [, partition, account] = role;
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            {
+                // The key policy's usual first statement: without it nobody could ever
+                // manage the key again. It lets IAM policies of the account grant use of
+                // the key; a principal needs such a grant (kms:Decrypt on this key or on
+                // "*", as administrators have) besides ssm:GetParameter to read the value.
+                Sid: "AccountAdministersTheKey",
+                Effect: "Allow",
+                Principal: { AWS: `arn:${partition}:iam::${account}:root` },
+                Action: "kms:*",
+                Resource: "*",
+            },
+            { Sid: "HostsDecryptTheEnvironment", Effect: "Allow", Principal: { AWS: roleArn }, Action: "kms:Decrypt", Resource: "*" },
+        ],
+    });
 }
 
 /**
@@ -39,12 +86,48 @@ export function hostPolicyDocument(options: HostPolicyOptions): string {
             `environmentParameterArn ${JSON.stringify(parameterArn)} is not the ARN of one SSM parameter, arn:aws:ssm:<region>:<account>:parameter/<name>`,
         );
     }
+    const keyArn = options.environmentKeyArn;
+    if (keyArn !== undefined && !KMS_KEY_ARN.test(keyArn)) {
+        throw new Error(`environmentKeyArn ${JSON.stringify(keyArn)} is not the ARN of one KMS key, arn:aws:kms:<region>:<account>:key/<id>`);
+    }
     const statements: object[] = [
         { Sid: "EcrLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
         { Sid: "PullTheImage", Effect: "Allow", Action: ECR_PULL_ACTIONS, Resource: options.repositoryArn },
     ];
     if (parameterArn !== undefined) {
         statements.push({ Sid: "ReadTheEnvironment", Effect: "Allow", Action: "ssm:GetParameter", Resource: parameterArn });
+    }
+    if (keyArn !== undefined) {
+        statements.push({ Sid: "DecryptTheEnvironment", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn });
+    }
+    if (options.group !== undefined) {
+        const role = ROLE_ARN.exec(options.roleArn ?? "");
+        const { name, region } = options.group;
+        if (!role || !AUTO_SCALING_GROUP_NAME.test(name) || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+            throw new Error(`group ${JSON.stringify(options.group)} with roleArn ${JSON.stringify(options.roleArn)} does not name one auto-scaling group`);
+        }
+        const [, partition, account] = role;
+        statements.push(
+            {
+                // A host says whether its own launch succeeded: only in its own group.
+                Sid: "CompleteTheLaunch",
+                Effect: "Allow",
+                Action: "autoscaling:CompleteLifecycleAction",
+                Resource: `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}`,
+            },
+            {
+                // A host whose launch failed says why on itself: one tag key, on the
+                // group's instances only.
+                Sid: "TagTheFailedLaunch",
+                Effect: "Allow",
+                Action: "ec2:CreateTags",
+                Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
+                Condition: {
+                    StringEquals: { "aws:ResourceTag/aws:autoscaling:groupName": name },
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [LAUNCH_FAILURE_TAG] },
+                },
+            },
+        );
     }
     return JSON.stringify({ Version: "2012-10-17", Statement: statements });
 }

@@ -4,7 +4,15 @@ import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./builder";
-import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, tagMutabilityProblem } from "./ecr";
+import {
+    defaultRepositoryName,
+    lifecyclePolicy,
+    mutableTagFilters,
+    parseRepositoryUrl,
+    repositoryArnFromUrl,
+    repositoryNameProblem,
+    tagMutabilityProblem,
+} from "./ecr";
 import { pullPrincipalProblem, repositoryPullPolicy } from "./ecrPolicy";
 import { InputProblems, show } from "./errors";
 import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
@@ -294,10 +302,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
                 }
                 return r.url;
             });
-            this.repositoryArn = existing.apply((r) => {
-                const partition = r.registry.endsWith(".cn") ? "aws-cn" : "aws";
-                return `arn:${partition}:ecr:${r.region}:${r.registryId}:repository/${r.name}`;
-            });
+            this.repositoryArn = existing.apply((r) => repositoryArnFromUrl(r.url)!);
             registryId = existing.registryId;
             region = existing.region;
         }

@@ -3,13 +3,20 @@
 // outputs of a MultiArchImage so a VmDeployment runs it as it is.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryNameProblem, TAG_PATTERN, tagMutabilityProblem } from "./ecr";
+import {
+    defaultRepositoryName,
+    lifecyclePolicy,
+    parseRepositoryUrl,
+    repositoryArnFromUrl,
+    repositoryNameProblem,
+    TAG_PATTERN,
+    tagMutabilityProblem,
+} from "./ecr";
 import { InputProblems, show } from "./errors";
 import type { EcrRepositoryArgs } from "./multiArchImage";
 import { normalisePlatforms, parsePlatform } from "./platform";
 import * as promote from "./promote";
 import { formatImageReference, ImageReference, parseImageReference, RegistryClient, ResolvedImage } from "./registry";
-import { repositoryArnOf } from "./vmDeployment";
 
 /**
  * What PromotedImage needs of a source image, as a `MultiArchImage` has it.
@@ -382,7 +389,7 @@ export class PromotedImage extends pulumi.ComponentResource {
                 }
                 return r.url;
             });
-            this.repositoryArn = existing.apply((r) => repositoryArnOf(r.url)!);
+            this.repositoryArn = existing.apply((r) => repositoryArnFromUrl(r.url)!);
             registryId = existing.registryId;
             region = existing.region;
         }

@@ -1,16 +1,28 @@
 // VmDeployment: EC2 hosts in an auto-scaling group that run one image pinned to the
 // digest of the hosts' own architecture, read from the instance type, never its name.
 import * as aws from "@pulumi/aws";
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { containerName, ENVIRONMENT_NAME_PATTERN, environmentFile, environmentVariableProblem, PortMapping, renderBootScript } from "./bootScript";
-import { parseRepositoryUrl } from "./ecr";
+import {
+    containerName,
+    DEFAULT_HEALTH_GRACE_SECONDS,
+    DEFAULT_HEALTH_TIMEOUT_SECONDS,
+    ENVIRONMENT_NAME_PATTERN,
+    environmentFile,
+    environmentVariableProblem,
+    HealthCheck,
+    healthCheckProblems,
+    PortMapping,
+    renderBootScript,
+} from "./bootScript";
+import { repositoryArnFromUrl } from "./ecr";
 import { InputProblems, show } from "./errors";
-import { EC2_ASSUME_ROLE_POLICY, hostPolicyDocument } from "./iamPolicy";
+import { EC2_ASSUME_ROLE_POLICY, environmentKeyPolicy, hostPolicyDocument } from "./iamPolicy";
 import { requireSignedImage, requirementProblems, SignatureRequirement } from "./imageSignature";
 import { parsePlatform, platformForEc2Architecture } from "./platform";
 import { parseImageReference } from "./registry";
 
-export { PortMapping } from "./bootScript";
+export { HealthCheck, HttpHealthCheck, PortMapping } from "./bootScript";
 
 /**
  * What VmDeployment needs of an image, as a `MultiArchImage` has it.
@@ -74,8 +86,10 @@ export interface VmDeploymentArgs {
     /**
      * The most hosts the group may run.
      *
-     * Defaults to `desiredCount`: the group has no scaling policy, and a rolling
-     * refresh replaces hosts within the group's size. Equivalent to
+     * At least twice `desiredCount`: a rollout starts every replacement host before it
+     * stops an old one, so the group briefly runs both. Defaults to twice
+     * `desiredCount`; the group has no scaling policy, so no more hosts run than
+     * `desiredCount` outside a rollout. Equivalent to
      * `aws autoscaling create-auto-scaling-group --max-size`.
      */
     maxSize?: number;
@@ -96,17 +110,46 @@ export interface VmDeploymentArgs {
     /**
      * Ports published from the container on the host.
      *
-     * Defaults to none. Equivalent to `docker run --publish HOST:CONTAINER`.
+     * Not a port the host itself serves (22, sshd's). Defaults to none. Equivalent to
+     * `docker run --publish HOST:CONTAINER`.
      */
     ports?: PortMapping[];
     /**
+     * What "the container answers" means: the check a new host must pass before it is
+     * put in service.
+     *
+     * A new host runs its boot script while its launch is held by a lifecycle hook; the
+     * script completes the launch (CONTINUE) only once the check passes, and abandons it
+     * otherwise (pull failed, wrong architecture, container exited, check failed), which
+     * terminates the host and fails the rollout. `{ command: [...] }` runs a command in
+     * the container (`docker exec`, exit 0); `{ http: { port, path } }` asks
+     * `http://127.0.0.1:<host port><path>` on the host (2xx or 3xx).
+     * `gracePeriodSeconds` and `timeoutSeconds` bound it. Defaults to: the container
+     * runs after 10 seconds without having restarted, and the image's `HEALTHCHECK`, if
+     * it has one, reports healthy within 300 seconds. Equivalent to `docker exec` or
+     * `curl --fail`.
+     */
+    healthCheck?: HealthCheck;
+    /**
      * The container's environment variables.
      *
-     * Kept in an SSM SecureString parameter that only the hosts' role may read, never in
-     * user data, so secret values stay secret. Values may hold quotes, `$` and spaces;
-     * not line breaks. Defaults to none. Equivalent to `docker run --env-file`.
+     * Kept in an SSM SecureString parameter encrypted with a customer managed KMS key,
+     * never in user data, so secret values stay secret. The key's policy lets the hosts'
+     * role decrypt, and lets the account's IAM policies grant the rest: a principal
+     * reads the value only with `ssm:GetParameter` on the parameter and `kms:Decrypt`
+     * on the key (administrators). Values may hold quotes, `$` and spaces; not line
+     * breaks. Defaults to none. Equivalent to `docker run --env-file`.
      */
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * The KMS key that encrypts the environment parameter, instead of one the component creates.
+     *
+     * A key ARN, `arn:aws:kms:<region>:<account>:key/<id>`. Its key policy must let the
+     * hosts' role (output `instanceRoleArn`) use `kms:Decrypt`; the hosts are granted
+     * `kms:Decrypt` on it alone. Defaults to a key `<name>-environment-key` created with
+     * the parameter, rotated yearly. Equivalent to `aws ssm put-parameter --key-id`.
+     */
+    environmentKeyArn?: pulumi.Input<string>;
     /**
      * The container's command, replacing the image's `CMD`.
      *
@@ -118,9 +161,14 @@ export interface VmDeploymentArgs {
     /**
      * The AMI the hosts boot.
      *
-     * It must be of the instance type's architecture and have `dnf`, `systemd` and the
-     * AWS CLI. Defaults to the latest Amazon Linux 2023 AMI for the architecture, read
-     * from its public SSM parameter. Equivalent to `aws ec2 run-instances --image-id`.
+     * It must be of the instance type's architecture (checked at preview) and have
+     * `dnf`, `systemd`, `curl` and the AWS CLI. Pin it to decide when hosts move to a new
+     * AMI: changing it rolls the fleet like a new digest. Defaults to
+     * `resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-<arch>`,
+     * which EC2 resolves at each launch: the launch template does not change when AWS
+     * publishes an AMI, so no `up` rolls the fleet for it, and each host launched later
+     * (a rollout, a replacement) boots the AMI current then. Equivalent to
+     * `aws ec2 run-instances --image-id`.
      */
     amiId?: pulumi.Input<string>;
     /**
@@ -159,6 +207,14 @@ const EC2_ARCHITECTURE: Record<string, string> = { "linux/amd64": "x86_64", "lin
 
 const INSTANCE_TYPE = /^[a-z0-9-]+\.[a-z0-9-]+$/;
 const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/;
+// Host ports the host itself serves, with who: publishing one breaks the host or the container.
+const HOST_PORTS: Record<number, string> = { 22: "sshd, which Amazon Linux runs on the host" };
+
+/** The name of the hosts' launch lifecycle hook. */
+export const LAUNCH_HOOK_NAME = "multiarch-launch";
+/** Seconds a launch may take besides the health check: install Docker, log in, pull, start. */
+export const LAUNCH_ALLOWANCE_SECONDS = 600;
 // SSM Standard parameters hold at most 4 KB.
 const MAX_ENVIRONMENT_BYTES = 4096;
 
@@ -232,20 +288,13 @@ interface PinnedRefs {
     repositoryArn: string;
 }
 
-/** The ARN of the ECR repository at a repository URL, or undefined when it is not ECR. */
-export function repositoryArnOf(repositoryUrl: string): string | undefined {
-    const parsed = parseRepositoryUrl(repositoryUrl);
-    if (parsed === undefined) {
-        return undefined;
-    }
-    const partition = parsed.registry.endsWith(".cn") ? "aws-cn" : "aws";
-    return `arn:${partition}:ecr:${parsed.region}:${parsed.registryId}:repository/${parsed.name}`;
-}
-
-/** Checks platform refs: platforms, `<ECR repository>@sha256:…` values, one repository. */
-function pinRefs(value: unknown, problems: InputProblems): PinnedRefs | undefined {
+/**
+ * Checks platform refs: platforms, `<ECR repository>@sha256:…` values, one repository.
+ * `name` is the argument they came from: `platformRefs` or `image.platformRefs`.
+ */
+function pinRefs(value: unknown, problems: InputProblems, name = "platformRefs"): PinnedRefs | undefined {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        problems.invalid("platformRefs", value, 'expected an object of platform → "<repository>@sha256:<digest>"');
+        problems.invalid(name, value, 'expected an object of platform → "<repository>@sha256:<digest>"');
         return undefined;
     }
     const refs: Record<string, string> = {};
@@ -254,14 +303,14 @@ function pinRefs(value: unknown, problems: InputProblems): PinnedRefs | undefine
     for (const [key, ref] of Object.entries(value as Record<string, unknown>)) {
         const parsed = parsePlatform(key);
         if ("error" in parsed) {
-            problems.add(`platformRefs`, `\`platformRefs\` has the key ${show(key)}: ${parsed.error}`);
+            problems.add(name, `\`${name}\` has the key ${show(key)}: ${parsed.error}`);
             continue;
         }
         if (refs[parsed.platform] !== undefined) {
-            problems.add("platformRefs", `\`platformRefs\` has ${parsed.platform} twice (${show(key)}): give each platform once`);
+            problems.add(name, `\`${name}\` has ${parsed.platform} twice (${show(key)}): give each platform once`);
             continue;
         }
-        const path = `platformRefs[${show(key)}]`;
+        const path = `${name}[${show(key)}]`;
         if (!pulumi.Output.isInstance(ref) && typeof ref !== "string") {
             problems.invalid(path, ref, "expected a string, <repository>@sha256:<digest>");
             continue;
@@ -281,7 +330,7 @@ function pinRefs(value: unknown, problems: InputProblems): PinnedRefs | undefine
             problems.invalid(path, ref, "expected an image pinned by digest, <repository>@sha256:<64 hex>, not a tag");
             continue;
         }
-        if (parseRepositoryUrl(repositoryUrl) === undefined) {
+        if (repositoryArnFromUrl(repositoryUrl) === undefined) {
             problems.invalid(path, ref, "expected an image in ECR, <account>.dkr.ecr.<region>.amazonaws.com/<name>@sha256:<64 hex>");
             continue;
         }
@@ -290,18 +339,87 @@ function pinRefs(value: unknown, problems: InputProblems): PinnedRefs | undefine
     }
     if (repositories.size > 1) {
         problems.add(
-            "platformRefs",
-            `\`platformRefs\` names ${repositories.size} repositories (${[...repositories].join(", ")}): the hosts may pull from one repository only; push every platform to one`,
+            name,
+            `\`${name}\` names ${repositories.size} repositories (${[...repositories].join(", ")}): the hosts may pull from one repository only; push every platform to one`,
         );
     }
     if (Object.keys(value as object).length === 0) {
-        problems.invalid("platformRefs", value, 'expected at least one platform → "<repository>@sha256:<digest>"');
+        problems.invalid(name, value, 'expected at least one platform → "<repository>@sha256:<digest>"');
     }
     // Output values are checked once known, by the same function inside apply.
     if (problems.count > before || repositories.size === 0) {
         return undefined;
     }
-    return { refs, repositoryArn: repositoryArnOf([...repositories][0])! };
+    return { refs, repositoryArn: repositoryArnFromUrl([...repositories][0])! };
+}
+
+/**
+ * Checks a structural image as strictly as `platformRefs`: every platform it lists has
+ * a ref, every ref is an ECR image by digest, and the refs are in the repository whose
+ * ARN it gives (the one the hosts may pull from). Adds each problem and returns the
+ * pinned refs, or undefined.
+ */
+function pinImage(platforms: unknown, refs: unknown, repositoryArn: unknown, problems: InputProblems): PinnedRefs | undefined {
+    const before = problems.count;
+    const pinned = pinRefs(refs, problems, "image.platformRefs");
+    if (!Array.isArray(platforms) || platforms.some((p) => typeof p !== "string")) {
+        problems.invalid("image.platforms", platforms, 'expected a list of platforms, e.g. ["linux/amd64", "linux/arm64"]');
+    } else if (pinned !== undefined) {
+        for (const platform of platforms as string[]) {
+            const parsed = parsePlatform(platform);
+            if ("error" in parsed || pinned.refs[parsed.platform] === undefined) {
+                problems.add(
+                    "image.platformRefs",
+                    `\`image.platforms\` lists ${show(platform)} but \`image.platformRefs\` has no ref for it (it has ${Object.keys(pinned.refs).join(", ")}): pass the MultiArchImage itself, whose refs match its platforms`,
+                );
+            }
+        }
+    }
+    if (typeof repositoryArn !== "string") {
+        problems.invalid(
+            "image.repositoryArn",
+            repositoryArn,
+            "expected the ARN of the ECR repository the refs are in, arn:aws:ecr:<region>:<account>:repository/<name>",
+        );
+    } else if (pinned !== undefined && pinned.repositoryArn !== repositoryArn) {
+        problems.invalid(
+            "image.repositoryArn",
+            repositoryArn,
+            `expected the ARN of the repository \`image.platformRefs\` are in, ${pinned.repositoryArn}: the hosts may pull from that repository only`,
+        );
+    }
+    return problems.count > before ? undefined : pinned;
+}
+
+/**
+ * Why an AMI cannot boot hosts of a platform, from the architecture EC2 reports for it,
+ * or undefined when it can.
+ */
+export function amiArchitectureProblem(amiId: string, amiArchitecture: string, instanceType: string, platform: string): string | undefined {
+    if (platformForEc2Architecture(amiArchitecture) === platform) {
+        return undefined;
+    }
+    return (
+        `\`amiId\` is ${show(amiId)}, whose architecture is ${amiArchitecture}, but \`instanceType\` ${show(instanceType)} runs ` +
+        `${EC2_ARCHITECTURE[platform] ?? platform} (${platform}): choose an AMI for ${EC2_ARCHITECTURE[platform] ?? platform}, ` +
+        `or leave \`amiId\` out for Amazon Linux 2023`
+    );
+}
+
+/** The auto-scaling group's name, fixed before it exists: `<project>-<stack>-<name>`, made safe. */
+export function autoScalingGroupName(project: string, stack: string, name: string): string {
+    const safe = [project, stack, name].map((part) => part.replace(/[^A-Za-z0-9_.-]+/g, "-")).join("-");
+    if (safe.length <= 255) {
+        return safe;
+    }
+    // Too long: keep the readable start and a hash of the whole, so two names never meet.
+    const hash = createHash("sha256").update(`${project}\0${stack}\0${name}`).digest("hex").slice(0, 12);
+    return `${safe.slice(0, 242)}-${hash}`;
+}
+
+/** The seconds a host's launch may be held before the hook abandons it on its own. */
+export function launchHeartbeatSeconds(check: HealthCheck | undefined): number {
+    return LAUNCH_ALLOWANCE_SECONDS + (check?.gracePeriodSeconds ?? DEFAULT_HEALTH_GRACE_SECONDS) + (check?.timeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS);
 }
 
 /** The plain arguments, checked and with their defaults. */
@@ -311,18 +429,23 @@ interface Plan {
     minSize: number;
     maxSize: number;
     ports: PortMapping[];
+    healthCheck?: HealthCheck;
 }
 
 /**
  * EC2 hosts in an auto-scaling group that run one container image, each host pinned to
  * the digest of its own architecture. The instance type's architecture, as EC2 reports
- * it, picks the platform; a mismatch fails at preview. A changed digest rolls the hosts.
+ * it, picks the platform; a mismatch fails at preview. A changed digest rolls the hosts:
+ * replacements start, pass their health check and go in service before old hosts stop,
+ * and a rollout whose replacements fail rolls back.
  */
 export class VmDeployment extends pulumi.ComponentResource {
     /** The platform the hosts run, from the instance type's architecture, e.g. `linux/amd64`. */
     public readonly platform: pulumi.Output<string>;
     /** The image the hosts run, pinned: `<repositoryUrl>@sha256:…`. */
     public readonly imageRef: pulumi.Output<string>;
+    /** The AMI the hosts boot: the `amiId` given, checked, or `resolve:ssm:<Amazon Linux 2023 parameter>`. */
+    public readonly imageId: pulumi.Output<string>;
     /** The launch template's id. */
     public readonly launchTemplateId: pulumi.Output<string>;
     /** The auto-scaling group's name. */
@@ -337,6 +460,8 @@ export class VmDeployment extends pulumi.ComponentResource {
     public readonly instanceProfile: aws.iam.InstanceProfile;
     /** The SecureString parameter holding the container's environment, when there is one. */
     public readonly environmentParameter?: aws.ssm.Parameter;
+    /** The KMS key that encrypts the environment, when the component created it. */
+    public readonly environmentKey?: aws.kms.Key;
     /** The hosts' launch template; each digest is a new version. */
     public readonly launchTemplate: aws.ec2.LaunchTemplate;
     /** The hosts' auto-scaling group. */
@@ -360,16 +485,58 @@ export class VmDeployment extends pulumi.ComponentResource {
         this.imageRef = pulumi.all([this.platform, source.refs]).apply(([platform, refs]) => refs[platform]);
         const signatureCheck = args.requireSignature === undefined ? undefined : requireSignedImage(name, this.imageRef, args.requireSignature, this);
 
-        const amiId = args.amiId ?? aws.ssm.getParameterOutput({ name: this.platform.apply(al2023AmiParameter) }, { parent: this }).insecureValue;
+        // By default EC2 resolves the public parameter at each launch, so the launch
+        // template, and the fleet, stay as they are when AWS publishes an AMI.
+        if (args.amiId === undefined) {
+            this.imageId = this.platform.apply((platform) => `resolve:ssm:${al2023AmiParameter(platform)}`);
+        } else {
+            // A given AMI must be of the hosts' architecture: checked at preview, as the image is.
+            const amiId = pulumi.output(args.amiId);
+            const ami = aws.ec2.getAmiOutput({ filters: [{ name: "image-id", values: [amiId] }] }, { parent: this });
+            this.imageId = pulumi.all([amiId, ami.architecture, this.platform]).apply(([id, architecture, platform]) => {
+                const problem = amiArchitectureProblem(id, architecture, plan.instanceType, platform);
+                if (problem !== undefined) {
+                    throw new pulumi.InputPropertyError({ propertyPath: "amiId", reason: problem });
+                }
+                return id;
+            });
+        }
         const subnetIds = args.subnetIds ?? defaultSubnetIds(this);
 
+        this.role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                assumeRolePolicy: EC2_ASSUME_ROLE_POLICY,
+                description: `Hosts of VmDeployment ${name}: pull its image, read its environment, complete their own launch`,
+            },
+            { parent: this },
+        );
+
+        let environmentKeyArn: pulumi.Output<string> | undefined;
         if (args.environment !== undefined) {
+            if (args.environmentKeyArn !== undefined) {
+                environmentKeyArn = pulumi.output(args.environmentKeyArn);
+            } else {
+                // With the AWS managed key aws/ssm, anyone in the account allowed
+                // ssm:GetParameter could decrypt; this key's policy names who may.
+                this.environmentKey = new aws.kms.Key(
+                    `${name}-environment-key`,
+                    {
+                        description: `Encrypts the container environment of VmDeployment ${name}`,
+                        enableKeyRotation: true,
+                        policy: this.role.arn.apply(environmentKeyPolicy),
+                    },
+                    { parent: this },
+                );
+                environmentKeyArn = this.environmentKey.arn;
+            }
             // User data is readable by anyone allowed ec2:DescribeLaunchTemplateVersions,
             // so the environment lives in a SecureString only the hosts' role can read.
             this.environmentParameter = new aws.ssm.Parameter(
                 `${name}-environment`,
                 {
                     type: "SecureString",
+                    keyId: environmentKeyArn,
                     value: pulumi.secret(pulumi.output(args.environment).apply(environmentParameterValue)),
                     description: `The container environment of VmDeployment ${name}, as a Docker env file`,
                 },
@@ -378,18 +545,25 @@ export class VmDeployment extends pulumi.ComponentResource {
         }
         const parameter = this.environmentParameter;
 
-        this.role = new aws.iam.Role(
-            `${name}-role`,
-            { assumeRolePolicy: EC2_ASSUME_ROLE_POLICY, description: `Hosts of VmDeployment ${name}: pull its image, read its environment` },
-            { parent: this },
-        );
+        // The group's name is fixed up front, so that the hosts' policy and boot script
+        // can name it before it exists (its ARN would be a cycle).
+        const groupName = autoScalingGroupName(pulumi.getProject(), pulumi.getStack(), name);
+        const region = aws.getRegionOutput({}, { parent: this }).region;
         const policy = new aws.iam.RolePolicy(
             `${name}-host-policy`,
             {
                 role: this.role.id,
                 policy: pulumi
-                    .all([source.repositoryArn, parameter?.arn])
-                    .apply(([repositoryArn, environmentParameterArn]) => hostPolicyDocument({ repositoryArn, environmentParameterArn })),
+                    .all([source.repositoryArn, parameter?.arn, environmentKeyArn, this.role.arn, region])
+                    .apply(([repositoryArn, environmentParameterArn, keyArn, roleArn, groupRegion]) =>
+                        hostPolicyDocument({
+                            repositoryArn,
+                            environmentParameterArn,
+                            environmentKeyArn: keyArn,
+                            roleArn,
+                            group: { name: groupName, region: groupRegion },
+                        }),
+                    ),
             },
             { parent: this },
         );
@@ -405,16 +579,18 @@ export class VmDeployment extends pulumi.ComponentResource {
         // The digest (and the environment's version) is in the script, so a new image is
         // a new launch template version, which the group's instance refresh rolls out.
         this.userData = pulumi
-            .all([this.imageRef, this.platform, pulumi.output(args.command ?? []), environmentParameter])
-            .apply(([imageRef, platform, command, environment]) =>
+            .all([this.imageRef, this.platform, pulumi.output(args.command ?? []), environmentParameter, region])
+            .apply(([imageRef, platform, command, environment, groupRegion]) =>
                 renderBootScript({
                     containerName: containerName(name),
                     imageRef,
                     platform,
-                    registryRegion: parseRepositoryUrl(imageRef.slice(0, imageRef.indexOf("@")))!.region,
+                    registryRegion: repositoryArnFromUrl(imageRef.slice(0, imageRef.indexOf("@")))!.split(":")[3],
                     ports: plan.ports,
                     command,
                     environmentParameter: environment,
+                    healthCheck: plan.healthCheck,
+                    lifecycleHook: { name: LAUNCH_HOOK_NAME, groupName, region: groupRegion },
                 }),
             );
 
@@ -422,7 +598,7 @@ export class VmDeployment extends pulumi.ComponentResource {
             `${name}-launch-template`,
             {
                 description: `Hosts of VmDeployment ${name}`,
-                imageId: amiId,
+                imageId: this.imageId,
                 instanceType: plan.instanceType,
                 keyName: args.keyName,
                 vpcSecurityGroupIds: args.securityGroupIds,
@@ -438,15 +614,37 @@ export class VmDeployment extends pulumi.ComponentResource {
             { parent: this, dependsOn: signatureCheck ? [signatureCheck] : [] },
         );
 
+        const heartbeat = launchHeartbeatSeconds(plan.healthCheck);
         this.autoScalingGroup = new aws.autoscaling.Group(
             `${name}-asg`,
             {
+                name: groupName,
                 vpcZoneIdentifiers: subnetIds,
                 desiredCapacity: plan.desiredCount,
                 minSize: plan.minSize,
                 maxSize: plan.maxSize,
                 launchTemplate: { id: this.launchTemplate.id, version: this.launchTemplate.latestVersion.apply(String) },
-                instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 50 } },
+                // A host is in service only once its boot script completes this hook
+                // (CONTINUE) after the container answers; it abandons it otherwise, and a
+                // host that says nothing is abandoned when the heartbeat runs out.
+                initialLifecycleHooks: [
+                    {
+                        name: LAUNCH_HOOK_NAME,
+                        lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+                        defaultResult: "ABANDON",
+                        heartbeatTimeout: heartbeat,
+                    },
+                ],
+                // Launch before terminating, at every fleet size: replacements (up to the
+                // whole fleet again) start and pass their check while every old host
+                // serves; a refresh whose replacements fail returns to the previous
+                // launch template version.
+                instanceRefresh: {
+                    strategy: "Rolling",
+                    preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: true },
+                },
+                // The first `up` waits for the hosts to pass their checks, and fails if they do not.
+                waitForCapacityTimeout: `${Math.ceil(heartbeat / 60) + 5}m`,
                 tags: [{ key: "Name", value: name, propagateAtLaunch: true }],
             },
             // Hosts log in at boot: the role's policy must exist before the first one starts.
@@ -460,6 +658,7 @@ export class VmDeployment extends pulumi.ComponentResource {
         this.registerOutputs({
             platform: this.platform,
             imageRef: this.imageRef,
+            imageId: this.imageId,
             launchTemplateId: this.launchTemplateId,
             autoScalingGroupName: this.autoScalingGroupName,
             instanceRoleArn: this.instanceRoleArn,
@@ -478,24 +677,32 @@ function imageSource(
     refs: pulumi.Output<Record<string, string>>;
     repositoryArn: pulumi.Output<string>;
 } {
+    let pinned: pulumi.Output<PinnedRefs>;
+    let platforms: pulumi.Output<string[]>;
     if (args.image !== undefined) {
         const image = args.image;
-        return {
-            kind: "image",
-            platforms: pulumi.output(image.platforms),
-            refs: pulumi.output(image.platformRefs),
-            repositoryArn: pulumi.output(image.repositoryArn),
-        };
+        // Checked once known, by the same function as plain values in validate().
+        pinned = pulumi.all([image.platforms, image.platformRefs, image.repositoryArn]).apply(([imagePlatforms, refs, repositoryArn]) => {
+            const problems = new InputProblems();
+            const result = pinImage(imagePlatforms, refs, repositoryArn, problems);
+            problems.throwIfAny("VmDeployment", name);
+            return result!;
+        });
+        // The listed platforms are known at preview, when the refs are not yet: the
+        // architecture check runs on them then.
+        platforms = pulumi.output(image.platforms);
+    } else {
+        pinned = pulumi.output(args.platformRefs!).apply((refs) => {
+            const problems = new InputProblems();
+            const result = pinRefs(refs, problems);
+            problems.throwIfAny("VmDeployment", name);
+            return result!;
+        });
+        platforms = pinned.apply((p) => Object.keys(p.refs));
     }
-    const pinned = pulumi.output(args.platformRefs!).apply((refs) => {
-        const problems = new InputProblems();
-        const result = pinRefs(refs, problems);
-        problems.throwIfAny("VmDeployment", name);
-        return result!;
-    });
     return {
-        kind: "platformRefs",
-        platforms: pinned.apply((p) => Object.keys(p.refs)),
+        kind: args.image !== undefined ? "image" : "platformRefs",
+        platforms,
         refs: pinned.apply((p) => p.refs),
         repositoryArn: pinned.apply((p) => p.repositoryArn),
     };
@@ -546,12 +753,25 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
         );
     } else if (
         args.image !== undefined &&
-        (!Array.isArray(args.image.platforms) || args.image.platformRefs === undefined || args.image.repositoryArn === undefined)
+        (typeof args.image !== "object" ||
+            args.image === null ||
+            !Array.isArray(args.image.platforms) ||
+            args.image.platformRefs === undefined ||
+            args.image.repositoryArn === undefined)
     ) {
         problems.add(
             "image",
             `\`image\` is not a MultiArchImage: pass the MultiArchImage itself (or its \`platforms\`, \`platformRefs\` and \`repositoryArn\`), or its \`platformRefs\` as \`platformRefs\``,
         );
+    } else if (args.image !== undefined) {
+        const image = args.image;
+        // Plain values are checked now; Output values once known, by the same function.
+        const plain = (value: unknown) => !pulumi.Output.isInstance(value);
+        const refs = image.platformRefs as unknown;
+        const refValues = typeof refs === "object" && refs !== null ? Object.values(refs) : [];
+        if ([image.platforms, refs, image.repositoryArn, ...refValues].every(plain)) {
+            pinImage(image.platforms, refs, image.repositoryArn, problems);
+        }
     }
     if (args.platformRefs !== undefined && !pulumi.Output.isInstance(args.platformRefs)) {
         pinRefs(args.platformRefs, problems);
@@ -576,13 +796,19 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
     }
     const desiredCount = args.desiredCount ?? 1;
     const minSize = args.minSize ?? desiredCount;
-    const maxSize = args.maxSize ?? desiredCount;
+    const maxSize = args.maxSize ?? 2 * desiredCount;
     if (countsValid) {
         if (minSize > desiredCount) {
             problems.invalid("minSize", minSize, `expected at most \`desiredCount\` (${desiredCount}); raise \`desiredCount\` or lower \`minSize\``);
         }
         if (maxSize < desiredCount) {
             problems.invalid("maxSize", maxSize, `expected at least \`desiredCount\` (${desiredCount}); raise \`maxSize\` or lower \`desiredCount\``);
+        } else if (maxSize < 2 * desiredCount) {
+            problems.invalid(
+                "maxSize",
+                maxSize,
+                `expected at least twice \`desiredCount\` (${2 * desiredCount}): a rollout starts every replacement before it stops an old host, so the group briefly runs both; leave \`maxSize\` out or raise it`,
+            );
         }
     }
 
@@ -599,7 +825,10 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
                 }
             }
             const earlier = hostPorts.get(port?.host);
-            if (earlier !== undefined) {
+            const owner = HOST_PORTS[port?.host];
+            if (owner !== undefined) {
+                problems.invalid(`ports[${i}].host`, port.host, `the host itself serves that port (${owner}): publish the container on another host port`);
+            } else if (earlier !== undefined) {
                 problems.invalid(`ports[${i}].host`, port.host, `duplicates ports[${earlier}].host: publish each host port once`);
             } else if (port !== undefined && port !== null) {
                 hostPorts.set(port.host, i);
@@ -628,6 +857,22 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
     if (typeof args.amiId === "string" && !AMI_ID.test(args.amiId)) {
         problems.invalid("amiId", args.amiId, "expected an AMI id, ami- followed by 8 or 17 hex digits, or leave it out for Amazon Linux 2023");
     }
+    for (const problem of healthCheckProblems(args.healthCheck, Array.isArray(ports) ? ports : [])) {
+        problems.add(problem.propertyPath, problem.reason);
+    }
+    if (typeof args.environmentKeyArn === "string" && !KMS_KEY_ARN.test(args.environmentKeyArn)) {
+        problems.invalid(
+            "environmentKeyArn",
+            args.environmentKeyArn,
+            "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>, or leave it out for a key of its own",
+        );
+    }
+    if (args.environmentKeyArn !== undefined && args.environment === undefined) {
+        problems.add(
+            "environmentKeyArn",
+            "`environmentKeyArn` is given without `environment`: there is nothing to encrypt; leave it out or give `environment`",
+        );
+    }
     if (typeof args.keyName === "string" && args.keyName.trim() === "") {
         problems.invalid("keyName", args.keyName, "expected the name of an EC2 key pair, or leave it out");
     }
@@ -635,5 +880,5 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
     requirementProblems(args.requireSignature, problems);
 
     problems.throwIfAny("VmDeployment", name);
-    return { instanceType, desiredCount, minSize, maxSize, ports };
+    return { instanceType, desiredCount, minSize, maxSize, ports, healthCheck: args.healthCheck };
 }

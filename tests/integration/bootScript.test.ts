@@ -1,10 +1,13 @@
-// The boot script's login-pull-check-run part, run for real by bash against the local
-// registry with basic auth (standing in for ECR) and the local dockerd. Not exercised
-// here: dnf and `systemctl` (MULTIARCH_SKIP_INSTALL, MULTIARCH_NO_SYSTEMD), and the
-// AWS CLI (`aws ecr get-login-password`, `aws ssm get-parameter`), which the knobs
-// replace with the test registry's password and an env file rendered by the same code
-// that fills the SSM parameter. The systemd unit is written, and its ExecStart command
-// is run for real, without systemd.
+// The boot script's login-pull-check-run-answer part, run for real by bash against the
+// local registry with basic auth (standing in for ECR) and the local dockerd. Not
+// exercised here: dnf and `systemctl` (MULTIARCH_SKIP_INSTALL, MULTIARCH_NO_SYSTEMD),
+// the instance metadata (MULTIARCH_INSTANCE_ID) and AWS itself: a stand-in `aws` on
+// PATH records each call (complete-lifecycle-action, create-tags) and answers
+// `ecr get-login-password` with the test registry's password; the knobs replace
+// `aws ssm get-parameter` with an env file rendered by the same code that fills the SSM
+// parameter. What Auto Scaling does with CONTINUE or ABANDON is AWS's, and untested
+// here. The systemd unit is written, and its ExecStart command is run for real,
+// without systemd.
 import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
@@ -12,6 +15,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { ARCHITECTURE_MISMATCH_EXIT_CODE, BootScriptOptions, environmentFile, renderBootScript } from "../../sdk/bootScript";
+import { LAUNCH_FAILURE_TAG } from "../../sdk/iamPolicy";
 import { RegistryClient } from "../../sdk/registry";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack } from "./stack";
 
@@ -33,6 +37,29 @@ interface Run {
     status: number | null;
     stdout: string;
     stderr: string;
+    /** The stand-in `aws` command's calls, each its argv. */
+    aws: string[][];
+}
+
+const INSTANCE_ID = "i-0123456789abcdef0";
+const HOOK = { name: "multiarch-launch", groupName: "multiarch-test-api", region: "us-west-2" };
+
+/** The call that completes this host's launch with a result. */
+function completion(result: "CONTINUE" | "ABANDON"): string[] {
+    return [
+        "autoscaling",
+        "complete-lifecycle-action",
+        "--region",
+        HOOK.region,
+        "--auto-scaling-group-name",
+        HOOK.groupName,
+        "--lifecycle-hook-name",
+        HOOK.name,
+        "--instance-id",
+        INSTANCE_ID,
+        "--lifecycle-action-result",
+        result,
+    ];
 }
 
 function freePort(): Promise<number> {
@@ -79,6 +106,7 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
     let digests: Record<string, string>;
     let indexDigest: string;
     let hostPort: number;
+    let standIn: string;
     let foreground: ChildProcess | undefined;
 
     before(async function () {
@@ -99,6 +127,18 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         // log in and fetch from the registry.
         await docker(["image", "rm", tag]).catch(() => undefined);
         hostPort = await freePort();
+        // The stand-in for the AWS CLI: records its arguments; answers the ECR login.
+        standIn = path.join(work, "stand-in");
+        fs.mkdirSync(standIn);
+        fs.writeFileSync(
+            path.join(standIn, "aws"),
+            [
+                "#!/bin/bash",
+                'printf "%s\\0" "$@" "=end=" >>"$STAND_IN_AWS_LOG"',
+                `if [[ $1 == ecr && $2 == get-login-password ]]; then printf %s '${AUTH_PASSWORD}'; fi`,
+            ].join("\n"),
+            { mode: 0o755 },
+        );
     });
 
     after(async function () {
@@ -120,8 +160,19 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         }
     });
 
-    /** Renders the script for one platform's digest and runs it as the host would, with the test knobs. */
-    function runScript(platform: string, name: string, command: "boot" | "container" = "boot"): Promise<Run> & { child: ChildProcess } {
+    /**
+     * Renders the script for one platform's digest and runs it as the host would, with
+     * the test knobs, the stand-in `aws` first on PATH, the launch hook and a check that
+     * the container answers on its published port. `ecrLogin`: no password knob, so the
+     * script logs in with `aws ecr get-login-password` as on EC2.
+     */
+    function runScript(
+        platform: string,
+        name: string,
+        command: "boot" | "container" = "boot",
+        overrides: Partial<BootScriptOptions> = {},
+        ecrLogin = false,
+    ): Promise<Run> & { child: ChildProcess } {
         const dir = path.join(work, name);
         fs.mkdirSync(dir, { recursive: true });
         const options: BootScriptOptions = {
@@ -131,31 +182,47 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
             registryRegion: "us-west-2",
             ports: [{ host: hostPort, container: 8080 }],
             command: COMMAND,
+            healthCheck: { http: { port: hostPort, path: "/" }, gracePeriodSeconds: 1, timeoutSeconds: 20 },
+            lifecycleHook: HOOK,
+            ...overrides,
         };
         const script = path.join(dir, "user-data.sh");
         fs.writeFileSync(script, renderBootScript(options));
         fs.writeFileSync(path.join(dir, "environment.in"), environmentFile({ GREETING }));
         fs.mkdirSync(path.join(dir, "docker-config"), { recursive: true });
+        const awsLog = path.join(dir, "aws.log");
+        fs.rmSync(awsLog, { force: true });
         const target = command === "boot" ? script : path.join(dir, "state", "boot.sh");
-        const child = spawn("bash", [target, command], {
-            env: {
-                PATH: process.env.PATH,
-                DOCKER_CONFIG: path.join(dir, "docker-config"),
-                MULTIARCH_SKIP_INSTALL: "1",
-                MULTIARCH_NO_SYSTEMD: "1",
-                MULTIARCH_REGISTRY_USER: AUTH_USER,
-                MULTIARCH_REGISTRY_PASSWORD: AUTH_PASSWORD,
-                MULTIARCH_ENVIRONMENT_FILE: path.join(dir, "environment.in"),
-                MULTIARCH_STATE_DIR: path.join(dir, "state"),
-                MULTIARCH_UNIT_DIR: path.join(dir, "units"),
-                MULTIARCH_CONSOLE: "/dev/null",
-            },
-        });
+        const env: NodeJS.ProcessEnv = {
+            PATH: `${standIn}:${process.env.PATH}`,
+            DOCKER_CONFIG: path.join(dir, "docker-config"),
+            STAND_IN_AWS_LOG: awsLog,
+            MULTIARCH_INSTANCE_ID: INSTANCE_ID,
+            MULTIARCH_SKIP_INSTALL: "1",
+            MULTIARCH_NO_SYSTEMD: "1",
+            MULTIARCH_REGISTRY_USER: AUTH_USER,
+            MULTIARCH_ENVIRONMENT_FILE: path.join(dir, "environment.in"),
+            MULTIARCH_STATE_DIR: path.join(dir, "state"),
+            MULTIARCH_UNIT_DIR: path.join(dir, "units"),
+            MULTIARCH_CONSOLE: "/dev/null",
+        };
+        if (!ecrLogin) {
+            env.MULTIARCH_REGISTRY_PASSWORD = AUTH_PASSWORD;
+        }
+        const child = spawn("bash", [target, command], { env });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (chunk) => (stdout += chunk));
         child.stderr.on("data", (chunk) => (stderr += chunk));
-        const done = new Promise<Run>((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
+        const calls = () =>
+            fs.existsSync(awsLog)
+                ? fs
+                      .readFileSync(awsLog, "utf8")
+                      .split("=end=\0")
+                      .slice(0, -1)
+                      .map((record) => record.split("\0").slice(0, -1))
+                : [];
+        const done = new Promise<Run>((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr, aws: calls() })));
         return Object.assign(done, { child });
     }
 
@@ -166,6 +233,9 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         assert.strictEqual(run.status, 0, run.stderr);
         const ref = `${repository}@${digests["linux/amd64"]}`;
         assert.ok(run.stderr.includes(`multiarch: ${ref} is amd64, as this host (x86_64) is\n`), run.stderr);
+        // The container answered its HTTP check, and only then was the launch completed.
+        assert.ok(run.stderr.includes(`multiarch: ${name} answers: GET http://127.0.0.1:${hostPort}/ answers 2xx or 3xx\n`), run.stderr);
+        assert.deepStrictEqual(run.aws, [completion("CONTINUE")]);
         assert.deepStrictEqual(
             JSON.parse(fs.readFileSync(path.join(work, name, "docker-config", "config.json"), "utf8")).auths[AUTH_REGISTRY] !== undefined,
             true,
@@ -184,8 +254,13 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
     it("replaces its container cleanly when run again", async () => {
         const name = containers[0];
         const [before] = await containersNamed(name);
-        const run = await runScript("linux/amd64", name);
+        // This time "answers" is a command run in the container.
+        const run = await runScript("linux/amd64", name, "boot", {
+            healthCheck: { command: ["test", "-s", "/www/index.html"], gracePeriodSeconds: 1, timeoutSeconds: 20 },
+        });
         assert.strictEqual(run.status, 0, run.stderr);
+        assert.ok(run.stderr.includes(`multiarch: ${name} answers: its health command exits 0\n`), run.stderr);
+        assert.deepStrictEqual(run.aws, [completion("CONTINUE")]);
         const after = await containersNamed(name);
         assert.strictEqual(after.length, 1);
         assert.notStrictEqual(after[0].split(" ")[0], before.split(" ")[0], "expected a new container");
@@ -210,6 +285,59 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         assert.deepStrictEqual(await containersNamed(name), [], "docker run --rm removes the container when it stops");
     });
 
+    it("pulls the pinned digest again, with a fresh ECR login, when the host lost its image", async () => {
+        const name = containers[0];
+        const ref = `${repository}@${digests["linux/amd64"]}`;
+        await docker(["image", "rm", "--force", ref]);
+        await assert.rejects(docker(["image", "inspect", ref]), "the image is gone from the host");
+        // Nor is there a login left: the registry refuses an anonymous pull.
+        fs.rmSync(path.join(work, name, "docker-config", "config.json"), { force: true });
+
+        const run = runScript("linux/amd64", name, "container", {}, true);
+        foreground = run.child;
+        assert.strictEqual(await fetchText(`http://127.0.0.1:${hostPort}/`), GREETING);
+        await docker(["stop", "--time", "1", name]);
+        const result = await run;
+        foreground = undefined;
+        assert.ok(result.stderr.includes(`multiarch: ${ref} is not on this host: logging in to ${AUTH_REGISTRY} again and pulling it\n`), result.stderr);
+        assert.ok(result.stderr.includes(`multiarch: ${ref} is amd64, as this host (x86_64) is\n`), result.stderr);
+        assert.deepStrictEqual(result.aws, [["ecr", "get-login-password", "--region", "us-west-2"]], "a fresh token from the host's role");
+        assert.strictEqual(await docker(["image", "inspect", "--format", "{{.Architecture}}", ref]), "amd64\n");
+    });
+
+    it("abandons the launch, saying which host, digest and why, when the container exits", async () => {
+        const name = uniqueName("multiarch-boot-exits");
+        containers.push(name);
+        const run = await runScript("linux/amd64", name, "boot", { command: ["sh", "-c", "exit 3"], healthCheck: { gracePeriodSeconds: 3 } });
+        const ref = `${repository}@${digests["linux/amd64"]}`;
+        assert.strictEqual(run.status, 1, run.stderr);
+        // Docker restarts it (unless-stopped) or has not yet: either way it never ran steadily.
+        const line = new RegExp(
+            `^multiarch: launch failed on ${INSTANCE_ID} \\(linux/amd64\\): ${ref.replace(/[.]/g, "\\.")}: the container (is exited \\(exit code 3\\)|is restarting \\(exit code 3\\)|exited and was restarted [1-9][0-9]* times)`,
+            "m",
+        );
+        assert.match(run.stderr, line);
+        assert.strictEqual(run.aws.length, 2, JSON.stringify(run.aws));
+        assert.deepStrictEqual(run.aws[0].slice(0, 6), ["ec2", "create-tags", "--region", "us-west-2", "--resources", INSTANCE_ID]);
+        assert.match(run.aws[0][7], new RegExp(`^Key=${LAUNCH_FAILURE_TAG},Value=${digests["linux/amd64"]} the container (is|exited)`));
+        assert.deepStrictEqual(run.aws[1], completion("ABANDON"));
+    });
+
+    it("abandons the launch when the container runs but does not answer its check in time", async () => {
+        const name = uniqueName("multiarch-boot-silent");
+        containers.push(name);
+        const port = await freePort();
+        const run = await runScript("linux/amd64", name, "boot", {
+            ports: [{ host: port, container: 8080 }],
+            healthCheck: { http: { port, path: "/missing" }, gracePeriodSeconds: 1, timeoutSeconds: 4 },
+        });
+        assert.strictEqual(run.status, 1, run.stderr);
+        assert.ok(run.stderr.includes(`: the check did not pass within 4s: GET http://127.0.0.1:${port}/missing answers 2xx or 3xx\n`), run.stderr);
+        assert.deepStrictEqual(run.aws[1], completion("ABANDON"));
+        // The container itself ran: it is the check that failed.
+        assert.match((await containersNamed(name))[0], / running$/);
+    });
+
     it("refuses the arm64 digest on this x86_64 host without starting a container", async function () {
         if (os.arch() !== "x64") {
             this.skip();
@@ -225,6 +353,13 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         );
         assert.deepStrictEqual(await containersNamed(name), []);
         assert.strictEqual(fs.existsSync(path.join(work, name, "units")), false, "no unit is written for a refused image");
+        assert.ok(
+            run.stderr.includes(
+                `multiarch: launch failed on ${INSTANCE_ID} (linux/arm64): ${ref}: image is arm64 (aarch64) but this host is x86_64 — deploy the linux/amd64 digest\n`,
+            ),
+            run.stderr,
+        );
+        assert.deepStrictEqual(run.aws[1], completion("ABANDON"));
         // It was pulled (the check read the pulled image), just not run.
         assert.strictEqual(await docker(["image", "inspect", "--format", "{{.Architecture}}", ref]), "arm64\n");
     });

@@ -25,6 +25,8 @@ const FULL: BootScriptOptions = {
     ],
     command: ["sh", "-c", `echo "it's $HOME" \`id\` \\n`, "", "trailing newline\n"],
     environmentParameter: { name: "/multiarch/api/environment", version: 7, region: "eu-west-1" },
+    healthCheck: { command: ["pg_isready", "-h", "it's here"], gracePeriodSeconds: 0, timeoutSeconds: 2 },
+    lifecycleHook: { name: "multiarch-launch", groupName: "shop-prod-api", region: "eu-west-1" },
 };
 
 function valueLine(script: string, name: string): string {
@@ -50,6 +52,23 @@ describe("boot script", () => {
             assert.strictEqual(valueLine(script, "ENVIRONMENT_PARAMETER"), "readonly ENVIRONMENT_PARAMETER='/multiarch/api/environment'");
             assert.strictEqual(valueLine(script, "ENVIRONMENT_PARAMETER_VERSION"), "readonly ENVIRONMENT_PARAMETER_VERSION='7'");
             assert.strictEqual(valueLine(script, "ENVIRONMENT_REGION"), "readonly ENVIRONMENT_REGION='eu-west-1'");
+            const check = FULL.healthCheck!.command!.map((a) => `'${Buffer.from(a).toString("base64")}'`).join(" ");
+            assert.strictEqual(valueLine(script, "HEALTH_COMMAND_BASE64"), `readonly HEALTH_COMMAND_BASE64=(${check})`);
+            assert.strictEqual(valueLine(script, "HEALTH_URL"), "readonly HEALTH_URL=''");
+            assert.strictEqual(valueLine(script, "HEALTH_GRACE_SECONDS"), "readonly HEALTH_GRACE_SECONDS='0'");
+            assert.strictEqual(valueLine(script, "HEALTH_TIMEOUT_SECONDS"), "readonly HEALTH_TIMEOUT_SECONDS='2'");
+            assert.strictEqual(valueLine(script, "LIFECYCLE_HOOK"), "readonly LIFECYCLE_HOOK='multiarch-launch'");
+            assert.strictEqual(valueLine(script, "AUTO_SCALING_GROUP"), "readonly AUTO_SCALING_GROUP='shop-prod-api'");
+            assert.strictEqual(valueLine(script, "AUTO_SCALING_REGION"), "readonly AUTO_SCALING_REGION='eu-west-1'");
+        });
+
+        it("renders an HTTP check as a URL on the host, and the default check's times", () => {
+            const script = renderBootScript({ ...BASE, ports: [{ host: 80, container: 8080 }], healthCheck: { http: { port: 80, path: "/health?deep=1" } } });
+            assert.strictEqual(valueLine(script, "HEALTH_URL"), "readonly HEALTH_URL='http://127.0.0.1:80/health?deep=1'");
+            assert.strictEqual(valueLine(script, "HEALTH_COMMAND_BASE64"), "readonly HEALTH_COMMAND_BASE64=()");
+            assert.strictEqual(valueLine(renderBootScript(BASE), "HEALTH_GRACE_SECONDS"), "readonly HEALTH_GRACE_SECONDS='10'");
+            assert.strictEqual(valueLine(renderBootScript(BASE), "HEALTH_TIMEOUT_SECONDS"), "readonly HEALTH_TIMEOUT_SECONDS='300'");
+            assert.strictEqual(valueLine(renderBootScript(BASE), "LIFECYCLE_HOOK"), "readonly LIFECYCLE_HOOK=''");
         });
 
         it("renders empty lists and no parameter when there are no ports, command or environment", () => {
@@ -82,6 +101,16 @@ describe("boot script", () => {
                 /environmentParameter .* must have an SSM parameter name/,
             ],
             ["a command over the user data limit", { command: ["x".repeat(13000)] }, /over EC2's user data limit of 16384/],
+            [
+                "an unsafe group name",
+                { lifecycleHook: { name: "multiarch-launch", groupName: "a'; id; '", region: "us-west-2" } },
+                /lifecycleHook .* must have a hook name, a group name/,
+            ],
+            [
+                "an HTTP check on a port not published",
+                { healthCheck: { http: { port: 80 } } },
+                /`healthCheck.http.port` is 80: expected a host port published in `ports`/,
+            ],
         ];
         for (const [what, options, message] of bad) {
             it(`refuses ${what}`, () => {
@@ -179,17 +208,20 @@ describe("boot script", () => {
                     'printf "%s\\0" "$@" "=end=" >>"$STUB_LOG"',
                     'if [[ $1 == login ]]; then cat >"$STUB_DIR/password"; fi',
                     'if [[ $1 == image && $2 == inspect ]]; then echo "$STUB_IMAGE_ARCH"; fi',
+                    'if [[ $1 == inspect ]]; then echo "$STUB_CONTAINER_STATE"; fi',
+                    'if [[ $1 == exec ]]; then exit "$STUB_EXEC_STATUS"; fi',
                     "exit 0",
                 ].join("\n"),
                 { mode: 0o755 },
             );
+            fs.writeFileSync(path.join(bin, "aws"), ["#!/bin/bash", 'printf "%s\\0" "$@" "=end=" >>"$STUB_AWS_LOG"'].join("\n"), { mode: 0o755 });
             fs.writeFileSync(path.join(bin, "uname"), '#!/bin/bash\necho "$STUB_MACHINE"\n', { mode: 0o755 });
             fs.writeFileSync(path.join(dir, "boot.sh"), renderBootScript(FULL));
         });
         afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-        function run(command: string, imageArch: string, machine: string) {
-            const result = spawnSync("bash", [path.join(dir, "boot.sh"), command], {
+        function run(command: string, imageArch: string, machine: string, containerState = "running none 0 0", execStatus = 0, script = "boot.sh") {
+            const result = spawnSync("bash", [path.join(dir, script), command], {
                 encoding: "utf8",
                 env: {
                     PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
@@ -197,6 +229,10 @@ describe("boot script", () => {
                     STUB_DIR: dir,
                     STUB_IMAGE_ARCH: imageArch,
                     STUB_MACHINE: machine,
+                    STUB_CONTAINER_STATE: containerState,
+                    STUB_EXEC_STATUS: String(execStatus),
+                    STUB_AWS_LOG: path.join(dir, "aws.log"),
+                    MULTIARCH_INSTANCE_ID: "i-0123456789abcdef0",
                     MULTIARCH_SKIP_INSTALL: "1",
                     MULTIARCH_NO_SYSTEMD: "1",
                     MULTIARCH_REGISTRY_USER: "user",
@@ -207,20 +243,23 @@ describe("boot script", () => {
                     MULTIARCH_CONSOLE: "/dev/null",
                 },
             });
-            const calls = fs.existsSync(path.join(dir, "docker.log"))
-                ? fs
-                      .readFileSync(path.join(dir, "docker.log"), "utf8")
-                      .split("=end=\0")
-                      .slice(0, -1)
-                      .map((record) => record.split("\0").slice(0, -1))
-                : [];
-            return { ...result, calls };
+            const records = (file: string) =>
+                fs.existsSync(path.join(dir, file))
+                    ? fs
+                          .readFileSync(path.join(dir, file), "utf8")
+                          .split("=end=\0")
+                          .slice(0, -1)
+                          .map((record) => record.split("\0").slice(0, -1))
+                    : [];
+            return { ...result, calls: records("docker.log"), awsCalls: records("aws.log") };
         }
 
         it("passes each command argument, port and the env file to docker run, verbatim", () => {
             const { status, stderr, calls } = run("container", "amd64", "x86_64");
             assert.strictEqual(status, 0, stderr);
             assert.deepStrictEqual(calls, [
+                // The image is on the host (the stub says so): no login, no pull.
+                ["image", "inspect", REF],
                 [
                     "run",
                     "--rm",
@@ -240,9 +279,24 @@ describe("boot script", () => {
             ]);
         });
 
-        it("logs in, pulls, checks and starts the container when the architectures agree", () => {
+        const complete = (result: string) => [
+            "autoscaling",
+            "complete-lifecycle-action",
+            "--region",
+            "eu-west-1",
+            "--auto-scaling-group-name",
+            "shop-prod-api",
+            "--lifecycle-hook-name",
+            "multiarch-launch",
+            "--instance-id",
+            "i-0123456789abcdef0",
+            "--lifecycle-action-result",
+            result,
+        ];
+
+        it("logs in, pulls, checks, starts the container, runs its health command and completes the launch with CONTINUE", () => {
             fs.writeFileSync(path.join(dir, "env.in"), "A=1\n");
-            const { status, stderr, calls } = run("boot", "arm64", "aarch64");
+            const { status, stderr, calls, awsCalls } = run("boot", "arm64", "aarch64");
             assert.strictEqual(status, 0, stderr);
             assert.deepStrictEqual(
                 calls.map((c) => c.slice(0, 2)),
@@ -252,8 +306,13 @@ describe("boot script", () => {
                     ["image", "inspect"],
                     ["rm", "--force"],
                     ["run", "--detach"],
+                    ["inspect", "--format"],
+                    ["exec", "multiarch-api"],
                 ],
             );
+            assert.deepStrictEqual(calls[6], ["exec", "multiarch-api", ...FULL.healthCheck!.command!]);
+            assert.deepStrictEqual(awsCalls, [complete("CONTINUE")]);
+            assert.match(stderr, /multiarch: launch completed: multiarch-api serves /);
             assert.deepStrictEqual(calls[0], ["login", "--username", "user", "--password-stdin", "123456789012.dkr.ecr.us-west-2.amazonaws.com"]);
             assert.strictEqual(fs.readFileSync(path.join(dir, "password"), "utf8"), "pa$$ 'word'");
             assert.strictEqual(fs.readFileSync(path.join(dir, "state", "environment"), "utf8"), "A=1\n");
@@ -270,10 +329,28 @@ describe("boot script", () => {
             ["amd64", "aarch64", "image is amd64 (x86_64) but this host is aarch64 — deploy the linux/arm64 digest"],
         ];
         for (const [imageArch, machine, reason] of mismatches) {
-            it(`refuses an ${imageArch} image on an ${machine} host without starting anything`, () => {
-                const { status, stderr, calls } = run("boot", imageArch, machine);
+            it(`refuses an ${imageArch} image on an ${machine} host without starting anything, and abandons the launch saying why`, () => {
+                const { status, stderr, calls, awsCalls } = run("boot", imageArch, machine);
                 assert.strictEqual(status, ARCHITECTURE_MISMATCH_EXIT_CODE);
                 assert.ok(stderr.includes(`multiarch: refusing to run ${REF}: ${reason}\n`), stderr);
+                assert.ok(stderr.includes(`multiarch: launch failed on i-0123456789abcdef0 (linux/amd64): ${REF}: ${reason}\n`), stderr);
+                // Byte by byte (LC_ALL=C): the em dash's three bytes are three spaces.
+                const tag = Buffer.from(`${DIGEST} ${reason}`)
+                    .toString("latin1")
+                    .replace(/[^A-Za-z0-9 _.:/+@-]/g, " ");
+                assert.deepStrictEqual(awsCalls, [
+                    [
+                        "ec2",
+                        "create-tags",
+                        "--region",
+                        "eu-west-1",
+                        "--resources",
+                        "i-0123456789abcdef0",
+                        "--tags",
+                        `Key=multiarch:launch-failure,Value=${tag}`,
+                    ],
+                    complete("ABANDON"),
+                ]);
                 assert.deepStrictEqual(
                     calls.map((c) => c[0]),
                     ["login", "pull", "image"],
@@ -282,6 +359,60 @@ describe("boot script", () => {
                 assert.strictEqual(fs.existsSync(path.join(dir, "units")), false);
             });
         }
+
+        it("abandons the launch when the container has exited", () => {
+            fs.writeFileSync(path.join(dir, "env.in"), "");
+            const { status, stderr, awsCalls } = run("boot", "amd64", "x86_64", "exited none 3 0");
+            assert.strictEqual(status, 1);
+            assert.ok(
+                stderr.includes(
+                    `multiarch: launch failed on i-0123456789abcdef0 (linux/amd64): ${REF}: the container is exited (exit code 3), not running — see journalctl -u multiarch-api.service\n`,
+                ),
+                stderr,
+            );
+            assert.deepStrictEqual(awsCalls[1], complete("ABANDON"));
+        });
+
+        it("abandons the launch when the container restarted", () => {
+            fs.writeFileSync(path.join(dir, "env.in"), "");
+            const { status, stderr, awsCalls } = run("boot", "amd64", "x86_64", "running none 0 2");
+            assert.strictEqual(status, 1);
+            assert.ok(stderr.includes(`${REF}: the container exited and was restarted 2 times — see journalctl -u multiarch-api.service\n`), stderr);
+            assert.deepStrictEqual(awsCalls[1], complete("ABANDON"));
+        });
+
+        // The default check: the container runs, and docker's health status, when the
+        // image has a HEALTHCHECK, is healthy.
+        const defaults: [string, number, string | undefined][] = [
+            ["running none 0 0", 0, undefined],
+            ["running healthy 0 0", 0, undefined],
+            ["running unhealthy 0 0", 1, "the image's HEALTHCHECK reports unhealthy — see docker inspect multiarch-api"],
+            ["running starting 0 0", 1, "the check did not pass within 2s: it runs, and the image's HEALTHCHECK, if any, reports healthy"],
+        ];
+        for (const [state, expected, reason] of defaults) {
+            it(`${expected === 0 ? "completes" : "abandons"} the launch with the default check when docker says "${state}"`, () => {
+                fs.writeFileSync(path.join(dir, "env.in"), "");
+                const { healthCheck, ...rest } = FULL;
+                void healthCheck;
+                fs.writeFileSync(path.join(dir, "default.sh"), renderBootScript({ ...rest, healthCheck: { gracePeriodSeconds: 0, timeoutSeconds: 2 } }));
+                const { status, stderr, awsCalls } = run("boot", "amd64", "x86_64", state, 0, "default.sh");
+                assert.strictEqual(status, expected, stderr);
+                if (reason === undefined) {
+                    assert.deepStrictEqual(awsCalls, [complete("CONTINUE")]);
+                } else {
+                    assert.ok(stderr.includes(`${REF}: ${reason}\n`), stderr);
+                    assert.deepStrictEqual(awsCalls[1], complete("ABANDON"));
+                }
+            });
+        }
+
+        it("abandons the launch when the health command never passes", () => {
+            fs.writeFileSync(path.join(dir, "env.in"), "");
+            const { status, stderr, awsCalls } = run("boot", "amd64", "x86_64", "running none 0 0", 1);
+            assert.strictEqual(status, 1);
+            assert.ok(stderr.includes(`${REF}: the check did not pass within 2s: its health command exits 0\n`), stderr);
+            assert.deepStrictEqual(awsCalls[1], complete("ABANDON"));
+        });
     });
 });
 

@@ -2,7 +2,8 @@ import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { MultiArchImage } from "../../sdk/multiArchImage";
-import { al2023AmiParameter, environmentParameterValue, hostPlatform, VmDeployment, VmDeploymentArgs } from "../../sdk/vmDeployment";
+import { repositoryArnFromUrl } from "../../sdk/ecr";
+import { al2023AmiParameter, autoScalingGroupName, environmentParameterValue, hostPlatform, VmDeployment, VmDeploymentArgs } from "../../sdk/vmDeployment";
 import {
     ACCOUNT,
     DEFAULT_SUBNET_IDS,
@@ -10,7 +11,6 @@ import {
     INSTANCE_TYPE_ARCHITECTURES,
     REGION,
     REGISTRY,
-    fakeAmiId,
     fakeDigest,
     invocations,
     isSecretInput,
@@ -38,6 +38,46 @@ const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const GROUP = "aws:autoscaling/group:Group";
 const GET_INSTANCE_TYPE = "aws:ec2/getInstanceType:getInstanceType";
 const GET_PARAMETER = "aws:ssm/getParameter:getParameter";
+const KMS_KEY = "aws:kms/key:Key";
+const GET_AMI = "aws:ec2/getAmi:getAmi";
+// The group's name, fixed up front: <project>-<stack>-<name> of the mocks' program.
+const GROUP_NAME = "multiarch-dev-api";
+const GROUP_ARN_PATTERN = `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${GROUP_NAME}`;
+/** What the mock's getAmi reports as each AMI's architecture. */
+const AMI_ARCHITECTURES: Record<string, string> = { "ami-0123456789abcdef0": "x86_64", "ami-0aaaaaaaaaaaaaaa1": "arm64" };
+/** This file's additions to the shared mocks: KMS keys and getAmi. */
+const MOCKS = {
+    resources: {
+        [KMS_KEY]: ({ name, inputs }: pulumi.runtime.MockResourceArgs) => ({
+            ...inputs,
+            arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${name}-id`,
+            keyId: `${name}-id`,
+        }),
+    },
+    calls: {
+        [GET_AMI]: (inputs: Record<string, { name: string; values: string[] }[]>) => {
+            const id = inputs.filters[0].values[0];
+            if (AMI_ARCHITECTURES[id] === undefined) {
+                throw new Error(`InvalidAMIID.NotFound: ${id}`);
+            }
+            return { id, imageId: id, architecture: AMI_ARCHITECTURES[id] };
+        },
+    },
+};
+/** The statements every host policy ends with: complete its own launch, tag its own failure. */
+const LAUNCH_STATEMENTS = [
+    { Sid: "CompleteTheLaunch", Effect: "Allow", Action: "autoscaling:CompleteLifecycleAction", Resource: GROUP_ARN_PATTERN },
+    {
+        Sid: "TagTheFailedLaunch",
+        Effect: "Allow",
+        Action: "ec2:CreateTags",
+        Resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`,
+        Condition: {
+            StringEquals: { "aws:ResourceTag/aws:autoscaling:groupName": GROUP_NAME },
+            "ForAllValues:StringEquals": { "aws:TagKeys": ["multiarch:launch-failure"] },
+        },
+    },
+];
 
 async function deploy(args: VmDeploymentArgs = {}, name = "api"): Promise<VmDeployment> {
     const vm = new VmDeployment(name, { platformRefs: REFS, ...args });
@@ -69,7 +109,7 @@ function decode(base64: string): string {
 }
 
 describe("VmDeployment", () => {
-    beforeEach(() => resetMocks());
+    beforeEach(() => resetMocks(MOCKS));
 
     it("registers under the multiarch:index:VmDeployment token with its children", async () => {
         await deploy();
@@ -91,13 +131,14 @@ describe("VmDeployment", () => {
             invocations.filter((i) => i.token === GET_INSTANCE_TYPE).map((i) => i.inputs),
             [{ instanceType: "t3.small" }],
         );
-        const amiParameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+        // EC2 resolves the public parameter at each launch: the template never embeds an
+        // AMI id, so a new Amazon Linux AMI does not change it or roll the fleet.
         assert.deepStrictEqual(
-            invocations.filter((i) => i.token === GET_PARAMETER).map((i) => i.inputs.name),
-            [amiParameter],
+            invocations.filter((i) => i.token === GET_PARAMETER || i.token === GET_AMI),
+            [],
         );
         const template = theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs;
-        assert.strictEqual(template.imageId, fakeAmiId(amiParameter));
+        assert.strictEqual(template.imageId, "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64");
         assert.strictEqual(template.instanceType, "t3.small");
         const script = decode(template.userData);
         assert.ok(script.includes(`readonly IMAGE_REF='${AMD64_REF}'\n`));
@@ -109,8 +150,10 @@ describe("VmDeployment", () => {
         const vm = await deploy({ instanceType: "t4g.small" });
         assert.strictEqual(await promiseOf(vm.platform), "linux/arm64");
         assert.strictEqual(await promiseOf(vm.imageRef), ARM64_REF);
-        const amiParameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
-        assert.strictEqual(theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs.imageId, fakeAmiId(amiParameter));
+        assert.strictEqual(
+            theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs.imageId,
+            "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        );
         assert.ok(decode(theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs.userData).includes(`readonly IMAGE_REF='${ARM64_REF}'\n`));
     });
 
@@ -130,26 +173,36 @@ describe("VmDeployment", () => {
         );
         const group = theOne(GROUP, "api-asg").inputs;
         assert.deepStrictEqual(group.vpcZoneIdentifiers, DEFAULT_SUBNET_IDS);
-        assert.deepStrictEqual([group.desiredCapacity, group.minSize, group.maxSize], [1, 1, 1]);
+        // maxSize leaves room for a whole replacement fleet beside the old one.
+        assert.deepStrictEqual([group.desiredCapacity, group.minSize, group.maxSize], [1, 1, 2]);
     });
 
-    it("rolls the hosts with an instance refresh onto the launch template's latest version", async () => {
-        const vm = await deploy({ desiredCount: 3, minSize: 2, maxSize: 5, subnetIds: ["subnet-1", "subnet-2"] });
+    it("rolls the hosts with an instance refresh onto the launch template's latest version, launching before terminating, rolling back on failure", async () => {
+        const vm = await deploy({ desiredCount: 3, minSize: 2, maxSize: 7, subnetIds: ["subnet-1", "subnet-2"] });
         const group = theOne(GROUP, "api-asg").inputs;
         assert.deepStrictEqual(group.launchTemplate, { id: "api-launch-template-id", version: "1" });
-        assert.deepStrictEqual(group.instanceRefresh, { strategy: "Rolling", preferences: { minHealthyPercentage: 50 } });
-        assert.deepStrictEqual([group.desiredCapacity, group.minSize, group.maxSize], [3, 2, 5]);
+        assert.deepStrictEqual(group.instanceRefresh, {
+            strategy: "Rolling",
+            preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: true },
+        });
+        assert.deepStrictEqual([group.desiredCapacity, group.minSize, group.maxSize], [3, 2, 7]);
+        assert.strictEqual(group.name, GROUP_NAME);
+        // Heartbeat: 600 s to install, log in, pull and start, plus the default check's 10 + 300 s.
+        assert.deepStrictEqual(group.initialLifecycleHooks, [
+            { name: "multiarch-launch", lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING", defaultResult: "ABANDON", heartbeatTimeout: 910 },
+        ]);
+        assert.strictEqual(group.waitForCapacityTimeout, "21m");
         assert.deepStrictEqual(group.vpcZoneIdentifiers, ["subnet-1", "subnet-2"]);
         assert.deepStrictEqual(group.tags, [{ key: "Name", value: "api", propagateAtLaunch: true }]);
         assert.strictEqual(invocations.filter((i) => i.token === "aws:ec2/getVpc:getVpc").length, 0);
-        assert.strictEqual(await promiseOf(vm.autoScalingGroupName), "api-asg");
+        assert.strictEqual(await promiseOf(vm.autoScalingGroupName), GROUP_NAME);
         assert.strictEqual(await promiseOf(vm.launchTemplateId), "api-launch-template-id");
     });
 
     it("gives a changed digest a changed user data, so the launch template gets a new version", async () => {
         const first = await deploy({ platformRefs: { "linux/amd64": AMD64_REF } });
         const firstUserData = theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs.userData;
-        await resetMocks();
+        await resetMocks(MOCKS);
         const rebuilt = `${REPO_URL}@${fakeDigest("amd64-rebuilt")}`;
         const second = await deploy({ platformRefs: { "linux/amd64": rebuilt } });
         const secondUserData = theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs.userData;
@@ -177,6 +230,7 @@ describe("VmDeployment", () => {
                     Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                     Resource: REPO_ARN,
                 },
+                ...LAUNCH_STATEMENTS,
             ],
         });
         assert.deepStrictEqual(theOne(PROFILE, "api-profile").inputs.role, "api-role");
@@ -223,18 +277,56 @@ describe("VmDeployment", () => {
         assert.ok(script.includes(`readonly ENVIRONMENT_REGION='${REGION}'\n`));
 
         const statements = JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement;
-        assert.deepStrictEqual(statements[2], {
-            Sid: "ReadTheEnvironment",
-            Effect: "Allow",
-            Action: "ssm:GetParameter",
-            Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/api-environment`,
-        });
+        assert.deepStrictEqual(statements.slice(2), [
+            {
+                Sid: "ReadTheEnvironment",
+                Effect: "Allow",
+                Action: "ssm:GetParameter",
+                Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/api-environment`,
+            },
+            { Sid: "DecryptTheEnvironment", Effect: "Allow", Action: "kms:Decrypt", Resource: `arn:aws:kms:${REGION}:${ACCOUNT}:key/api-environment-key-id` },
+            ...LAUNCH_STATEMENTS,
+        ]);
     });
 
-    it("creates no parameter and grants no SSM read without an environment", async () => {
+    it("encrypts the environment with a key of its own, whose policy lets the hosts' role decrypt and the account administer it", async () => {
+        await deploy({ environment: { A: "1" } });
+        const key = theOne(KMS_KEY, "api-environment-key").inputs;
+        assert.strictEqual(key.enableKeyRotation, true);
+        assert.deepStrictEqual(JSON.parse(key.policy), {
+            Version: "2012-10-17",
+            Statement: [
+                { Sid: "AccountAdministersTheKey", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*", Resource: "*" },
+                {
+                    Sid: "HostsDecryptTheEnvironment",
+                    Effect: "Allow",
+                    Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/api-role` },
+                    Action: "kms:Decrypt",
+                    Resource: "*",
+                },
+            ],
+        });
+        // Not the AWS managed aws/ssm, which any principal allowed ssm:GetParameter can use.
+        assert.strictEqual(theOne(PARAMETER, "api-environment").inputs.keyId, `arn:aws:kms:${REGION}:${ACCOUNT}:key/api-environment-key-id`);
+    });
+
+    it("encrypts the environment with a given key, creates none, and lets the hosts decrypt with that key alone", async () => {
+        const keyArn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+        await deploy({ environment: { A: "1" }, environmentKeyArn: keyArn });
+        assert.deepStrictEqual(registered(KMS_KEY), []);
+        assert.strictEqual(theOne(PARAMETER, "api-environment").inputs.keyId, keyArn);
+        const statements = JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement;
+        assert.deepStrictEqual(statements[3], { Sid: "DecryptTheEnvironment", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn });
+    });
+
+    it("creates no parameter or key and grants no SSM read or KMS decrypt without an environment", async () => {
         await deploy();
         assert.deepStrictEqual(registered(PARAMETER), []);
-        assert.strictEqual(JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement.length, 2);
+        assert.deepStrictEqual(registered(KMS_KEY), []);
+        assert.deepStrictEqual(
+            JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement.map((st: { Sid: string }) => st.Sid),
+            ["EcrLogin", "PullTheImage", "CompleteTheLaunch", "TagTheFailedLaunch"],
+        );
     });
 
     it("renders ports and command into the boot script", async () => {
@@ -247,10 +339,85 @@ describe("VmDeployment", () => {
         assert.ok(script.includes(`readonly REGISTRY_REGION='${REGION}'\n`));
     });
 
-    it("boots the AMI given without looking one up", async () => {
+    it("boots the AMI given, once EC2 says it is of the hosts' architecture", async () => {
         await deploy({ amiId: "ami-0123456789abcdef0" });
         assert.strictEqual(theOne(LAUNCH_TEMPLATE, "api-launch-template").inputs.imageId, "ami-0123456789abcdef0");
         assert.strictEqual(invocations.filter((i) => i.token === GET_PARAMETER).length, 0);
+        assert.deepStrictEqual(
+            invocations.filter((i) => i.token === GET_AMI).map((i) => i.inputs),
+            [{ filters: [{ name: "image-id", values: ["ami-0123456789abcdef0"] }] }],
+        );
+    });
+
+    it("fails at preview when the AMI given is not of the instance type's architecture, naming both", async () => {
+        await resetMocks({ ...MOCKS, dryRun: true });
+        const vm = new VmDeployment("api", { platformRefs: REFS, instanceType: "t3.small", amiId: "ami-0aaaaaaaaaaaaaaa1" });
+        const error = await rejectionOf(vm.imageId);
+        assert.ok(pulumi.InputPropertyError.isInstance(error), `expected InputPropertyError, got ${error}`);
+        assert.strictEqual(error.propertyPath, "amiId");
+        assert.strictEqual(
+            error.reason,
+            '`amiId` is "ami-0aaaaaaaaaaaaaaa1", whose architecture is arm64, but `instanceType` "t3.small" runs x86_64 (linux/amd64): ' +
+                "choose an AMI for x86_64, or leave `amiId` out for Amazon Linux 2023",
+        );
+    });
+
+    it("says what the hosts' check is in the boot script, and holds the launch long enough for it", async () => {
+        const vm = await deploy({
+            ports: [{ host: 8080, container: 80 }],
+            healthCheck: { http: { port: 8080, path: "/healthz" }, gracePeriodSeconds: 5, timeoutSeconds: 60 },
+        });
+        const script = await promiseOf(vm.userData);
+        assert.ok(script.includes("readonly HEALTH_URL='http://127.0.0.1:8080/healthz'\n"));
+        assert.ok(script.includes("readonly HEALTH_GRACE_SECONDS='5'\n"));
+        assert.ok(script.includes("readonly HEALTH_TIMEOUT_SECONDS='60'\n"));
+        assert.ok(script.includes("readonly LIFECYCLE_HOOK='multiarch-launch'\n"));
+        assert.ok(script.includes(`readonly AUTO_SCALING_GROUP='${GROUP_NAME}'\n`));
+        assert.ok(script.includes(`readonly AUTO_SCALING_REGION='${REGION}'\n`));
+        assert.strictEqual(theOne(GROUP, "api-asg").inputs.initialLifecycleHooks[0].heartbeatTimeout, 665);
+    });
+
+    it("names the group <project>-<stack>-<name>, made safe and at most 255 characters", () => {
+        assert.strictEqual(autoScalingGroupName("shop", "prod", "api"), "shop-prod-api");
+        assert.strictEqual(autoScalingGroupName("shop", "org/prod", "api v2"), "shop-org-prod-api-v2");
+        const long = autoScalingGroupName("p", "s", "x".repeat(300));
+        assert.strictEqual(long.length, 255);
+        assert.notStrictEqual(long, autoScalingGroupName("p", "s", "x".repeat(301)));
+    });
+
+    describe("ARNs follow the region's partition", () => {
+        const cases: [string, string][] = [
+            ["123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api", "arn:aws:ecr:us-west-2:123456789012:repository/team/api"],
+            ["123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/api", "arn:aws-cn:ecr:cn-north-1:123456789012:repository/team/api"],
+            ["123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/team/api", "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/team/api"],
+            ["123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com/api", "arn:aws-us-gov:ecr:us-gov-east-1:123456789012:repository/api"],
+            ["123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov/api", "arn:aws-iso:ecr:us-iso-east-1:123456789012:repository/api"],
+            ["123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov/api", "arn:aws-iso-b:ecr:us-isob-east-1:123456789012:repository/api"],
+        ];
+        for (const [url, arn] of cases) {
+            it(`${url} → ${arn.split(":")[1]}`, () => assert.strictEqual(repositoryArnFromUrl(url), arn));
+        }
+        it("is undefined for what is not an ECR repository", () => {
+            for (const url of ["quay.io/team/api", "123456789012.dkr.ecr.us-west-2.evil.example/api", "123456789012.dkr.ecr.us-west-2.amazonaws.com/Bad"]) {
+                assert.strictEqual(repositoryArnFromUrl(url), undefined, url);
+            }
+        });
+
+        it("grants a GovCloud repository's pull with an arn:aws-us-gov: policy", async () => {
+            const gov = "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/team/api";
+            const vm = await deploy({ platformRefs: { "linux/amd64": `${gov}@${fakeDigest("amd64")}` } });
+            assert.strictEqual(
+                JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement[1].Resource,
+                "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/team/api",
+            );
+            assert.ok((await promiseOf(vm.userData)).includes("readonly REGISTRY_REGION='us-gov-west-1'\n"));
+        });
+
+        it("gives a MultiArchImage pushing to an existing GovCloud repository an arn:aws-us-gov: ARN", async () => {
+            const gov = "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/team/api";
+            const image = new MultiArchImage("app", { context: CONTEXT, builderName: "shared", repositoryUrl: gov });
+            assert.strictEqual(await promiseOf(image.repositoryArn), "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/team/api");
+        });
     });
 
     it("accepts platform refs by any platform spelling, with a tag that it drops", async () => {
@@ -273,7 +440,7 @@ describe("VmDeployment", () => {
             'add "linux/arm64" to the image\'s `platforms`, or choose an instance type whose architecture is x86_64 (linux/amd64), e.g. "t3.small"';
 
         it("fails at preview when an arm64 instance type meets an amd64-only image", async () => {
-            await resetMocks({ dryRun: true });
+            await resetMocks({ ...MOCKS, dryRun: true });
             const image = new MultiArchImage("app", { context: CONTEXT, builderName: "shared", platforms: ["linux/amd64"] });
             const vm = new VmDeployment("api", { image, instanceType: "t4g.small" });
             const error = await rejectionOf(vm.platform);
@@ -284,7 +451,7 @@ describe("VmDeployment", () => {
         });
 
         it("names platformRefs when those lack the platform", async () => {
-            await resetMocks({ dryRun: true });
+            await resetMocks({ ...MOCKS, dryRun: true });
             const vm = new VmDeployment("api", { platformRefs: pulumi.output({ "linux/amd64": AMD64_REF }), instanceType: "a1.medium" });
             const error = await rejectionOf(vm.platform);
             assert.strictEqual(
@@ -443,6 +610,106 @@ describe("VmDeployment", () => {
                 '`amiId` is "ami-xyz": expected an AMI id, ami- followed by 8 or 17 hex digits, or leave it out for Amazon Linux 2023',
             ],
             ["an empty key name", { keyName: "" }, "keyName", '`keyName` is "": expected the name of an EC2 key pair, or leave it out'],
+            [
+                "a published port the host's sshd needs",
+                { ports: [{ host: 22, container: 2222 }] },
+                "ports[0].host",
+                "`ports[0].host` is 22: the host itself serves that port (sshd, which Amazon Linux runs on the host): publish the container on another host port",
+            ],
+            [
+                "a maxSize without room for a rollout",
+                { desiredCount: 2, maxSize: 3 },
+                "maxSize",
+                "`maxSize` is 3: expected at least twice `desiredCount` (4): a rollout starts every replacement before it stops an old host",
+            ],
+            [
+                "an HTTP check on a port not published",
+                { ports: [{ host: 80, container: 8080 }], healthCheck: { http: { port: 8080 } } },
+                "healthCheck.http.port",
+                "`healthCheck.http.port` is 8080: expected a host port published in `ports` (80): the check runs on the host",
+            ],
+            [
+                "an HTTP check with a path that is no path",
+                { ports: [{ host: 80, container: 8080 }], healthCheck: { http: { port: 80, path: "health check" } } },
+                "healthCheck.http.path",
+                '`healthCheck.http.path` is "health check": expected a path starting with "/", without spaces, e.g. "/health"',
+            ],
+            [
+                "a health check with both a command and http",
+                { ports: [{ host: 80, container: 80 }], healthCheck: { command: ["true"], http: { port: 80 } } },
+                "healthCheck",
+                "`healthCheck` is {",
+            ],
+            [
+                "an empty health command",
+                { healthCheck: { command: [] } },
+                "healthCheck.command",
+                "`healthCheck.command` is []: expected a non-empty list of strings",
+            ],
+            [
+                "a negative grace period",
+                { healthCheck: { gracePeriodSeconds: -1 } },
+                "healthCheck.gracePeriodSeconds",
+                "`healthCheck.gracePeriodSeconds` is -1: expected whole seconds from 0 to 600",
+            ],
+            [
+                "a health timeout too long for the lifecycle hook",
+                { healthCheck: { timeoutSeconds: 7200 } },
+                "healthCheck.timeoutSeconds",
+                "`healthCheck.timeoutSeconds` is 7200: expected whole seconds from 1 to 1800",
+            ],
+            [
+                "a KMS key that is no key ARN",
+                { environment: { A: "1" }, environmentKeyArn: "alias/aws/ssm" },
+                "environmentKeyArn",
+                '`environmentKeyArn` is "alias/aws/ssm": expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>',
+            ],
+            [
+                "a structural image whose platform has no ref",
+                {
+                    platformRefs: undefined,
+                    image: { platforms: ["linux/amd64", "linux/arm64"], platformRefs: { "linux/amd64": AMD64_REF }, repositoryArn: REPO_ARN },
+                },
+                "image.platformRefs",
+                '`image.platforms` lists "linux/arm64" but `image.platformRefs` has no ref for it (it has linux/amd64)',
+            ],
+            [
+                "a structural image whose ref is not in ECR",
+                {
+                    platformRefs: undefined,
+                    image: { platforms: ["linux/amd64"], platformRefs: { "linux/amd64": `quay.io/team/api@${fakeDigest("q")}` }, repositoryArn: REPO_ARN },
+                },
+                'image.platformRefs["linux/amd64"]',
+                `\`image.platformRefs["linux/amd64"]\` is "quay.io/team/api@${fakeDigest("q")}": expected an image in ECR`,
+            ],
+            [
+                "a structural image whose ref is a tag",
+                { platformRefs: undefined, image: { platforms: ["linux/amd64"], platformRefs: { "linux/amd64": `${REPO_URL}:v1` }, repositoryArn: REPO_ARN } },
+                'image.platformRefs["linux/amd64"]',
+                `\`image.platformRefs["linux/amd64"]\` is "${REPO_URL}:v1": expected an image pinned by digest`,
+            ],
+            [
+                "a structural image whose refs are in another repository than its ARN",
+                {
+                    platformRefs: undefined,
+                    image: {
+                        platforms: ["linux/amd64"],
+                        platformRefs: { "linux/amd64": AMD64_REF },
+                        repositoryArn: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/team/other`,
+                    },
+                },
+                "image.repositoryArn",
+                `\`image.repositoryArn\` is "arn:aws:ecr:${REGION}:${ACCOUNT}:repository/team/other": expected the ARN of the repository \`image.platformRefs\` are in, ${REPO_ARN}`,
+            ],
+            [
+                "a structural image whose refs are no object",
+                {
+                    platformRefs: undefined,
+                    image: { platforms: ["linux/amd64"], platformRefs: "nope" as unknown as Record<string, string>, repositoryArn: REPO_ARN },
+                },
+                "image.platformRefs",
+                '`image.platformRefs` is "nope": expected an object of platform',
+            ],
         ];
         for (const [what, args, property, reason] of cases) {
             it(`fails on ${what}, before any child exists`, () => {
@@ -495,6 +762,19 @@ describe("VmDeployment", () => {
 
         it("stores an empty environment as a comment line, since SSM refuses an empty value", () => {
             assert.strictEqual(environmentParameterValue({}), "# no variables\n");
+        });
+
+        it("fails with the usual error, never a TypeError, when a structural image's refs known later are not ECR refs by digest", async () => {
+            const vm = new VmDeployment("bad", {
+                image: {
+                    platforms: ["linux/amd64"],
+                    platformRefs: pulumi.output({ "linux/amd64": pulumi.output(`quay.io/team/api@${fakeDigest("q")}`) }),
+                    repositoryArn: pulumi.output(REPO_ARN),
+                },
+            });
+            const error = await rejectionOf(vm.imageRef);
+            assert.ok(pulumi.InputPropertiesError.isInstance(error), `expected InputPropertiesError, got ${error}`);
+            assert.match(error.message, /`image\.platformRefs\["linux\/amd64"\]` is "quay\.io\/team\/api@sha256:[0-9a-f]{64}": expected an image in ECR/);
         });
 
         it("fails when platformRefs from an Output are not pinned", async () => {
