@@ -27,14 +27,27 @@ describe("build plan", () => {
             tag: "latest",
             cache: true,
             target: undefined,
+            ssh: [],
+            contexts: {},
+            network: undefined,
+            addHosts: [],
+            pull: false,
+            noCache: false,
+            cacheFrom: [],
+            cacheTo: [],
         });
     });
 
     it("gives each platform its own tag and cache ref", () => {
         const spec = normaliseBuildSpec({ context: FIXTURE, platforms: ["x86_64", "aarch64"], tag: "v1.2.3" }, new InputProblems())!;
+        const own = (arch: string) => ({
+            cacheRef: `${REPO}:cache-${arch}`,
+            cacheFrom: [{ registry: { ref: `${REPO}:cache-${arch}` } }],
+            cacheTo: [{ registry: { ref: `${REPO}:cache-${arch}`, mode: "max", imageManifest: true, ociMediaTypes: true } }],
+        });
         assert.deepStrictEqual(platformBuilds(spec, REPO), [
-            { platform: "linux/amd64", arch: "amd64", imageTag: `${REPO}:v1.2.3-amd64`, cacheRef: `${REPO}:cache-amd64` },
-            { platform: "linux/arm64", arch: "arm64", imageTag: `${REPO}:v1.2.3-arm64`, cacheRef: `${REPO}:cache-arm64` },
+            { platform: "linux/amd64", arch: "amd64", imageTag: `${REPO}:v1.2.3-amd64`, ...own("amd64") },
+            { platform: "linux/arm64", arch: "arm64", imageTag: `${REPO}:v1.2.3-arm64`, ...own("arm64") },
         ]);
         assert.strictEqual(indexTag(spec, REPO), `${REPO}:v1.2.3`);
     });
