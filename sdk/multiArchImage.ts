@@ -6,7 +6,18 @@ import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./builder";
 import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, tagMutabilityProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
-import { BuildSpec, CacheFromArgs, checkAnnotations, CacheToArgs, NetworkMode, SshArgs, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
+import {
+    BuildSpec,
+    CacheFromArgs,
+    checkAnnotations,
+    CacheToArgs,
+    NetworkMode,
+    SshArgs,
+    indexTag,
+    normaliseBuildSpec,
+    platformBuilds,
+    toBakeFile,
+} from "./plan";
 import { parsePlatform } from "./platform";
 
 /** Lifecycle settings of the ECR repository MultiArchImage creates. */

@@ -587,7 +587,11 @@ function checkBuildInputs(args: BuildSpecArgs, problems: InputProblems): void {
                 } else if (typeof location !== "string" || location.trim() === "" || /[\r\n]/.test(location)) {
                     problems.invalid(`contexts.${name}`, location, "expected a directory, a URL, docker-image://<ref> or oci-layout://<path>");
                 } else if (!/^[a-z][a-z0-9+.-]*:\/\//.test(location) && !location.startsWith("target:") && !isDirectory(location)) {
-                    problems.invalid(`contexts.${name}`, location, `expected an existing directory (or a URL, docker-image://<ref>, oci-layout://<path>); nothing is at ${path.resolve(location)}`);
+                    problems.invalid(
+                        `contexts.${name}`,
+                        location,
+                        `expected an existing directory (or a URL, docker-image://<ref>, oci-layout://<path>); nothing is at ${path.resolve(location)}`,
+                    );
                 }
             }
         }

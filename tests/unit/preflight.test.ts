@@ -16,10 +16,16 @@ const APP = path.join(__dirname, "..", "..", "examples", "app");
 
 describe("preflight planning", () => {
     it("pushes to the local registry under the context's folder name by default", () => {
-        const { spec, repositoryUrl } = planPreflight({ context: APP });
+        const { builds, repositoryUrl, tag } = planPreflight({ context: APP });
         assert.strictEqual(repositoryUrl, "127.0.0.1:5000/multiarch-preflight/app");
-        assert.deepStrictEqual(spec.platforms, ["linux/amd64", "linux/arm64"]);
-        assert.strictEqual(spec.tag, "preflight");
+        assert.deepStrictEqual(
+            builds.map((b) => [b.platform, b.target.tags[0]]),
+            [
+                ["linux/amd64", "127.0.0.1:5000/multiarch-preflight/app:preflight-amd64"],
+                ["linux/arm64", "127.0.0.1:5000/multiarch-preflight/app:preflight-arm64"],
+            ],
+        );
+        assert.strictEqual(tag, "preflight");
     });
 
     it("reports every bad option together, naming each", () => {
