@@ -31,8 +31,9 @@ ARCHES=(amd64 arm64)
 TRIXIE_SOURCES=/etc/apt/sources.list.d/multiarch-trixie.sources
 TRIXIE_PIN=/etc/apt/preferences.d/multiarch-trixie
 DOCKER_PACKAGES=(docker.io/trixie docker-cli/trixie docker-buildx/trixie containerd/trixie)
-# apache2-utils: htpasswd (bcrypt) for the auth registry; curl and jq: this script's probes.
-OTHER_PACKAGES=(docker-registry qemu-user-static binfmt-support apache2-utils curl jq shellcheck)
+# apache2-utils: htpasswd (bcrypt) for the auth registry; curl and jq: this script's probes;
+# openssh-client: ssh-agent, ssh-add and ssh-keygen for the tests of SSH mounts.
+OTHER_PACKAGES=(docker-registry qemu-user-static binfmt-support apache2-utils curl jq shellcheck openssh-client)
 # An install that touches these upgrades the C library under the whole machine.
 PROTECTED_PACKAGES=(libc6 libc-bin base-files)
 
