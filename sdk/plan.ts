@@ -40,8 +40,11 @@ export interface BuildSpecArgs {
     cacheTo?: CacheToArgs[];
 }
 
-/** The network mode of `RUN` steps, as docker-build and buildx spell it. */
-export type NetworkMode = "default" | "host" | "none";
+/**
+ * The network mode of `RUN` steps, as docker-build and buildx spell it: `default`,
+ * `host` or `none` (a plain string in the args, so every Pulumi language can pass it).
+ */
+export type NetworkMode = string;
 
 /** An SSH agent socket or private keys exposed to the build under an id (docker-build's `SSH`). */
 export interface SshArgs {
@@ -51,9 +54,9 @@ export interface SshArgs {
     paths?: string[];
 }
 
-/** A registry cache (`type=registry`). */
-export interface RegistryCacheArgs {
-    /** The cache's reference, `<repository>[:<tag>]`; each platform gets `<tag>-<arch>`. */
+/** A registry cache read with `ref` (`type=registry`). */
+export interface RegistryCacheFromArgs {
+    /** The cache's reference, `<repository>[:<tag>]`; each platform reads `<tag>-<arch>` (`cache-<arch>` when untagged). */
     ref: string;
 }
 
@@ -63,59 +66,92 @@ export interface LocalCacheFromArgs {
     src: string;
 }
 
-/** An S3 cache (`type=s3`). Credentials come from the builder's environment (`AWS_*`). */
-export interface S3CacheArgs {
+/** An S3 cache (`type=s3`). Credentials come from the build's environment (`AWS_*`). */
+export interface S3CacheFromArgs {
     /** The bucket's region. */
     region: string;
     /** The bucket. */
     bucket: string;
     /** The cache's name in the bucket; each platform gets `<name>-<arch>` (`<arch>` when unset). */
     name?: string;
-    /** An S3-compatible endpoint. */
+    /** An S3-compatible endpoint. Defaults to AWS's. */
     endpointUrl?: string;
-    /** The prefix of blob keys. */
+    /** The prefix of blob keys. Defaults to BuildKit's, `blobs/`. */
     blobsPrefix?: string;
-    /** The prefix of manifest keys. */
+    /** The prefix of manifest keys. Defaults to BuildKit's, `manifests/`. */
     manifestsPrefix?: string;
-    /** Whether to use path-style URLs. */
+    /** Whether to use path-style URLs. Defaults to `false`. */
     usePathStyle?: boolean;
 }
 
 /** A GitHub Actions cache (`type=gha`). The token comes from the runner (`ACTIONS_RUNTIME_TOKEN`). */
-export interface GhaCacheArgs {
+export interface GhaCacheFromArgs {
     /** The cache's scope; each platform gets `<scope>-<arch>` (`buildkit-<arch>` when unset). */
     scope?: string;
     /** The cache server's URL. Defaults to `$ACTIONS_CACHE_URL`. */
     url?: string;
 }
 
-/** Which layers a cache export writes: the final image's (`min`) or every one (`max`). */
-export type CacheMode = "min" | "max";
-
 /** One cache to read from: exactly one backend (docker-build's `CacheFrom`, without credentials). */
 export interface CacheFromArgs {
     /** A registry cache. */
-    registry?: RegistryCacheArgs;
+    registry?: RegistryCacheFromArgs;
     /** A local directory. */
     local?: LocalCacheFromArgs;
     /** An S3 bucket. */
-    s3?: S3CacheArgs;
+    s3?: S3CacheFromArgs;
     /** The GitHub Actions cache. */
-    gha?: GhaCacheArgs;
+    gha?: GhaCacheFromArgs;
+}
+
+/** The cache inlined in the image itself (`type=inline`); it has no settings, as docker-build's `CacheToInline`. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface InlineCacheToArgs {}
+
+/** A registry cache written to `ref` (`type=registry`). */
+export interface RegistryCacheToArgs {
+    /** The cache's reference, `<repository>[:<tag>]`; each platform writes `<tag>-<arch>` (`cache-<arch>` when untagged). */
+    ref: string;
+    /** `min` (the final image's layers) or `max` (every layer). Defaults to BuildKit's, `min`. */
+    mode?: string;
+    /** Whether to write the cache as an image manifest (ECR needs it). Defaults to `false`. */
+    imageManifest?: boolean;
+    /** Whether to use OCI media types. Defaults to `true`. */
+    ociMediaTypes?: boolean;
+}
+
+/** A local directory cache (`type=local`) written to `dest`. */
+export interface LocalCacheToArgs {
+    /** The directory to write; each platform writes `<dest>/<arch>`. */
+    dest: string;
+    /** `min` or `max`. Defaults to BuildKit's, `min`. */
+    mode?: string;
+}
+
+/** An S3 cache to write (`type=s3`). Credentials come from the build's environment (`AWS_*`). */
+export interface S3CacheToArgs extends S3CacheFromArgs {
+    /** `min` or `max`. Defaults to BuildKit's, `min`. */
+    mode?: string;
+}
+
+/** A GitHub Actions cache to write (`type=gha`). */
+export interface GhaCacheToArgs extends GhaCacheFromArgs {
+    /** `min` or `max`. Defaults to BuildKit's, `min`. */
+    mode?: string;
 }
 
 /** One cache to write to: exactly one backend (docker-build's `CacheTo`, without credentials). */
 export interface CacheToArgs {
-    /** The cache inlined in the image itself. */
-    inline?: Record<string, never>;
+    /** The cache inlined in the image. */
+    inline?: InlineCacheToArgs;
     /** A registry cache. */
-    registry?: RegistryCacheArgs & { mode?: CacheMode; imageManifest?: boolean; ociMediaTypes?: boolean };
-    /** A local directory; each platform writes `<dest>/<arch>`. */
-    local?: { dest: string; mode?: CacheMode };
+    registry?: RegistryCacheToArgs;
+    /** A local directory. */
+    local?: LocalCacheToArgs;
     /** An S3 bucket. */
-    s3?: S3CacheArgs & { mode?: CacheMode };
+    s3?: S3CacheToArgs;
     /** The GitHub Actions cache. */
-    gha?: GhaCacheArgs & { mode?: CacheMode };
+    gha?: GhaCacheToArgs;
 }
 
 /** The validated, normalised form of `BuildSpecArgs`. */
@@ -529,8 +565,8 @@ const CSV_SAFE_REASON = "expected a non-empty string without commas, quotes or n
 const OPTION_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\-/:@]*$/;
 // `[host[:port]/]name[/name…][:tag]`, no digest: each platform's tag is derived from it.
 const CACHE_REF = /^(?:[a-z0-9.-]+(?::\d{1,5})?\/)?[a-z0-9._-]+(?:\/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,100})?$/;
-const NETWORK_MODES: NetworkMode[] = ["default", "host", "none"];
-const CACHE_MODES: CacheMode[] = ["min", "max"];
+const NETWORK_MODES = ["default", "host", "none"];
+const CACHE_MODES = ["min", "max"];
 const CREDENTIAL_FIELDS = ["token", "accessKeyId", "secretAccessKey", "sessionToken"];
 
 /** The fields each cache backend accepts, for cache-from and cache-to. */
@@ -665,7 +701,7 @@ function checkCaches(name: string, direction: "from" | "to", entries: unknown, p
             } else if (!required.includes(field) && !optional.includes(field)) {
                 problems.invalid(where, value, `expected only ${[...required, ...optional].join(", ") || "no settings"} for a ${kind} cache`);
             } else if (field === "mode") {
-                if (!CACHE_MODES.includes(value as CacheMode)) {
+                if (!CACHE_MODES.includes(value as string)) {
                     problems.invalid(where, value, 'expected "min" or "max"');
                 }
             } else if (["usePathStyle", "imageManifest", "ociMediaTypes"].includes(field)) {
@@ -697,7 +733,7 @@ function forPlatform<T extends CacheFromArgs | CacheToArgs>(entry: T, arch: stri
         return { registry: { ...e.registry, ref: scoped } } as T;
     }
     if (e.local) {
-        const local = e.local as { src?: string; dest?: string; mode?: CacheMode };
+        const local = e.local as { src?: string; dest?: string; mode?: string };
         return {
             local: {
                 ...local,
@@ -733,13 +769,13 @@ export function cacheOption(entry: CacheFromArgs | CacheToArgs): string {
         add("image-manifest", e.registry.imageManifest);
         add("oci-mediatypes", e.registry.ociMediaTypes);
     } else if (e.local) {
-        const local = e.local as { src?: string; dest?: string; mode?: CacheMode };
+        const local = e.local as { src?: string; dest?: string; mode?: string };
         add("type", "local");
         add("src", local.src);
         add("dest", local.dest);
         add("mode", local.mode);
     } else if (e.s3) {
-        const s3 = e.s3 as S3CacheArgs & { mode?: CacheMode };
+        const s3 = e.s3 as S3CacheToArgs;
         add("type", "s3");
         add("region", s3.region);
         add("bucket", s3.bucket);
@@ -750,7 +786,7 @@ export function cacheOption(entry: CacheFromArgs | CacheToArgs): string {
         add("use_path_style", s3.usePathStyle);
         add("mode", s3.mode);
     } else if (e.gha) {
-        const gha = e.gha as GhaCacheArgs & { mode?: CacheMode };
+        const gha = e.gha as GhaCacheToArgs;
         add("type", "gha");
         add("scope", gha.scope);
         add("url", gha.url);
