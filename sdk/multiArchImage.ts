@@ -8,6 +8,8 @@ import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters, parseReposit
 import { InputProblems, show } from "./errors";
 import {
     BuildSpec,
+    CACHE_TO_OPTIONS,
+    extraCaches,
     CacheFromArgs,
     checkAnnotations,
     CacheToArgs,
@@ -18,7 +20,7 @@ import {
     platformBuilds,
     toBakeFile,
 } from "./plan";
-import { parsePlatform } from "./platform";
+import { archOf, parsePlatform } from "./platform";
 
 /** Lifecycle settings of the ECR repository MultiArchImage creates. */
 export interface RepositoryLifecycleArgs {
@@ -388,8 +390,11 @@ export class MultiArchImage extends pulumi.ComponentResource {
                     ...pushed(args.annotations),
                     builder: { name: this.builderName },
                     registries: [registry],
-                    cacheFrom: spec.cache || spec.cacheFrom.length > 0 ? build.apply((b) => b.cacheFrom as dockerbuild.types.input.CacheFromArgs[]) : undefined,
-                    cacheTo: spec.cache || spec.cacheTo.length > 0 ? build.apply((b) => b.cacheTo as dockerbuild.types.input.CacheToArgs[]) : undefined,
+                    ...caches(
+                        spec,
+                        platform,
+                        build.apply((b) => b.cacheRef!),
+                    ),
                     ssh: args.ssh,
                     network: args.network as dockerbuild.NetworkMode | undefined,
                     addHosts: args.addHosts,
@@ -516,6 +521,17 @@ function namedContexts(spec: BuildSpec): dockerbuild.types.input.BuildContextArg
         return { location: spec.context };
     }
     return { location: spec.context, named: Object.fromEntries(named.map(([name, location]) => [name, { location }])) };
+}
+
+/**
+ * One platform's caches: its registry cache (its ref waits for the repository and the
+ * builder, as the tags do), then the extra ones, which are plain.
+ */
+function caches(spec: BuildSpec, platform: string, cacheRef: pulumi.Output<string>): Pick<dockerbuild.ImageArgs, "cacheFrom" | "cacheTo"> {
+    const extra = extraCaches(spec, archOf(platform));
+    const cacheFrom = [...(spec.cache ? [{ registry: { ref: cacheRef } }] : []), ...extra.cacheFrom] as dockerbuild.types.input.CacheFromArgs[];
+    const cacheTo = [...(spec.cache ? [{ registry: { ref: cacheRef, ...CACHE_TO_OPTIONS } }] : []), ...extra.cacheTo] as dockerbuild.types.input.CacheToArgs[];
+    return { cacheFrom: cacheFrom.length > 0 ? cacheFrom : undefined, cacheTo: cacheTo.length > 0 ? cacheTo : undefined };
 }
 
 /**

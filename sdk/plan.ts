@@ -306,10 +306,15 @@ export function platformBuilds(spec: BuildSpec, repositoryUrl: string): Platform
             arch,
             imageTag: `${repositoryUrl}:${spec.tag}-${arch}`,
             cacheRef,
-            cacheFrom: [...own, ...spec.cacheFrom.map((c) => forPlatform(c, arch))],
-            cacheTo: [...own.map((c) => ({ registry: { ...c.registry, ...CACHE_TO_OPTIONS } })), ...spec.cacheTo.map((c) => forPlatform(c, arch))],
+            cacheFrom: [...own, ...extraCaches(spec, arch).cacheFrom],
+            cacheTo: [...own.map((c) => ({ registry: { ...c.registry, ...CACHE_TO_OPTIONS } })), ...extraCaches(spec, arch).cacheTo],
         };
     });
+}
+
+/** The extra caches (`cacheFrom`, `cacheTo`) of one platform, each scoped to it; they never depend on the repository. */
+export function extraCaches(spec: BuildSpec, arch: string): { cacheFrom: CacheFromArgs[]; cacheTo: CacheToArgs[] } {
+    return { cacheFrom: spec.cacheFrom.map((c) => forPlatform(c, arch)), cacheTo: spec.cacheTo.map((c) => forPlatform(c, arch)) };
 }
 
 /** The multi-platform tag the index is pushed as, `<repo>:<tag>`. */
