@@ -519,7 +519,6 @@ async function joinAndVerify(
     auth: RegistryAuth | undefined,
     log: (line: string) => void,
 ): Promise<string> {
-
     await runDocker(
         imagetoolsCreateArgv(
             tag,
