@@ -7,7 +7,7 @@ import * as path from "path";
 import { InputProblems } from "../../sdk/errors";
 import { indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "../../sdk/plan";
 import { RegistryClient } from "../../sdk/registry";
-import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SSH_DOCKERFILE, contextWith, startAgent } from "./buildInputs";
+import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SECRET_VALUE, SSH_DOCKERFILE, contextWith, startAgent } from "./buildInputs";
 import { REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "./stack";
 
 const FIXTURE = path.join(__dirname, "..", "fixtures", "hello");
@@ -122,11 +122,12 @@ describe("Bake file of the build inputs (needs scripts/docker-stack.sh)", functi
         const context = contextWith({ Dockerfile: SECRET_DOCKERFILE });
         made.push(context);
         const repositoryUrl = `${REGISTRY}/multiarch-test/${uniqueName("bake-secret")}`;
-        const spec = normaliseBuildSpec({ context, cache: false }, new InputProblems())!;
+        // BuildKit keys its cache without the secret's value: build afresh so this value is the one mounted.
+        const spec = normaliseBuildSpec({ context, cache: false, noCache: true }, new InputProblems())!;
         const bake = toBakeFile(spec, { repositoryUrl, secretIds: ["password"] });
         assert.ok(!JSON.stringify(bake).includes("s3cr3t"), "the Bake file holds a reference, not the value");
-        const digests = await bakeAndPush(bake, { ...process.env, password: "s3cr3t-value" });
-        const hash = (await import("crypto")).createHash("sha256").update("s3cr3t-value").digest("hex");
+        const digests = await bakeAndPush(bake, { ...process.env, password: SECRET_VALUE });
+        const hash = (await import("crypto")).createHash("sha256").update(SECRET_VALUE).digest("hex");
         assert.deepStrictEqual(await runEach(repositoryUrl, digests, "echo $(uname -m) $(cat /secret.sha256)"), {
             "linux/amd64": `x86_64 ${hash}`,
             "linux/arm64": `aarch64 ${hash}`,

@@ -20,6 +20,12 @@ export function contextWith(files: Record<string, string>): string {
     return dir;
 }
 
+/**
+ * The one secret value every test mounts: BuildKit keys its cache without a secret's
+ * value, so tests that share the secret Dockerfile must share the value too.
+ */
+export const SECRET_VALUE = "s3cr3t-value";
+
 /** Hashes the secret inside the build: the image holds its sha256, never the value. */
 export const SECRET_DOCKERFILE = `FROM ${BASE}
 RUN --mount=type=secret,id=password,required=true sha256sum /run/secrets/password | cut -d" " -f1 > /secret.sha256

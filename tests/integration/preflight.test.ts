@@ -11,7 +11,7 @@ import { PreflightError, preflight } from "../../sdk/preflight";
 import { RegistryClient, RegistryError } from "../../sdk/registry";
 import { InputProblems } from "../../sdk/errors";
 import { normaliseBuildSpec, toBakeFile } from "../../sdk/plan";
-import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SSH_DOCKERFILE, contextWith, startAgent } from "./buildInputs";
+import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SECRET_VALUE, SSH_DOCKERFILE, contextWith, startAgent } from "./buildInputs";
 import { REGISTRY, docker, uniqueName, useDockerStack } from "./stack";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -200,7 +200,7 @@ describe("multiarch preflight with build inputs (needs scripts/docker-stack.sh)"
 
     const made: string[] = [];
     after(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-    const SECRET = "pf-s3cr3t-value";
+    const SECRET = SECRET_VALUE;
     const HASH = crypto.createHash("sha256").update(SECRET).digest("hex");
 
     /** Sets environment variables for the length of `fn`. */
