@@ -350,7 +350,7 @@ describe("multiarch preflight with build inputs (needs scripts/docker-stack.sh)"
         // What MultiArchImage.bakeFile holds for a stack that pushes to ECR.
         const ecr = "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api";
         const spec = normaliseBuildSpec(
-            { context, contexts: { extra }, tag: "v1", cacheTo: [{ inline: {} }, { gha: { scope: "api" } }] },
+            { context, contexts: { extra }, tag: "v1", noCache: true, cacheTo: [{ inline: {} }, { gha: { scope: "api" } }] },
             new InputProblems(),
         )!;
         const plan = path.join(contextWith({}), "plan.json");
