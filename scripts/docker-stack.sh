@@ -37,8 +37,9 @@ DOCKER_PACKAGES=(docker.io/trixie docker-cli/trixie docker-buildx/trixie contain
 # dependency is libc6 (>= 2.34), which bookworm's 2.36 satisfies, so naming it pulls no
 # trixie library (guard_install checks).
 SIGNING_PACKAGES=(cosign/trixie)
-# apache2-utils: htpasswd (bcrypt) for the auth registry; curl and jq: this script's probes.
-OTHER_PACKAGES=(docker-registry qemu-user-static binfmt-support apache2-utils curl jq shellcheck)
+# apache2-utils: htpasswd (bcrypt) for the auth registry; curl and jq: this script's probes;
+# openssh-client: ssh-agent, ssh-add and ssh-keygen for the tests of SSH mounts.
+OTHER_PACKAGES=(docker-registry qemu-user-static binfmt-support apache2-utils curl jq shellcheck openssh-client)
 # An install that touches these upgrades the C library under the whole machine.
 PROTECTED_PACKAGES=(libc6 libc-bin base-files)
 

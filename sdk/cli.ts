@@ -2,11 +2,13 @@
 // The `multiarch` command line: `multiarch preflight <context> …`.
 import * as fs from "fs";
 import { parseArgs } from "util";
+import { BakeSecret, NetworkMode, SshArgs } from "./plan";
 import { DEFAULT_PLATFORMS } from "./platform";
 import { DEFAULT_BUILDER, DEFAULT_REGISTRY, PreflightError, formatTable, preflight } from "./preflight";
 import { SigningKey, VerificationKey } from "./signing";
 
 const HELP = `Usage: multiarch preflight <context> [options]
+       multiarch preflight --bake-file FILE [options]
 
 Builds the Dockerfile in <context> for every platform (one build per platform, in
 parallel), pushes each to a registry, joins them under one tag, reads each platform's
@@ -26,6 +28,19 @@ Options:
   --build-arg K=V     build argument (repeatable)
   --target STAGE      Dockerfile stage to build
   --no-cache          neither read nor write the per-platform registry caches
+  --secret SPEC       build secret by reference, id=ID,env=VARIABLE or id=ID,src=FILE
+                      (repeatable); its value never appears in the output
+  --ssh SPEC          SSH agent socket or keys, default or ID=PATH[,PATH] (repeatable)
+  --build-context N=L named build context: a directory, URL or docker-image://REF
+                      (repeatable)
+  --network MODE      network of RUN steps: default, host or none (default default)
+  --add-host HOST:IP  extra /etc/hosts entry for RUN steps (repeatable)
+  --pull              always pull base images again
+  --bake-file FILE    build exactly the targets of a Bake file as MultiArchImage's
+                      bakeFile output writes it (pulumi stack output --json |
+                      jq -r .bakeFile > plan.json), pushed to --registry/--repository
+                      (default repository multiarch-preflight/<context folder>);
+                      replaces <context> and the build options above
   --sign-key KEY      sign each platform's digest and the index with cosign, as
                       MultiArchImage's \`signing\` does: a cosign.key file (its password
                       in COSIGN_PASSWORD) or awskms:///<key ARN>
@@ -35,6 +50,37 @@ Options:
 
 Reading the registry back and signing use MULTIARCH_REGISTRY_USER and
 MULTIARCH_REGISTRY_PASSWORD when they are set (pushes use the docker CLI's own login).`;
+
+/** `KEY=VALUE` split at the first `=`; throws naming the flag when there is none. */
+function keyValue(flag: string, pair: string, form: string): [string, string] {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) {
+        throw new Error(`${flag} is ${JSON.stringify(pair)}: expected ${form}`);
+    }
+    return [pair.slice(0, eq), pair.slice(eq + 1)];
+}
+
+/** `--secret id=ID,env=VARIABLE` or `id=ID,src=FILE`, as buildx spells it (`source` for `src` too). */
+function parseSecret(spec: string): BakeSecret {
+    const form = "id=ID,env=VARIABLE or id=ID,src=FILE";
+    const parts = spec.split(",").map((part) => [part.slice(0, Math.max(0, part.indexOf("="))), part.slice(part.indexOf("=") + 1)]);
+    const fields: Record<string, string> = Object.fromEntries(parts);
+    const { id, env, ...rest } = fields;
+    const src = rest.src ?? rest.source;
+    delete rest.src;
+    delete rest.source;
+    if (!id || parts.some(([key]) => key === "") || Object.keys(rest).length > 0 || (env !== undefined && src !== undefined)) {
+        // Only the field names: a mistyped flag may hold a secret's value.
+        throw new Error(`--secret has the fields ${JSON.stringify(parts.map(([key]) => key))}: expected ${form}`);
+    }
+    return { id, ...(env !== undefined ? { env } : {}), ...(src !== undefined ? { src } : {}) };
+}
+
+/** `--ssh default` or `--ssh ID=PATH[,PATH…]`, as buildx spells it. */
+function parseSsh(spec: string): SshArgs {
+    const eq = spec.indexOf("=");
+    return eq < 0 ? { id: spec } : { id: spec.slice(0, eq), paths: spec.slice(eq + 1).split(",") };
+}
 
 /** Runs the command line with these arguments; resolves to the exit code. */
 export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
@@ -54,6 +100,13 @@ export async function main(argv: string[], out: (line: string) => void = console
                 "build-arg": { type: "string", multiple: true },
                 target: { type: "string" },
                 "no-cache": { type: "boolean" },
+                secret: { type: "string", multiple: true },
+                ssh: { type: "string", multiple: true },
+                "build-context": { type: "string", multiple: true },
+                network: { type: "string" },
+                "add-host": { type: "string", multiple: true },
+                pull: { type: "boolean" },
+                "bake-file": { type: "string" },
                 "sign-key": { type: "string" },
                 "verify-key": { type: "string" },
                 help: { type: "boolean", short: "h" },
@@ -72,8 +125,23 @@ export async function main(argv: string[], out: (line: string) => void = console
         err(`multiarch: unknown command ${JSON.stringify(command)}; expected "preflight"\n\n${HELP}`);
         return 2;
     }
-    if (context === undefined || rest.length > 0) {
-        err(`multiarch preflight: expected exactly one <context> directory, got ${JSON.stringify(parsed.positionals.slice(1))}\n\n${HELP}`);
+    const bakeFile = parsed.values["bake-file"];
+    if (bakeFile !== undefined ? context !== undefined : context === undefined || rest.length > 0) {
+        const expected = bakeFile !== undefined ? "no <context> with --bake-file" : "exactly one <context> directory";
+        err(`multiarch preflight: expected ${expected}, got ${JSON.stringify(parsed.positionals.slice(1))}\n\n${HELP}`);
+        return 2;
+    }
+    let secrets: BakeSecret[] | undefined;
+    let ssh: SshArgs[] | undefined;
+    let contexts: Record<string, string> | undefined;
+    try {
+        secrets = parsed.values.secret?.map(parseSecret);
+        ssh = parsed.values.ssh?.map(parseSsh);
+        contexts =
+            parsed.values["build-context"] &&
+            Object.fromEntries(parsed.values["build-context"].map((pair) => keyValue("--build-context", pair, "NAME=LOCATION")));
+    } catch (error) {
+        err(`multiarch preflight: ${(error as Error).message}`);
         return 2;
     }
     const buildArgs: Record<string, string> = {};
@@ -107,8 +175,15 @@ export async function main(argv: string[], out: (line: string) => void = console
             builder: parsed.values.builder,
             check: parsed.values.check,
             cache: parsed.values["no-cache"] ? false : undefined,
-            buildArgs,
+            buildArgs: bakeFile !== undefined && Object.keys(buildArgs).length === 0 ? undefined : buildArgs,
             target: parsed.values.target,
+            secrets,
+            ssh,
+            contexts,
+            network: parsed.values.network as NetworkMode | undefined,
+            addHosts: parsed.values["add-host"],
+            pull: parsed.values.pull,
+            bakeFile,
             registryAuth: user && password ? { username: user, password } : undefined,
             signingKey,
             verifyKey,

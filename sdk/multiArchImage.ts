@@ -16,8 +16,21 @@ import {
 import { pullPrincipalProblem, repositoryPullPolicy } from "./ecrPolicy";
 import { InputProblems, show } from "./errors";
 import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
-import { BuildSpec, CACHE_TO_OPTIONS, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
-import { parsePlatform } from "./platform";
+import {
+    BuildSpec,
+    CACHE_TO_OPTIONS,
+    extraCaches,
+    CacheFromArgs,
+    checkAnnotations,
+    CacheToArgs,
+    NetworkMode,
+    SshArgs,
+    indexTag,
+    normaliseBuildSpec,
+    platformBuilds,
+    toBakeFile,
+} from "./plan";
+import { archOf, parsePlatform } from "./platform";
 import { PROVENANCE_PREDICATE_TYPE } from "./signing";
 
 /** Lifecycle settings of the ECR repository MultiArchImage creates. */
@@ -177,6 +190,79 @@ export interface MultiArchImageArgs {
      */
     labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /**
+     * OCI annotations of each platform's image manifest.
+     *
+     * Keys of letters, digits and `._-/`; values without commas, quotes or newlines.
+     * Given, each platform is pushed through a registry export that carries them
+     * (docker-build's `exports: [{ registry: { annotations } }]`) instead of `push`.
+     * Defaults to none. Equivalent to `docker buildx build --annotation`.
+     */
+    annotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * SSH agent sockets or private keys exposed to the build, for
+     * `RUN --mount=type=ssh`.
+     *
+     * Each entry is an id (`default` for one host) and its paths, which default to
+     * `$SSH_AUTH_SOCK`. Keys are not copied into the image or the state; the agent of
+     * whoever runs `pulumi up` serves them. Defaults to none. Equivalent to
+     * `docker buildx build --ssh`.
+     */
+    ssh?: SshArgs[];
+    /**
+     * Named build contexts, name → location, for `FROM <name>` and `COPY --from=<name>`.
+     *
+     * A location is a directory, a URL, `docker-image://<ref>` (e.g. a base image pinned
+     * by digest) or `oci-layout://<path>`. Defaults to none. Equivalent to
+     * `docker buildx build --build-context`, docker-build's `context.named`.
+     */
+    contexts?: Record<string, string>;
+    /**
+     * The network mode of `RUN` steps: `default`, `host` or `none`.
+     *
+     * `host` needs a builder that allows the `network.host` entitlement. Bake reads it
+     * from buildx 0.17. Defaults to `"default"`. Equivalent to
+     * `docker buildx build --network`.
+     */
+    network?: NetworkMode;
+    /**
+     * Extra `/etc/hosts` entries for `RUN` steps, each `host:ip`.
+     *
+     * Bake reads them (as `extra-hosts`) from buildx 0.25. Defaults to none.
+     * Equivalent to `docker buildx build --add-host`.
+     */
+    addHosts?: string[];
+    /**
+     * Whether to pull every base image again instead of using a local copy.
+     *
+     * Defaults to `false`. Equivalent to `docker buildx build --pull`.
+     */
+    pull?: boolean;
+    /**
+     * Whether to build every step again, reading no cache.
+     *
+     * The caches are still written. Defaults to `false`. Equivalent to
+     * `docker buildx build --no-cache`.
+     */
+    noCache?: boolean;
+    /**
+     * Extra caches to read, beside the per-platform registry cache (`cache`).
+     *
+     * One backend each: `registry`, `local`, `s3` or `gha`. Each platform reads its own
+     * copy: the registry tag gets `-<arch>` (`cache-<arch>` when untagged), a local
+     * directory `/<arch>`, an S3 name or GitHub Actions scope `-<arch>`. Credentials
+     * come from the build's environment, never from here. Defaults to none.
+     * Equivalent to `docker buildx build --cache-from`.
+     */
+    cacheFrom?: CacheFromArgs[];
+    /**
+     * Extra caches to write, beside the per-platform registry cache (`cache`).
+     *
+     * One backend each: `registry`, `local`, `s3`, `gha` or `inline`, scoped per
+     * platform as `cacheFrom` is. Defaults to none. Equivalent to
+     * `docker buildx build --cache-to`.
+     */
+    cacheTo?: CacheToArgs[];
+    /**
      * Whether `pulumi preview` builds the images.
      *
      * With `false` a preview builds nothing, pushes nothing and writes no cache, so a
@@ -335,15 +421,23 @@ export class MultiArchImage extends pulumi.ComponentResource {
             this.images[platform] = new dockerbuild.Image(
                 `${name}-${platformSuffix(platform)}`,
                 {
-                    context: { location: spec.context },
+                    context: namedContexts(spec),
                     dockerfile: { location: spec.dockerfile },
                     platforms: [platform as dockerbuild.Platform],
                     tags: [build.imageTag],
-                    push: true,
+                    ...pushed(args.annotations),
                     builder: { name: this.builderName },
                     registries: [registry],
-                    cacheFrom: spec.cache ? [{ registry: { ref: build.apply((b) => b.cacheRef!) } }] : undefined,
-                    cacheTo: spec.cache ? [{ registry: { ref: build.apply((b) => b.cacheRef!), ...CACHE_TO_OPTIONS } }] : undefined,
+                    ...caches(
+                        spec,
+                        platform,
+                        build.apply((b) => b.cacheRef!),
+                    ),
+                    ssh: args.ssh,
+                    network: args.network as dockerbuild.NetworkMode | undefined,
+                    addHosts: args.addHosts,
+                    pull: args.pull,
+                    noCache: args.noCache,
                     buildArgs: args.buildArgs,
                     target: spec.target,
                     secrets,
@@ -386,9 +480,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
         const secretIds = pulumi.unsecret(pulumi.output(args.secrets ?? {}).apply((s) => Object.keys(s ?? {})));
         this.bakeFile = pulumi
-            .all([this.repositoryUrl, pulumi.output(args.buildArgs ?? {}), pulumi.output(args.labels ?? {}), secretIds])
-            .apply(([repositoryUrl, buildArgs, labels, ids]) =>
-                JSON.stringify(toBakeFile(spec, { repositoryUrl, buildArgs, labels, secretIds: ids }), null, 2),
+            .all([this.repositoryUrl, pulumi.output(args.buildArgs ?? {}), pulumi.output(args.labels ?? {}), secretIds, pulumi.output(args.annotations ?? {})])
+            .apply(([repositoryUrl, buildArgs, labels, ids, annotations]) =>
+                JSON.stringify(toBakeFile(spec, { repositoryUrl, buildArgs, labels, secretIds: ids, annotations }), null, 2),
             );
 
         this.registerOutputs({
@@ -461,6 +555,37 @@ function movingTags(spec: BuildSpec, repositoryUrl: string): string[] {
     const builds = platformBuilds(spec, repositoryUrl);
     const refs = [indexTag(spec, repositoryUrl), ...builds.map((b) => b.imageTag), ...builds.flatMap((b) => (b.cacheRef ? [b.cacheRef] : []))];
     return refs.map((ref) => ref.slice(repositoryUrl.length + 1));
+}
+
+/** The build context, with the named contexts in docker-build's form when there are any. */
+function namedContexts(spec: BuildSpec): dockerbuild.types.input.BuildContextArgs {
+    const named = Object.entries(spec.contexts);
+    if (named.length === 0) {
+        return { location: spec.context };
+    }
+    return { location: spec.context, named: Object.fromEntries(named.map(([name, location]) => [name, { location }])) };
+}
+
+/**
+ * One platform's caches: its registry cache (its ref waits for the repository and the
+ * builder, as the tags do), then the extra ones, which are plain.
+ */
+function caches(spec: BuildSpec, platform: string, cacheRef: pulumi.Output<string>): Pick<dockerbuild.ImageArgs, "cacheFrom" | "cacheTo"> {
+    const extra = extraCaches(spec, archOf(platform));
+    const cacheFrom = [...(spec.cache ? [{ registry: { ref: cacheRef } }] : []), ...extra.cacheFrom] as dockerbuild.types.input.CacheFromArgs[];
+    const cacheTo = [...(spec.cache ? [{ registry: { ref: cacheRef, ...CACHE_TO_OPTIONS } }] : []), ...extra.cacheTo] as dockerbuild.types.input.CacheToArgs[];
+    return { cacheFrom: cacheFrom.length > 0 ? cacheFrom : undefined, cacheTo: cacheTo.length > 0 ? cacheTo : undefined };
+}
+
+/**
+ * How an image is pushed: docker-build's `push`, or, when there are annotations, a
+ * registry export that carries them (`push` would add a second, bare export).
+ */
+function pushed(annotations: MultiArchImageArgs["annotations"]): Pick<dockerbuild.ImageArgs, "push" | "exports"> {
+    if (annotations === undefined) {
+        return { push: true };
+    }
+    return { push: false, exports: [{ registry: { annotations } }] };
 }
 
 /** A platform as a resource-name suffix: `linux/amd64` → `amd64`. */
@@ -538,6 +663,14 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
             }
         }
     }
+    const annotations = args.annotations;
+    if (annotations !== undefined && !isInputLike(annotations)) {
+        if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) {
+            problems.invalid("annotations", annotations, 'expected key → value, e.g. { "org.opencontainers.image.source": "https://…" }');
+        } else {
+            checkAnnotations(annotations as Record<string, unknown>, problems);
+        }
+    }
     problems.throwIfAny("MultiArchImage", name);
     return spec!;
 }
@@ -581,6 +714,10 @@ function signImages(
               }))
         : undefined;
     return new ImageSignature(`${name}-signature`, { refs, signing, registry, provenance }, { parent: image });
+}
+
+function isInputLike(value: unknown): boolean {
+    return pulumi.Output.isInstance(value) || value instanceof Promise;
 }
 
 /** Build arguments are kept in the image's history: warn when one looks like a credential. */

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CACHE_TAG_PREFIX, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "./ecr";
-import { InputProblems } from "./errors";
+import { InputProblems, show } from "./errors";
 import { DEFAULT_PLATFORMS, archOf, normalisePlatforms } from "./platform";
 
 /** The plain arguments that decide what is built, as a user gives them. */
@@ -22,6 +22,136 @@ export interface BuildSpecArgs {
     cache?: boolean;
     /** The Dockerfile stage to build; see `MultiArchImageArgs.target`. */
     target?: string;
+    /** SSH agent sockets or keys exposed to the build; see `MultiArchImageArgs.ssh`. */
+    ssh?: SshArgs[];
+    /** Named build contexts, name → location; see `MultiArchImageArgs.contexts`. */
+    contexts?: Record<string, string>;
+    /** The network mode of `RUN` steps; see `MultiArchImageArgs.network`. */
+    network?: NetworkMode;
+    /** Extra `/etc/hosts` entries, `host:ip`; see `MultiArchImageArgs.addHosts`. */
+    addHosts?: string[];
+    /** Whether to always pull base images; see `MultiArchImageArgs.pull`. */
+    pull?: boolean;
+    /** Whether to build without any cache; see `MultiArchImageArgs.noCache`. */
+    noCache?: boolean;
+    /** Extra caches to read; see `MultiArchImageArgs.cacheFrom`. */
+    cacheFrom?: CacheFromArgs[];
+    /** Extra caches to write; see `MultiArchImageArgs.cacheTo`. */
+    cacheTo?: CacheToArgs[];
+}
+
+/**
+ * The network mode of `RUN` steps, as docker-build and buildx spell it: `default`,
+ * `host` or `none` (a plain string in the args, so every Pulumi language can pass it).
+ */
+export type NetworkMode = string;
+
+/** An SSH agent socket or private keys exposed to the build under an id (docker-build's `SSH`). */
+export interface SshArgs {
+    /** The id a `RUN --mount=type=ssh,id=<id>` names; `default` when the build needs one host. */
+    id: string;
+    /** Agent sockets or private key files. Defaults to `[$SSH_AUTH_SOCK]`. */
+    paths?: string[];
+}
+
+/** A registry cache read with `ref` (`type=registry`). */
+export interface RegistryCacheFromArgs {
+    /** The cache's reference, `<repository>[:<tag>]`; each platform reads `<tag>-<arch>` (`cache-<arch>` when untagged). */
+    ref: string;
+}
+
+/** A local directory cache (`type=local`) read with `src`. */
+export interface LocalCacheFromArgs {
+    /** The directory to read; each platform reads `<src>/<arch>`. */
+    src: string;
+}
+
+/** An S3 cache (`type=s3`). Credentials come from the build's environment (`AWS_*`). */
+export interface S3CacheFromArgs {
+    /** The bucket's region. */
+    region: string;
+    /** The bucket. */
+    bucket: string;
+    /** The cache's name in the bucket; each platform gets `<name>-<arch>` (`<arch>` when unset). */
+    name?: string;
+    /** An S3-compatible endpoint. Defaults to AWS's. */
+    endpointUrl?: string;
+    /** The prefix of blob keys. Defaults to BuildKit's, `blobs/`. */
+    blobsPrefix?: string;
+    /** The prefix of manifest keys. Defaults to BuildKit's, `manifests/`. */
+    manifestsPrefix?: string;
+    /** Whether to use path-style URLs. Defaults to `false`. */
+    usePathStyle?: boolean;
+}
+
+/** A GitHub Actions cache (`type=gha`). The token comes from the runner (`ACTIONS_RUNTIME_TOKEN`). */
+export interface GhaCacheFromArgs {
+    /** The cache's scope; each platform gets `<scope>-<arch>` (`buildkit-<arch>` when unset). */
+    scope?: string;
+    /** The cache server's URL. Defaults to `$ACTIONS_CACHE_URL`. */
+    url?: string;
+}
+
+/** One cache to read from: exactly one backend (docker-build's `CacheFrom`, without credentials). */
+export interface CacheFromArgs {
+    /** A registry cache. */
+    registry?: RegistryCacheFromArgs;
+    /** A local directory. */
+    local?: LocalCacheFromArgs;
+    /** An S3 bucket. */
+    s3?: S3CacheFromArgs;
+    /** The GitHub Actions cache. */
+    gha?: GhaCacheFromArgs;
+}
+
+/** The cache inlined in the image itself (`type=inline`); it has no settings, as docker-build's `CacheToInline`. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface InlineCacheToArgs {}
+
+/** A registry cache written to `ref` (`type=registry`). */
+export interface RegistryCacheToArgs {
+    /** The cache's reference, `<repository>[:<tag>]`; each platform writes `<tag>-<arch>` (`cache-<arch>` when untagged). */
+    ref: string;
+    /** `min` (the final image's layers) or `max` (every layer). Defaults to BuildKit's, `min`. */
+    mode?: string;
+    /** Whether to write the cache as an image manifest (ECR needs it). Defaults to `false`. */
+    imageManifest?: boolean;
+    /** Whether to use OCI media types. Defaults to `true`. */
+    ociMediaTypes?: boolean;
+}
+
+/** A local directory cache (`type=local`) written to `dest`. */
+export interface LocalCacheToArgs {
+    /** The directory to write; each platform writes `<dest>/<arch>`. */
+    dest: string;
+    /** `min` or `max`. Defaults to BuildKit's, `min`. */
+    mode?: string;
+}
+
+/** An S3 cache to write (`type=s3`). Credentials come from the build's environment (`AWS_*`). */
+export interface S3CacheToArgs extends S3CacheFromArgs {
+    /** `min` or `max`. Defaults to BuildKit's, `min`. */
+    mode?: string;
+}
+
+/** A GitHub Actions cache to write (`type=gha`). */
+export interface GhaCacheToArgs extends GhaCacheFromArgs {
+    /** `min` or `max`. Defaults to BuildKit's, `min`. */
+    mode?: string;
+}
+
+/** One cache to write to: exactly one backend (docker-build's `CacheTo`, without credentials). */
+export interface CacheToArgs {
+    /** The cache inlined in the image. */
+    inline?: InlineCacheToArgs;
+    /** A registry cache. */
+    registry?: RegistryCacheToArgs;
+    /** A local directory. */
+    local?: LocalCacheToArgs;
+    /** An S3 bucket. */
+    s3?: S3CacheToArgs;
+    /** The GitHub Actions cache. */
+    gha?: GhaCacheToArgs;
 }
 
 /** The validated, normalised form of `BuildSpecArgs`. */
@@ -38,6 +168,22 @@ export interface BuildSpec {
     cache: boolean;
     /** The Dockerfile stage to build, if not the last. */
     target?: string;
+    /** SSH sockets or keys exposed to the build. */
+    ssh: SshArgs[];
+    /** Named build contexts, name → location. */
+    contexts: Record<string, string>;
+    /** The network mode of `RUN` steps, when not the default. */
+    network?: NetworkMode;
+    /** Extra `/etc/hosts` entries, `host:ip`. */
+    addHosts: string[];
+    /** Whether to always pull base images. */
+    pull: boolean;
+    /** Whether to build without any cache. */
+    noCache: boolean;
+    /** Extra caches to read, as given (each platform reads its own; see `platformBuilds`). */
+    cacheFrom: CacheFromArgs[];
+    /** Extra caches to write, as given. */
+    cacheTo: CacheToArgs[];
 }
 
 /** The longest architecture suffix a per-platform tag gets (`-mips64le`). */
@@ -112,10 +258,27 @@ export function normaliseBuildSpec(args: BuildSpecArgs, problems: InputProblems)
         problems.invalid("target", args.target, "expected the name of a Dockerfile stage (`FROM … AS <name>`)");
     }
 
+    checkBuildInputs(args, problems);
+
     if (problems.count > before) {
         return undefined;
     }
-    return { context: context as string, dockerfile, platforms, tag, cache: args.cache ?? true, target: args.target };
+    return {
+        context: context as string,
+        dockerfile,
+        platforms,
+        tag,
+        cache: args.cache ?? true,
+        target: args.target,
+        ssh: args.ssh ?? [],
+        contexts: args.contexts ?? {},
+        network: args.network === "default" ? undefined : args.network,
+        addHosts: args.addHosts ?? [],
+        pull: args.pull ?? false,
+        noCache: args.noCache ?? false,
+        cacheFrom: args.cacheFrom ?? [],
+        cacheTo: args.cacheTo ?? [],
+    };
 }
 
 /** One platform's build, as both docker-build and Bake receive it. */
@@ -128,19 +291,32 @@ export interface PlatformBuild {
     imageTag: string;
     /** The registry cache reference, `<repo>:cache-<arch>`, when caching is on. */
     cacheRef?: string;
+    /** Every cache it reads: its registry cache, then the extra ones, each scoped to this platform. */
+    cacheFrom: CacheFromArgs[];
+    /** Every cache it writes, in the same order. */
+    cacheTo: CacheToArgs[];
 }
 
 /** Each platform's build of a plan, pushed to `repositoryUrl`. */
 export function platformBuilds(spec: BuildSpec, repositoryUrl: string): PlatformBuild[] {
     return spec.platforms.map((platform) => {
         const arch = archOf(platform);
+        const cacheRef = spec.cache ? `${repositoryUrl}:${CACHE_TAG_PREFIX}${arch}` : undefined;
+        const own = cacheRef === undefined ? [] : [{ registry: { ref: cacheRef } }];
         return {
             platform,
             arch,
             imageTag: `${repositoryUrl}:${spec.tag}-${arch}`,
-            cacheRef: spec.cache ? `${repositoryUrl}:${CACHE_TAG_PREFIX}${arch}` : undefined,
+            cacheRef,
+            cacheFrom: [...own, ...extraCaches(spec, arch).cacheFrom],
+            cacheTo: [...own.map((c) => ({ registry: { ...c.registry, ...CACHE_TO_OPTIONS } })), ...extraCaches(spec, arch).cacheTo],
         };
     });
+}
+
+/** The extra caches (`cacheFrom`, `cacheTo`) of one platform, each scoped to it; they never depend on the repository. */
+export function extraCaches(spec: BuildSpec, arch: string): { cacheFrom: CacheFromArgs[]; cacheTo: CacheToArgs[] } {
+    return { cacheFrom: spec.cacheFrom.map((c) => forPlatform(c, arch)), cacheTo: spec.cacheTo.map((c) => forPlatform(c, arch)) };
 }
 
 /** The multi-platform tag the index is pushed as, `<repo>:<tag>`. */
@@ -174,8 +350,22 @@ export interface BakeInputs {
      * `id=<id>,env=<id>`, read from the environment of whoever runs Bake.
      */
     secretIds?: string[];
+    /** Build secrets read from an environment variable or a file, never a value. */
+    secrets?: BakeSecret[];
+    /** OCI annotations of each platform's image manifest (`--annotation`). */
+    annotations?: Record<string, string>;
     /** Whether Bake pushes the images (`type=registry`). Defaults to `true`. */
     push?: boolean;
+}
+
+/** A build secret by reference: `id=<id>,env=<env>` or `id=<id>,src=<file>`. */
+export interface BakeSecret {
+    /** The id a `RUN --mount=type=secret,id=<id>` names. */
+    id: string;
+    /** The environment variable that holds it. Defaults to the id, when `src` is unset. */
+    env?: string;
+    /** The file that holds it. */
+    src?: string;
 }
 
 /** A Docker Bake file (the JSON form `docker buildx bake -f` reads). */
@@ -212,8 +402,22 @@ export interface BakeTarget {
     labels?: Record<string, string>;
     /** The Dockerfile stage to build. */
     target?: string;
-    /** Build secrets by id, read from environment variables of the same name. */
+    /** Build secrets by reference: `id=<id>,env=<variable>` or `id=<id>,src=<file>`. */
     secret?: string[];
+    /** SSH sockets or keys by id: `<id>[=<path>,…]`. */
+    ssh?: string[];
+    /** Named build contexts, name → location. */
+    contexts?: Record<string, string>;
+    /** The network mode of `RUN` steps (Bake reads it from buildx 0.17). */
+    network?: NetworkMode;
+    /** Extra `/etc/hosts` entries, host → ip (Bake reads it from buildx 0.25). */
+    "extra-hosts"?: Record<string, string>;
+    /** Always pull base images. */
+    pull?: boolean;
+    /** Build without any cache. */
+    "no-cache"?: boolean;
+    /** OCI annotations of the image manifest, `key=value`. */
+    annotations?: string[];
     /** Attestations; provenance is off, as docker-build turns it off. */
     attest: string[];
     /** Where the image goes: pushed to the registry. */
@@ -238,9 +442,11 @@ export function toBakeFile(spec: BuildSpec, inputs: BakeInputs): BakeFile {
             attest: ["type=provenance,disabled=true"],
             output: [inputs.push === false ? "type=cacheonly" : "type=registry"],
         };
-        if (build.cacheRef) {
-            t["cache-from"] = [`type=registry,ref=${build.cacheRef}`];
-            t["cache-to"] = [`type=registry,ref=${build.cacheRef},mode=max,image-manifest=true,oci-mediatypes=true`];
+        if (build.cacheFrom.length > 0) {
+            t["cache-from"] = build.cacheFrom.map(cacheOption);
+        }
+        if (build.cacheTo.length > 0) {
+            t["cache-to"] = build.cacheTo.map(cacheOption);
         }
         if (inputs.buildArgs && Object.keys(inputs.buildArgs).length > 0) {
             t.args = { ...inputs.buildArgs };
@@ -251,10 +457,41 @@ export function toBakeFile(spec: BuildSpec, inputs: BakeInputs): BakeFile {
         if (spec.target) {
             t.target = spec.target;
         }
-        if (inputs.secretIds && inputs.secretIds.length > 0) {
-            t.secret = inputs.secretIds.map((id) => `id=${id},env=${id}`);
+        const secrets = [
+            ...(inputs.secretIds ?? []).map((id) => `id=${id},env=${id}`),
+            ...(inputs.secrets ?? []).map((s) => (s.src !== undefined ? `id=${s.id},src=${s.src}` : `id=${s.id},env=${s.env ?? s.id}`)),
+        ];
+        if (secrets.length > 0) {
+            t.secret = secrets;
         }
-        target[build.arch] = t;
+        if (spec.ssh.length > 0) {
+            t.ssh = spec.ssh.map((s) => (s.paths && s.paths.length > 0 ? `${s.id}=${s.paths.join(",")}` : s.id));
+        }
+        if (Object.keys(spec.contexts).length > 0) {
+            t.contexts = { ...spec.contexts };
+        }
+        if (spec.network !== undefined) {
+            t.network = spec.network;
+        }
+        if (spec.addHosts.length > 0) {
+            const hosts: Record<string, string> = {};
+            for (const entry of spec.addHosts) {
+                const at = /[:=]/.exec(entry)!.index;
+                const host = entry.slice(0, at);
+                hosts[host] = hosts[host] === undefined ? entry.slice(at + 1) : `${hosts[host]},${entry.slice(at + 1)}`;
+            }
+            t["extra-hosts"] = hosts;
+        }
+        if (spec.pull) {
+            t.pull = true;
+        }
+        if (spec.noCache) {
+            t["no-cache"] = true;
+        }
+        if (inputs.annotations && Object.keys(inputs.annotations).length > 0) {
+            t.annotations = Object.entries(inputs.annotations).map(([k, v]) => `${k}=${v}`);
+        }
+        target[build.arch] = mapStrings(t, escapeBake) as BakeTarget;
     }
     return { group: { default: { targets: Object.keys(target) } }, target };
 }
@@ -263,6 +500,22 @@ export function toBakeFile(spec: BuildSpec, inputs: BakeInputs): BakeFile {
 const BAKE_REPOSITORY = /^[A-Za-z0-9.-]+(?::\d{1,5})?\/[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
 // Secret ids become environment variable names (`env=<id>`).
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Checks OCI annotations: docker-build writes them unquoted into its comma-separated export option. */
+export function checkAnnotations(annotations: Record<string, unknown> | undefined, problems: InputProblems): void {
+    for (const [key, value] of Object.entries(annotations ?? {})) {
+        if (!/^[A-Za-z0-9][A-Za-z0-9._\-/]*$/.test(key)) {
+            problems.invalid("annotations", key, 'expected annotation keys of letters, digits and ._-/, e.g. "org.opencontainers.image.source"');
+        } else if (typeof value === "string" ? !CSV_SAFE.test(value) : !isInputLike(value)) {
+            problems.invalid(`annotations.${key}`, value, CSV_SAFE_REASON);
+        }
+    }
+}
+
+// An Output or a Promise: checked once it resolves, by `toBakeFile`.
+function isInputLike(value: unknown): boolean {
+    return typeof value === "object" && value !== null && ("apply" in value || "then" in value);
+}
 
 /** Checks what `toBakeFile` writes beyond the plan, reporting every problem together. */
 function checkBakeInputs(inputs: BakeInputs): void {
@@ -286,6 +539,19 @@ function checkBakeInputs(inputs: BakeInputs): void {
             }
         }
     }
+    checkAnnotations(inputs.annotations, problems);
+    (inputs.secrets ?? []).forEach((secret, i) => {
+        const { id, env, src } = (isPlainObject(secret) ? secret : {}) as Partial<BakeSecret>;
+        if (typeof id !== "string" || !OPTION_KEY.test(id)) {
+            problems.invalid(`secrets[${i}].id`, id, "expected a secret id: letters, digits and _.-/:@");
+        } else if (env !== undefined && src !== undefined) {
+            problems.add(`secrets[${i}]`, `\`secrets[${i}]\` (id ${show(id)}) gives both env and src: expected one place to read the secret from`);
+        } else if (env !== undefined && (typeof env !== "string" || !ENV_NAME.test(env))) {
+            problems.invalid(`secrets[${i}].env`, env, "expected an environment variable name (letters, digits, _; not first a digit)");
+        } else if (src !== undefined && (typeof src !== "string" || !CSV_SAFE.test(src))) {
+            problems.invalid(`secrets[${i}].src`, src, `expected the path of the file that holds the secret: ${CSV_SAFE_REASON}`);
+        }
+    });
     (inputs.secretIds ?? []).forEach((id, i) => {
         if (typeof id !== "string" || !ENV_NAME.test(id)) {
             problems.invalid(
@@ -296,4 +562,286 @@ function checkBakeInputs(inputs: BakeInputs): void {
         }
     });
     problems.throwIfAny("toBakeFile", inputs.repositoryUrl ?? "");
+}
+
+// Values written into comma-separated docker options (`--cache-to`, `--ssh`, export
+// annotations) are not quoted by docker-build, so they may hold no comma, quote or newline.
+const CSV_SAFE = /^[^,"\r\n]+$/;
+const CSV_SAFE_REASON = "expected a non-empty string without commas, quotes or newlines, as docker passes it in a comma-separated option";
+// Ids, names and keys: what buildx accepts before the `=` of its options.
+const OPTION_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\-/:@]*$/;
+// `[host[:port]/]name[/name…][:tag]`, no digest: each platform's tag is derived from it.
+const CACHE_REF = /^(?:[a-z0-9.-]+(?::\d{1,5})?\/)?[a-z0-9._-]+(?:\/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,100})?$/;
+const NETWORK_MODES = ["default", "host", "none"];
+const CACHE_MODES = ["min", "max"];
+const CREDENTIAL_FIELDS = ["token", "accessKeyId", "secretAccessKey", "sessionToken"];
+
+/** The fields each cache backend accepts, for cache-from and cache-to. */
+const CACHE_FIELDS: Record<"from" | "to", Record<string, { required: string[]; optional: string[] }>> = {
+    from: {
+        registry: { required: ["ref"], optional: [] },
+        local: { required: ["src"], optional: [] },
+        s3: { required: ["region", "bucket"], optional: ["name", "endpointUrl", "blobsPrefix", "manifestsPrefix", "usePathStyle"] },
+        gha: { required: [], optional: ["scope", "url"] },
+    },
+    to: {
+        inline: { required: [], optional: [] },
+        registry: { required: ["ref"], optional: ["mode", "imageManifest", "ociMediaTypes"] },
+        local: { required: ["dest"], optional: ["mode"] },
+        s3: { required: ["region", "bucket"], optional: ["name", "endpointUrl", "blobsPrefix", "manifestsPrefix", "usePathStyle", "mode"] },
+        gha: { required: [], optional: ["scope", "url", "mode"] },
+    },
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Checks the build inputs beyond context, Dockerfile, platforms and tag. */
+function checkBuildInputs(args: BuildSpecArgs, problems: InputProblems): void {
+    if (args.ssh !== undefined) {
+        if (!Array.isArray(args.ssh)) {
+            problems.invalid("ssh", args.ssh, 'expected a list of { id, paths? }, e.g. [{ id: "default" }]');
+        } else {
+            args.ssh.forEach((entry, i) => {
+                if (!isPlainObject(entry) || typeof entry.id !== "string" || !OPTION_KEY.test(entry.id)) {
+                    problems.invalid(`ssh[${i}].id`, isPlainObject(entry) ? entry.id : entry, 'expected an id such as "default": letters, digits and _.-/:@');
+                    return;
+                }
+                if (entry.paths !== undefined && !Array.isArray(entry.paths)) {
+                    problems.invalid(`ssh[${i}].paths`, entry.paths, "expected a list of agent sockets or key files");
+                    return;
+                }
+                (entry.paths ?? []).forEach((p, j) => {
+                    if (typeof p !== "string" || !CSV_SAFE.test(p)) {
+                        problems.invalid(`ssh[${i}].paths[${j}]`, p, `expected the path of an agent socket or key file: ${CSV_SAFE_REASON}`);
+                    }
+                });
+            });
+        }
+    }
+    if (args.contexts !== undefined) {
+        if (!isPlainObject(args.contexts)) {
+            problems.invalid("contexts", args.contexts, 'expected named contexts, name → location, e.g. { base: "docker-image://alpine@sha256:…" }');
+        } else {
+            for (const [name, location] of Object.entries(args.contexts)) {
+                if (!OPTION_KEY.test(name)) {
+                    problems.invalid("contexts", name, "expected context names of letters, digits and _.-/:@, as `FROM <name>` or `--from=<name>` uses them");
+                } else if (typeof location !== "string" || location.trim() === "" || /[\r\n]/.test(location)) {
+                    problems.invalid(`contexts.${name}`, location, "expected a directory, a URL, docker-image://<ref> or oci-layout://<path>");
+                } else if (!/^[a-z][a-z0-9+.-]*:\/\//.test(location) && !location.startsWith("target:") && !isDirectory(location)) {
+                    problems.invalid(
+                        `contexts.${name}`,
+                        location,
+                        `expected an existing directory (or a URL, docker-image://<ref>, oci-layout://<path>); nothing is at ${path.resolve(location)}`,
+                    );
+                }
+            }
+        }
+    }
+    if (args.network !== undefined && !NETWORK_MODES.includes(args.network)) {
+        problems.invalid("network", args.network, `expected one of ${NETWORK_MODES.map((m) => JSON.stringify(m)).join(", ")}`);
+    }
+    if (args.addHosts !== undefined) {
+        if (!Array.isArray(args.addHosts)) {
+            problems.invalid("addHosts", args.addHosts, 'expected a list of host:ip entries, e.g. ["db.internal:10.0.0.5"]');
+        } else {
+            args.addHosts.forEach((entry, i) => {
+                if (typeof entry !== "string" || !/^[A-Za-z0-9][A-Za-z0-9.-]*[:=][0-9A-Fa-f.:]+$|^[A-Za-z0-9][A-Za-z0-9.-]*[:=]host-gateway$/.test(entry)) {
+                    problems.invalid(`addHosts[${i}]`, entry, 'expected host:ip, e.g. "db.internal:10.0.0.5" or "host.docker.internal:host-gateway"');
+                }
+            });
+        }
+    }
+    for (const flag of ["pull", "noCache"] as const) {
+        if (args[flag] !== undefined && typeof args[flag] !== "boolean") {
+            problems.invalid(flag, args[flag], "expected true or false");
+        }
+    }
+    checkCaches("cacheFrom", "from", args.cacheFrom, problems);
+    checkCaches("cacheTo", "to", args.cacheTo, problems);
+}
+
+function isDirectory(location: string): boolean {
+    try {
+        return fs.statSync(location).isDirectory();
+    } catch {
+        return false;
+    }
+}
+
+function checkCaches(name: string, direction: "from" | "to", entries: unknown, problems: InputProblems): void {
+    if (entries === undefined) {
+        return;
+    }
+    const backends = CACHE_FIELDS[direction];
+    const example = direction === "from" ? '[{ local: { src: "/tmp/cache" } }]' : '[{ local: { dest: "/tmp/cache", mode: "max" } }]';
+    if (!Array.isArray(entries)) {
+        problems.invalid(name, entries, `expected a list of caches, e.g. ${example}`);
+        return;
+    }
+    entries.forEach((entry, i) => {
+        const at = `${name}[${i}]`;
+        const kinds = isPlainObject(entry) ? Object.keys(entry).filter((k) => entry[k] !== undefined) : [];
+        if (!isPlainObject(entry) || kinds.length !== 1 || !(kinds[0] in backends)) {
+            problems.invalid(at, entry, `expected exactly one of ${Object.keys(backends).join(", ")}, e.g. ${example}`);
+            return;
+        }
+        const kind = kinds[0];
+        const settings = entry[kind];
+        if (!isPlainObject(settings)) {
+            problems.invalid(`${at}.${kind}`, settings, "expected an object of the cache's settings");
+            return;
+        }
+        const { required, optional } = backends[kind];
+        for (const field of Object.keys(settings)) {
+            if (settings[field] === undefined) {
+                continue;
+            }
+            const value = settings[field];
+            const where = `${at}.${kind}.${field}`;
+            if (CREDENTIAL_FIELDS.includes(field)) {
+                problems.add(
+                    where,
+                    `\`${where}\` is given: cache credentials are read from the environment of the build (AWS_ACCESS_KEY_ID…, ACTIONS_RUNTIME_TOKEN), so they never enter the state or the Bake file`,
+                );
+            } else if (!required.includes(field) && !optional.includes(field)) {
+                problems.invalid(where, value, `expected only ${[...required, ...optional].join(", ") || "no settings"} for a ${kind} cache`);
+            } else if (field === "mode") {
+                if (!CACHE_MODES.includes(value as string)) {
+                    problems.invalid(where, value, 'expected "min" or "max"');
+                }
+            } else if (["usePathStyle", "imageManifest", "ociMediaTypes"].includes(field)) {
+                if (typeof value !== "boolean") {
+                    problems.invalid(where, value, "expected true or false");
+                }
+            } else if (typeof value !== "string" || !CSV_SAFE.test(value)) {
+                problems.invalid(where, value, CSV_SAFE_REASON);
+            } else if (field === "ref" && !CACHE_REF.test(value)) {
+                problems.invalid(where, value, 'expected a repository with an optional tag and no digest, e.g. "registry.example.com/team/cache:main"');
+            }
+        }
+        for (const field of required) {
+            if (settings[field] === undefined) {
+                problems.invalid(`${at}.${kind}.${field}`, undefined, `expected the ${kind} cache's ${field}`);
+            }
+        }
+    });
+}
+
+/** One platform's copy of an extra cache: per-platform keys, so platforms never overwrite each other's cache. */
+function forPlatform<T extends CacheFromArgs | CacheToArgs>(entry: T, arch: string): T {
+    const e = entry as CacheToArgs & CacheFromArgs;
+    if (e.registry) {
+        const ref = e.registry.ref;
+        const colon = ref.lastIndexOf(":");
+        const tagged = colon > ref.lastIndexOf("/");
+        const scoped = tagged ? `${ref}-${arch}` : `${ref}:${CACHE_TAG_PREFIX}${arch}`;
+        return { registry: { ...e.registry, ref: scoped } } as T;
+    }
+    if (e.local) {
+        const local = e.local as { src?: string; dest?: string; mode?: string };
+        return {
+            local: {
+                ...local,
+                ...(local.src !== undefined ? { src: path.join(local.src, arch) } : {}),
+                ...(local.dest !== undefined ? { dest: path.join(local.dest, arch) } : {}),
+            },
+        } as T;
+    }
+    if (e.s3) {
+        return { s3: { ...e.s3, name: e.s3.name === undefined ? arch : `${e.s3.name}-${arch}` } } as T;
+    }
+    if (e.gha) {
+        return { gha: { ...e.gha, scope: `${e.gha.scope ?? "buildkit"}-${arch}` } } as T;
+    }
+    return entry;
+}
+
+/** A cache as buildx's comma-separated `--cache-from` / `--cache-to` value. */
+export function cacheOption(entry: CacheFromArgs | CacheToArgs): string {
+    const e = entry as CacheToArgs & CacheFromArgs;
+    const parts: string[] = [];
+    const add = (key: string, value: string | boolean | undefined) => {
+        if (value !== undefined) {
+            parts.push(`${key}=${value}`);
+        }
+    };
+    if (e.inline) {
+        add("type", "inline");
+    } else if (e.registry) {
+        add("type", "registry");
+        add("ref", e.registry.ref);
+        add("mode", e.registry.mode);
+        add("image-manifest", e.registry.imageManifest);
+        add("oci-mediatypes", e.registry.ociMediaTypes);
+    } else if (e.local) {
+        const local = e.local as { src?: string; dest?: string; mode?: string };
+        add("type", "local");
+        add("src", local.src);
+        add("dest", local.dest);
+        add("mode", local.mode);
+    } else if (e.s3) {
+        const s3 = e.s3 as S3CacheToArgs;
+        add("type", "s3");
+        add("region", s3.region);
+        add("bucket", s3.bucket);
+        add("name", s3.name);
+        add("endpoint_url", s3.endpointUrl);
+        add("blobs_prefix", s3.blobsPrefix);
+        add("manifests_prefix", s3.manifestsPrefix);
+        add("use_path_style", s3.usePathStyle);
+        add("mode", s3.mode);
+    } else if (e.gha) {
+        const gha = e.gha as GhaCacheToArgs;
+        add("type", "gha");
+        add("scope", gha.scope);
+        add("url", gha.url);
+        add("mode", gha.mode);
+    }
+    return parts.join(",");
+}
+
+/**
+ * Escapes a string for a JSON Bake file. Bake evaluates every string of the file (map
+ * keys too) as an HCL template, where `${…}` interpolates and `%{…}` is a directive;
+ * `$${` and `%%{` are HCL's escapes for them, so `escapeBake` makes Bake read back
+ * exactly the string docker-build passes literally.
+ */
+export function escapeBake(value: string): string {
+    return value.replace(/([$%])\{/g, "$1$1{");
+}
+
+/**
+ * The string Bake reads from an escaped one (the inverse of `escapeBake`); undefined
+ * when it holds a `${` or `%{` that Bake would interpolate.
+ */
+export function unescapeBake(value: string): string | undefined {
+    let out = "";
+    for (let i = 0; i < value.length; i++) {
+        const c = value[i];
+        if ((c === "$" || c === "%") && value[i + 1] === c && value[i + 2] === "{") {
+            out += `${c}{`;
+            i += 2;
+        } else if ((c === "$" || c === "%") && value[i + 1] === "{") {
+            return undefined;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+/** A copy of a JSON value with `fn` applied to every string and object key. */
+export function mapStrings(value: unknown, fn: (s: string) => string): unknown {
+    if (typeof value === "string") {
+        return fn(value);
+    }
+    if (Array.isArray(value)) {
+        return value.map((v) => mapStrings(v, fn));
+    }
+    if (isPlainObject(value)) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [fn(k), mapStrings(v, fn)]));
+    }
+    return value;
 }

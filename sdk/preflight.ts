@@ -11,7 +11,7 @@ import * as path from "path";
 import { imagetoolsCreateArgv, inspectArgv, inspectBuilder, isDockerCliError, positionalProblem, runDocker } from "./buildx";
 import { repositoryNameProblem } from "./ecr";
 import { InputProblems, show } from "./errors";
-import { BuildSpec, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "./plan";
+import { BakeFile, BakeSecret, BakeTarget, NetworkMode, SshArgs, mapStrings, normaliseBuildSpec, toBakeFile, unescapeBake } from "./plan";
 import { archOf, normalisePlatform, unameMachine } from "./platform";
 import { RegistryAuth, RegistryClient, parseImageReference } from "./registry";
 import { SignResult, SigningKey, VerificationKey, signAndVerify } from "./signing";
@@ -23,8 +23,8 @@ export const DEFAULT_BUILDER = "default";
 
 /** What to check, and where. */
 export interface PreflightOptions {
-    /** The build context directory. */
-    context: string;
+    /** The build context directory; required unless `bakeFile` is given. */
+    context?: string;
     /** The Dockerfile. Defaults to `<context>/Dockerfile`. */
     dockerfile?: string;
     /** Platforms to build. Defaults to `["linux/amd64", "linux/arm64"]`. */
@@ -45,6 +45,24 @@ export interface PreflightOptions {
     buildArgs?: Record<string, string>;
     /** Dockerfile stage to build. */
     target?: string;
+    /** Build secrets by reference (`--secret id=…,env=…` / `id=…,src=…`); values never appear in output. */
+    secrets?: BakeSecret[];
+    /** SSH agent sockets or keys (`--ssh default`, `--ssh id=path`). */
+    ssh?: SshArgs[];
+    /** Named build contexts, name → location (`--build-context name=location`). */
+    contexts?: Record<string, string>;
+    /** The network mode of `RUN` steps (`--network`). */
+    network?: NetworkMode;
+    /** Extra `/etc/hosts` entries, `host:ip` (`--add-host`). */
+    addHosts?: string[];
+    /** Always pull base images (`--pull`). */
+    pull?: boolean;
+    /**
+     * A Bake file as `MultiArchImage.bakeFile` writes it: preflight builds exactly its
+     * targets, retargeted to `registry`/`repository`/`tag`, instead of a context and options.
+     */
+    bakeFile?: string;
+
     /** Credentials for reading `registry` back, sent to that registry only (pushes use the docker CLI's login). */
     registryAuth?: RegistryAuth;
     /** Sign every platform's digest and the index with this key, as MultiArchImage's `signing` does. */
@@ -97,18 +115,38 @@ export class PreflightError extends Error {
     }
 }
 
+/** One platform's build of a preflight. */
+export interface PlannedBuild {
+    /** The canonical platform. */
+    platform: string;
+    /** Its architecture, the Bake target's name. */
+    arch: string;
+    /** The Bake target as Bake reads it (unescaped), with absolute paths and the preflight's tag and caches. */
+    target: BakeTarget;
+}
+
 /** What a preflight builds and where it pushes. */
 export interface PreflightPlan {
-    /** The normalised build plan, as MultiArchImage would build it. */
-    spec: BuildSpec;
     /** The repository it pushes to, `<registry>/<repository>`. */
     repositoryUrl: string;
+    /** The index tag; each platform is tagged `<tag>-<arch>`. */
+    tag: string;
+    /** One build per platform, in order. */
+    builds: PlannedBuild[];
+    /** What the plan left out of a Bake file, and why. */
+    notes: string[];
 }
+
+// The options that describe a build, which a Bake file replaces.
+const BUILD_OPTIONS = ["context", "dockerfile", "platforms", "buildArgs", "target", "secrets", "ssh", "contexts", "network", "addHosts", "pull"] as const;
 
 /** Validates the options and returns the build plan, or throws every problem together. */
 export function planPreflight(options: PreflightOptions): PreflightPlan {
     const problems = new InputProblems();
-    const spec = normaliseBuildSpec({ ...options, tag: options.tag ?? "preflight" }, problems);
+    const tag = options.tag ?? "preflight";
+    let builds: PlannedBuild[] = [];
+    let folder: string;
+    const notes: string[] = [];
     const registry = options.registry ?? DEFAULT_REGISTRY;
     // The registry begins every image reference passed to `docker` as a positional argument.
     const registryDash = positionalProblem(registry);
@@ -121,10 +159,50 @@ export function planPreflight(options: PreflightOptions): PreflightPlan {
             'expected a registry host with an optional port, e.g. "127.0.0.1:5000" or "123456789012.dkr.ecr.us-west-2.amazonaws.com"',
         );
     }
-    const repository = options.repository ?? `multiarch-preflight/${toComponent(path.basename(path.resolve(options.context ?? ".")))}`;
-    const repositoryProblem = repositoryNameProblem(repository);
-    if (repositoryProblem) {
-        problems.invalid("repository", repository, repositoryProblem);
+    let repository = options.repository ?? "";
+    if (options.bakeFile === undefined) {
+        folder = path.basename(path.resolve(options.context ?? "."));
+        repository = options.repository ?? `multiarch-preflight/${toComponent(folder)}`;
+    } else {
+        for (const option of BUILD_OPTIONS) {
+            if (options[option] !== undefined) {
+                problems.add(
+                    option,
+                    `\`${option}\` is given with a Bake file (${show(options.bakeFile)}): the file describes the build; leave \`${option}\` out`,
+                );
+            }
+        }
+    }
+    const repositoryUrl = () => `${registry}/${repository}`;
+
+    if (options.bakeFile === undefined) {
+        const spec = normaliseBuildSpec({ ...options, tag }, problems);
+        repository = checkRepository(repository, problems);
+        if (spec && problems.count === 0) {
+            const absolute = {
+                ...spec,
+                context: path.resolve(spec.context),
+                dockerfile: path.resolve(spec.dockerfile),
+                contexts: Object.fromEntries(
+                    Object.entries(spec.contexts).map(([name, location]) => [name, isLocal(location) ? path.resolve(location) : location]),
+                ),
+            };
+            try {
+                const bake = toBakeFile(absolute, { repositoryUrl: repositoryUrl(), buildArgs: options.buildArgs, secrets: options.secrets });
+                builds = fromBakeFile(bake, problems, "");
+            } catch (error) {
+                for (const e of (error as { errors?: { propertyPath: string; reason: string }[] }).errors ?? []) {
+                    problems.add(e.propertyPath, e.reason);
+                }
+            }
+        }
+    } else {
+        const read = readBakeFile(options.bakeFile, problems);
+        if (read) {
+            repository = options.repository ?? `multiarch-preflight/${toComponent(path.basename(read[0]?.target.context ?? "app"))}`;
+            repository = checkRepository(repository, problems);
+            builds = read.map((b) => ({ ...b, target: retarget(b, repositoryUrl(), tag, options.cache !== false, notes) }));
+        }
     }
     const builderDash = options.builder === undefined ? undefined : positionalProblem(options.builder);
     if (builderDash) {
@@ -135,14 +213,126 @@ export function planPreflight(options: PreflightOptions): PreflightPlan {
     if (options.check !== undefined && options.check.trim() === "") {
         problems.invalid("check", options.check, "expected a shell command that exits 0 when the image works, e.g. 'uname -m'");
     }
+    (options.secrets ?? []).forEach((secret, i) => {
+        if (typeof secret?.src === "string" && !fs.existsSync(secret.src)) {
+            problems.invalid(`secrets[${i}].src`, secret.src, `expected a file that holds the secret; nothing is at ${path.resolve(secret.src)}`);
+        }
+    });
     if (problems.count > 0) {
         try {
-            problems.throwIfAny("preflight", options.context ?? "");
+            problems.throwIfAny("preflight", options.bakeFile ?? options.context ?? "");
         } catch (error) {
             throw new PreflightError((error as Error).message);
         }
     }
-    return { spec: spec!, repositoryUrl: `${registry}/${repository}` };
+    return { repositoryUrl: repositoryUrl(), tag, builds, notes };
+}
+
+function checkRepository(repository: string, problems: InputProblems): string {
+    const problem = repositoryNameProblem(repository);
+    if (problem) {
+        problems.invalid("repository", repository, problem);
+    }
+    return repository;
+}
+
+/** Whether a named context's location is a local directory (no scheme, no `target:`). */
+function isLocal(location: string): boolean {
+    return !/^[a-z][a-z0-9+.-]*:\/\//.test(location) && !location.startsWith("target:");
+}
+
+/** Reads a Bake file as `MultiArchImage.bakeFile` writes it; undefined (with problems recorded) when it is not one. */
+function readBakeFile(file: string, problems: InputProblems): PlannedBuild[] | undefined {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (error) {
+        problems.invalid(
+            "bakeFile",
+            file,
+            `expected a readable JSON Bake file (\`pulumi stack output --json | jq -r .bakeFile > plan.json\`): ${(error as Error).message}`,
+        );
+        return undefined;
+    }
+    const before = problems.count;
+    const builds = fromBakeFile(parsed as BakeFile, problems, file);
+    return problems.count > before ? undefined : builds;
+}
+
+/** The builds of a Bake file, unescaped as Bake reads it; problems name the file's targets. */
+function fromBakeFile(bake: BakeFile, problems: InputProblems, file: string): PlannedBuild[] {
+    const where = file === "" ? "bake" : `bakeFile (${file})`;
+    if (typeof bake !== "object" || bake === null || typeof bake.target !== "object" || bake.target === null || Object.keys(bake.target).length === 0) {
+        problems.add("bakeFile", `\`${where}\` has no targets: expected the JSON MultiArchImage.bakeFile writes, one target per platform`);
+        return [];
+    }
+    const builds: PlannedBuild[] = [];
+    const base = file === "" ? process.cwd() : path.dirname(path.resolve(file));
+    for (const [arch, raw] of Object.entries(bake.target)) {
+        let interpolated: string | undefined;
+        const target = mapStrings(raw, (s) => {
+            const read = unescapeBake(s);
+            if (read === undefined) {
+                interpolated ??= s;
+                return s;
+            }
+            return read;
+        }) as BakeTarget;
+        if (interpolated !== undefined) {
+            problems.add(
+                `target.${arch}`,
+                `\`target.${arch}\` holds ${show(interpolated)}, which Bake would interpolate: expected the file MultiArchImage.bakeFile writes, where every \`\${\` is escaped as \`$\${\``,
+            );
+            continue;
+        }
+        const platform = Array.isArray(target.platforms) && target.platforms.length === 1 ? canonical(String(target.platforms[0])) : undefined;
+        if (typeof target.context !== "string" || platform === undefined || !Array.isArray(target.tags)) {
+            problems.add(
+                `target.${arch}`,
+                `\`target.${arch}\` is ${show(raw)}: expected a context, one platform and its tag, as MultiArchImage.bakeFile writes them`,
+            );
+            continue;
+        }
+        const context = path.resolve(base, target.context);
+        const contexts = target.contexts
+            ? Object.fromEntries(Object.entries(target.contexts).map(([name, location]) => [name, isLocal(location) ? path.resolve(base, location) : location]))
+            : undefined;
+        builds.push({
+            platform,
+            arch,
+            target: { ...target, context, dockerfile: path.resolve(context, target.dockerfile ?? "Dockerfile"), ...(contexts ? { contexts } : {}) },
+        });
+    }
+    return builds;
+}
+
+/**
+ * A Bake file's target pushed to the preflight's repository instead of the stack's:
+ * its tag, and its own per-platform registry cache, move there; caches elsewhere (the
+ * stack's S3 or GitHub Actions caches, another registry) are left out, so a rehearsal
+ * never writes to what the stack uses. Inline and local caches stay.
+ */
+function retarget(build: PlannedBuild, repositoryUrl: string, tag: string, cache: boolean, notes: string[]): BakeTarget {
+    const [oldTag] = build.target.tags;
+    const oldRepository = typeof oldTag === "string" ? oldTag.slice(0, oldTag.lastIndexOf(":")) : "";
+    const keep = (entry: string): string | undefined => {
+        const type = /(?:^|,)type=([a-z0-9]+)/.exec(entry)?.[1];
+        const ref = /(?:^|,)ref=([^,]+)/.exec(entry)?.[1];
+        if (type === "registry" && ref === `${oldRepository}:cache-${build.arch}`) {
+            return cache ? entry.replace(`ref=${ref}`, `ref=${repositoryUrl}:cache-${build.arch}`) : undefined;
+        }
+        if (type === "inline" || type === "local") {
+            return entry;
+        }
+        notes.push(`${build.platform}: the rehearsal leaves out the cache ${entry.replace(/,.*/, "")}… of the stack, so it never writes to it`);
+        return undefined;
+    };
+    const cacheFrom = (build.target["cache-from"] ?? []).map(keep).filter((e): e is string => e !== undefined);
+    const cacheTo = (build.target["cache-to"] ?? []).map(keep).filter((e): e is string => e !== undefined);
+    const target: BakeTarget = { ...build.target, tags: [`${repositoryUrl}:${tag}-${build.arch}`], output: ["type=registry"] };
+    delete target["cache-from"];
+    delete target["cache-to"];
+    return { ...target, ...(cacheFrom.length ? { "cache-from": cacheFrom } : {}), ...(cacheTo.length ? { "cache-to": cacheTo } : {}) };
 }
 
 function toComponent(name: string): string {
@@ -156,32 +346,23 @@ function toComponent(name: string): string {
 /** Runs the preflight: build, push, join, read back, run and check every platform. */
 export async function preflight(options: PreflightOptions): Promise<PreflightResult> {
     const log = options.log ?? (() => undefined);
-    const { spec, repositoryUrl } = planPreflight(options);
+    const plan = planPreflight(options);
+    const { repositoryUrl, builds } = plan;
     const daemonArch = await requireDaemon();
-    const notes: string[] = [];
+    const notes: string[] = [...plan.notes];
     const builder = await chooseBuilder(options.builder, notes, log);
     const native = await nativePlatforms(builder, daemonArch);
-    const stages = dockerfileStages(fs.readFileSync(spec.dockerfile, "utf8"));
 
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-preflight-"));
     try {
-        const bakeFile = path.join(work, "docker-bake.json");
-        const bake = toBakeFile(
-            { ...spec, context: path.resolve(spec.context), dockerfile: path.resolve(spec.dockerfile) },
-            {
-                repositoryUrl,
-                buildArgs: options.buildArgs,
-            },
-        );
-        fs.writeFileSync(bakeFile, JSON.stringify(bake, null, 2));
-        log(`building ${spec.platforms.join(", ")} with builder "${builder}", pushing to ${repositoryUrl}`);
-
-        const builds = platformBuilds(spec, repositoryUrl);
-        const results: PlatformResult[] = await Promise.all(builds.map((build) => buildPlatform(builder, bakeFile, work, build.arch, build.platform, log)));
-        for (const result of results) {
+        log(`building ${builds.map((b) => b.platform).join(", ")} with builder "${builder}", pushing to ${repositoryUrl}`);
+        const results: PlatformResult[] = await Promise.all(builds.map((build) => buildPlatform(builder, build, work, log)));
+        for (const [i, result] of results.entries()) {
+            const target = builds[i].target;
+            const stages = dockerfileStages(fs.readFileSync(target.dockerfile, "utf8"));
             const note =
                 result.steps && result.buildSeconds !== undefined
-                    ? emulationNote(result.platform, emulatedRunSeconds(result.steps, stages, result.platform, native, spec.target), result.buildSeconds)
+                    ? emulationNote(result.platform, emulatedRunSeconds(result.steps, stages, result.platform, native, target.target), result.buildSeconds)
                     : undefined;
             if (note) {
                 notes.push(note);
@@ -191,7 +372,7 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
 
         let indexRef: string | undefined;
         if (results.every((r) => r.ok)) {
-            indexRef = await joinAndVerify(spec, repositoryUrl, results, options.registryAuth, log);
+            indexRef = await joinAndVerify(`${repositoryUrl}:${plan.tag}`, repositoryUrl, results, options.registryAuth, log);
         } else {
             notes.push("no index was pushed: a multi-platform tag must never name a partial set of platforms");
         }
@@ -235,6 +416,55 @@ async function signPreflight(
         }
     }
     return { signing: outcome.signing, indexFailure: outcome.failures.index };
+}
+
+/**
+ * The `docker buildx build` call of one Bake target, flag for flag. A build per
+ * target rather than `docker buildx bake`: Bake reads `network` only from buildx 0.17
+ * and `extra-hosts` from 0.25, and silently drops them before.
+ */
+export function buildArgv(builder: string, target: BakeTarget, metadataFile: string): string[] {
+    const argv = ["buildx", "build", "--builder", builder, "--progress", "plain", "--metadata-file", metadataFile];
+    const many = (flag: string, values: string[] | undefined) => (values ?? []).forEach((v) => argv.push(flag, v));
+    argv.push("--file", target.dockerfile, "--platform", target.platforms.join(","));
+    many("--tag", target.tags);
+    many("--output", target.output);
+    many("--attest", target.attest);
+    many("--cache-from", target["cache-from"]);
+    many("--cache-to", target["cache-to"]);
+    many(
+        "--build-arg",
+        Object.entries(target.args ?? {}).map(([k, v]) => `${k}=${v}`),
+    );
+    many(
+        "--label",
+        Object.entries(target.labels ?? {}).map(([k, v]) => `${k}=${v}`),
+    );
+    many("--annotation", target.annotations);
+    many("--secret", target.secret);
+    many("--ssh", target.ssh);
+    many(
+        "--build-context",
+        Object.entries(target.contexts ?? {}).map(([k, v]) => `${k}=${v}`),
+    );
+    many(
+        "--add-host",
+        Object.entries(target["extra-hosts"] ?? {}).flatMap(([host, ips]) => ips.split(",").map((ip) => `${host}:${ip}`)),
+    );
+    if (target.target) {
+        argv.push("--target", target.target);
+    }
+    if (target.network) {
+        argv.push("--network", target.network);
+    }
+    if (target.pull) {
+        argv.push("--pull");
+    }
+    if (target["no-cache"]) {
+        argv.push("--no-cache");
+    }
+    argv.push(target.context);
+    return argv;
 }
 
 /** Checks that the daemon answers; returns its architecture (`amd64`), where the default builder runs. */
@@ -295,16 +525,10 @@ async function chooseBuilder(wanted: string | undefined, notes: string[], log: (
     }
 }
 
-async function buildPlatform(
-    builder: string,
-    bakeFile: string,
-    work: string,
-    arch: string,
-    platform: string,
-    log: (line: string) => void,
-): Promise<PlatformResult> {
+async function buildPlatform(builder: string, build: PlannedBuild, work: string, log: (line: string) => void): Promise<PlatformResult> {
+    const { arch, platform } = build;
     const metadataFile = path.join(work, `metadata-${arch}.json`);
-    const argv = ["buildx", "bake", "--builder", builder, "-f", bakeFile, "--metadata-file", metadataFile, "--progress", "plain", arch];
+    const argv = buildArgv(builder, build.target, metadataFile);
     const started = process.hrtime.bigint();
     const { code, lines } = await streamDocker(argv, (line) => {
         if (/failed to configure registry cache importer: .*not found/.test(line)) {
@@ -319,22 +543,21 @@ async function buildPlatform(
         return { platform, buildSeconds, steps, ok: false, reason: `build failed: ${explainBuildFailure(lines)}` };
     }
     const metadata = JSON.parse(fs.readFileSync(metadataFile, "utf8"));
-    const digest: string | undefined = metadata[arch]?.["containerimage.digest"];
+    const digest: string | undefined = metadata["containerimage.digest"];
     if (!digest) {
-        return { platform, buildSeconds, steps, ok: false, reason: `the build reported no image digest (metadata: ${JSON.stringify(metadata[arch] ?? {})})` };
+        return { platform, buildSeconds, steps, ok: false, reason: `the build reported no image digest (metadata: ${JSON.stringify(metadata)})` };
     }
     log(`[${arch}] pushed ${digest} in ${buildSeconds.toFixed(1)}s`);
     return { platform, digest, buildSeconds, steps, ok: true };
 }
 
 async function joinAndVerify(
-    spec: BuildSpec,
+    tag: string,
     repositoryUrl: string,
     results: PlatformResult[],
     auth: RegistryAuth | undefined,
     log: (line: string) => void,
 ): Promise<string> {
-    const tag = indexTag(spec, repositoryUrl);
     await runDocker(
         imagetoolsCreateArgv(
             tag,

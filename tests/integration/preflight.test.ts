@@ -1,6 +1,7 @@
 // `multiarch preflight` on the real engine: it builds every platform, pushes, joins the
 // index, reads it back and runs each image as its platform.
 import * as assert from "assert";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -8,6 +9,9 @@ import { fixtureContext } from "../../bench/fixture";
 import { main } from "../../sdk/cli";
 import { PreflightError, preflight } from "../../sdk/preflight";
 import { RegistryClient, RegistryError } from "../../sdk/registry";
+import { InputProblems } from "../../sdk/errors";
+import { normaliseBuildSpec, toBakeFile } from "../../sdk/plan";
+import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SECRET_VALUE, SSH_DOCKERFILE, contextWith, startAgent } from "./buildInputs";
 import { REGISTRY, docker, uniqueName, useDockerStack } from "./stack";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -187,5 +191,200 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
         const failed: string[] = [];
         assert.strictEqual(await main(["preflight", context, "--repository", `multiarch-test/${uniqueName("cli")}`], (l) => failed.push(l)), 1);
         assert.match(failed.join("\n"), /^linux\/arm64 +sha256:[0-9a-f]{64} +\d+\.\ds +x86_64 +FAIL$/m);
+    });
+});
+
+describe("multiarch preflight with build inputs (needs scripts/docker-stack.sh)", function () {
+    this.timeout(600000);
+    useDockerStack();
+
+    const made: string[] = [];
+    after(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    const SECRET = SECRET_VALUE;
+    const HASH = crypto.createHash("sha256").update(SECRET).digest("hex");
+
+    /** Sets environment variables for the length of `fn`. */
+    async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+        const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+        Object.assign(process.env, vars);
+        try {
+            return await fn();
+        } finally {
+            for (const [k, v] of Object.entries(saved)) {
+                if (v === undefined) {
+                    delete process.env[k];
+                } else {
+                    process.env[k] = v;
+                }
+            }
+        }
+    }
+
+    it("mounts a --secret read from the environment, and never prints its value", async () => {
+        const context = contextWith({ Dockerfile: SECRET_DOCKERFILE });
+        made.push(context);
+        const out: string[] = [];
+        const code = await withEnv({ PF_PASSWORD: SECRET }, () =>
+            main(
+                [
+                    "preflight",
+                    context,
+                    "--repository",
+                    `multiarch-test/${uniqueName("pf-secret")}`,
+                    "--secret",
+                    "id=password,env=PF_PASSWORD",
+                    "--no-cache",
+                    "--check",
+                    "echo $(uname -m) $(cat /secret.sha256)",
+                ],
+                (l) => out.push(l),
+                (l) => out.push(l),
+            ),
+        );
+        const text = out.join("\n");
+        assert.strictEqual(code, 0, text);
+        assert.match(text, new RegExp(`^linux/amd64 +sha256:[0-9a-f]{64} +\\d+\\.\\ds +x86_64 ${HASH} +ok$`, "m"));
+        assert.match(text, new RegExp(`^linux/arm64 +sha256:[0-9a-f]{64} +\\d+\\.\\ds +aarch64 ${HASH} +ok$`, "m"));
+        assert.ok(!text.includes(SECRET), "the secret's value must not appear in the output");
+    });
+
+    it("mounts a --secret read from a file", async () => {
+        const context = contextWith({ Dockerfile: SECRET_DOCKERFILE });
+        const secretDir = contextWith({ password: SECRET });
+        made.push(context, secretDir);
+        const result = await preflight({
+            context,
+            repository: `multiarch-test/${uniqueName("pf-secret-file")}`,
+            secrets: [{ id: "password", src: path.join(secretDir, "password") }],
+            cache: false,
+            check: "echo $(uname -m) $(cat /secret.sha256)",
+        });
+        assert.strictEqual(result.ok, true, JSON.stringify(result.platforms));
+        assert.deepStrictEqual(
+            result.platforms.map((p) => p.seen),
+            [`x86_64 ${HASH}`, `aarch64 ${HASH}`],
+        );
+    });
+
+    it("copies from a --build-context", async () => {
+        const context = contextWith({ Dockerfile: CONTEXT_DOCKERFILE });
+        const extra = contextWith({ "extra.txt": "from the named context" });
+        made.push(context, extra);
+        const out: string[] = [];
+        const code = await main(
+            [
+                "preflight",
+                context,
+                "--repository",
+                `multiarch-test/${uniqueName("pf-context")}`,
+                "--build-context",
+                `extra=${extra}`,
+                "--check",
+                "echo $(uname -m) $(cat /extra.txt)",
+            ],
+            (l) => out.push(l),
+            (l) => out.push(l),
+        );
+        assert.strictEqual(code, 0, out.join("\n"));
+        assert.match(out.join("\n"), /^linux\/arm64 +sha256:[0-9a-f]{64} +\d+\.\ds +aarch64 from the named context +ok$/m);
+    });
+
+    it("forwards an --ssh agent", async () => {
+        const context = contextWith({ Dockerfile: SSH_DOCKERFILE });
+        made.push(context);
+        const agent = startAgent();
+        try {
+            const result = await withEnv({ SSH_AUTH_SOCK: agent.socket }, () =>
+                preflight({
+                    context,
+                    repository: `multiarch-test/${uniqueName("pf-ssh")}`,
+                    ssh: [{ id: "default" }],
+                    cache: false,
+                    check: "echo $(uname -m) $(cat /ssh.txt)",
+                }),
+            );
+            assert.strictEqual(result.ok, true, JSON.stringify(result.platforms));
+            assert.match(result.platforms[0].seen!, /^x86_64 agent at \//);
+            assert.match(result.platforms[1].seen!, /^aarch64 agent at \//);
+        } finally {
+            agent.stop();
+        }
+    });
+
+    it("passes --add-host, --network and --pull to the build", async () => {
+        const context = contextWith({
+            Dockerfile: `FROM ${REGISTRY}/multiarch/busybox:latest\nRUN grep -q "10.9.8.7[[:space:]]*db.internal" /etc/hosts && ! ip route 2>/dev/null | grep -q default && echo ok > /inputs.txt\n`,
+        });
+        made.push(context);
+        const out: string[] = [];
+        const code = await main(
+            [
+                "preflight",
+                context,
+                "--platforms",
+                "linux/amd64",
+                "--repository",
+                `multiarch-test/${uniqueName("pf-net")}`,
+                "--add-host",
+                "db.internal:10.9.8.7",
+                "--network",
+                "none",
+                "--pull",
+                "--no-cache",
+                "--check",
+                "cat /inputs.txt",
+            ],
+            (l) => out.push(l),
+            (l) => out.push(l),
+        );
+        assert.strictEqual(code, 0, out.join("\n"));
+        assert.match(out.join("\n"), /^linux\/amd64 +sha256:[0-9a-f]{64} +\d+\.\ds +ok +ok$/m);
+    });
+
+    it("rehearses a stack's Bake file, retargeted to the local registry, with its secret, context and ${…} build arg", async () => {
+        const context = contextWith({
+            Dockerfile: `${SECRET_DOCKERFILE}COPY --from=extra extra.txt /extra.txt\nARG VALUE\nRUN echo "$VALUE" > /value.txt\n`,
+        });
+        const extra = contextWith({ "extra.txt": "extra" });
+        made.push(context, extra);
+        // What MultiArchImage.bakeFile holds for a stack that pushes to ECR.
+        const ecr = "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api";
+        const spec = normaliseBuildSpec(
+            { context, contexts: { extra }, tag: "v1", noCache: true, cacheTo: [{ inline: {} }, { gha: { scope: "api" } }] },
+            new InputProblems(),
+        )!;
+        const plan = path.join(contextWith({}), "plan.json");
+        made.push(path.dirname(plan));
+        const value = "${HOME} %{ x } $$";
+        fs.writeFileSync(plan, JSON.stringify(toBakeFile(spec, { repositoryUrl: ecr, secretIds: ["PF_PASSWORD"], buildArgs: { VALUE: value } }), null, 2));
+        fs.writeFileSync(path.join(context, "Dockerfile"), fs.readFileSync(path.join(context, "Dockerfile"), "utf8").replace(/password/g, "PF_PASSWORD"));
+        const repository = `multiarch-test/${uniqueName("pf-bake")}`;
+        const out: string[] = [];
+        const code = await withEnv({ PF_PASSWORD: SECRET }, () =>
+            main(
+                [
+                    "preflight",
+                    "--bake-file",
+                    plan,
+                    "--repository",
+                    repository,
+                    "--check",
+                    "echo $(uname -m) $(cat /secret.sha256) $(cat /extra.txt) $(cat /value.txt)",
+                ],
+                (l) => out.push(l),
+                (l) => out.push(l),
+            ),
+        );
+        const text = out.join("\n");
+        assert.strictEqual(code, 0, text);
+        assert.match(text, new RegExp(`^linux/amd64 +sha256:[0-9a-f]{64} +\\d+\\.\\ds +x86_64 ${HASH} extra \\$\\{HOME\\} %\\{ x \\} \\$\\$ +ok$`, "m"));
+        assert.match(text, new RegExp(`^linux/arm64 .* aarch64 ${HASH} extra`, "m"));
+        assert.match(text, /the rehearsal leaves out the cache type=gha/);
+        assert.ok(!text.includes(SECRET));
+        assert.ok(!text.includes(ecr), "nothing is pushed to the stack's repository");
+        const index = await new RegistryClient().resolveImage(`${REGISTRY}/${repository}:preflight`);
+        assert.deepStrictEqual(Object.keys(index.platforms).sort(), ["linux/amd64", "linux/arm64"]);
+        const cache = await new RegistryClient().getManifest(`${REGISTRY}/${repository}:cache-arm64`);
+        assert.strictEqual(cache.mediaType, "application/vnd.oci.image.manifest.v1+json", "the plan's own registry cache moves to the rehearsal repository");
     });
 });

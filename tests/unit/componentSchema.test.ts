@@ -96,22 +96,32 @@ describe("component package schema (what `pulumi package add` infers from the Ty
         const imageInputs = image.inputProperties ?? {};
         assert.deepStrictEqual(image.requiredInputs, ["context"]);
         assert.deepStrictEqual(Object.keys(imageInputs).sort(), [
+            "addHosts",
+            "annotations",
             "buildArgs",
             "buildOnPreview",
             "builderName",
             "cache",
+            "cacheFrom",
+            "cacheTo",
             "context",
+            "contexts",
             "dockerfile",
             "labels",
+            "network",
+            "noCache",
             "platforms",
+            "pull",
             "pullPrincipals",
             "repository",
             "repositoryUrl",
             "secrets",
             "signing",
+            "ssh",
             "tag",
             "target",
         ]);
+        assert.deepStrictEqual((imageInputs.cacheTo as { items?: { $ref?: string } }).items?.$ref, "#/types/multiarch:index:CacheToArgs");
         assert.deepStrictEqual((imageInputs.repository as { $ref?: string }).$ref, "#/types/multiarch:index:EcrRepositoryArgs");
         for (const output of ["repositoryUrl", "platformDigests", "platformRefs", "indexRef", "builderName", "bakeFile"]) {
             assert.ok(output in (image.properties ?? {}), `MultiArchImage output ${output} is missing from the schema`);

@@ -91,6 +91,81 @@ describe("MultiArchImage", () => {
         }
     });
 
+    it("passes ssh, named contexts, network, add-hosts, pull and no-cache exactly to every image", async () => {
+        const inputs = {
+            ssh: [{ id: "default" }, { id: "deploy", paths: ["/keys/deploy"] }],
+            contexts: { base: "docker-image://127.0.0.1:5000/multiarch/busybox@sha256:" + "b".repeat(64), assets: CONTEXT },
+            network: "none" as const,
+            addHosts: ["db.internal:10.0.0.5"],
+            pull: true,
+            noCache: true,
+        };
+        await build(inputs);
+        assert.strictEqual(registered(IMAGE).length, 2);
+        for (const image of registered(IMAGE)) {
+            assert.deepStrictEqual(image.inputs.ssh, inputs.ssh);
+            assert.deepStrictEqual(image.inputs.context, {
+                location: CONTEXT,
+                named: { base: { location: inputs.contexts.base }, assets: { location: CONTEXT } },
+            });
+            assert.strictEqual(image.inputs.network, "none");
+            assert.deepStrictEqual(image.inputs.addHosts, ["db.internal:10.0.0.5"]);
+            assert.strictEqual(image.inputs.pull, true);
+            assert.strictEqual(image.inputs.noCache, true);
+        }
+    });
+
+    it("pushes through a registry export that carries the annotations, instead of push", async () => {
+        const annotations = { "org.opencontainers.image.source": "https://example.com/api", team: "${not-a-variable}" };
+        const image = await build({ annotations });
+        for (const r of registered(IMAGE)) {
+            assert.strictEqual(r.inputs.push, false);
+            assert.deepStrictEqual(r.inputs.exports, [{ registry: { annotations } }]);
+        }
+        const bake = JSON.parse(await promiseOf(image.bakeFile));
+        assert.deepStrictEqual(bake.target.arm64.annotations, ["org.opencontainers.image.source=https://example.com/api", "team=$${not-a-variable}"]);
+    });
+
+    it("adds the extra caches after the registry cache, each scoped to its platform", async () => {
+        const image = await build({
+            cacheFrom: [{ registry: { ref: "127.0.0.1:5000/team/cache:main" } }, { local: { src: "/tmp/c" } }, { gha: { scope: "api" } }],
+            cacheTo: [{ inline: {} }, { local: { dest: "/tmp/c", mode: "max" } }, { s3: { region: "us-west-2", bucket: "b", name: "api" } }],
+        });
+        const arm = theOne(IMAGE, "api-arm64").inputs;
+        assert.deepStrictEqual(arm.cacheFrom, [
+            { registry: { ref: `${REPO_URL}:cache-arm64` } },
+            { registry: { ref: "127.0.0.1:5000/team/cache:main-arm64" } },
+            { local: { src: "/tmp/c/arm64" } },
+            { gha: { scope: "api-arm64" } },
+        ]);
+        assert.deepStrictEqual(arm.cacheTo, [
+            { registry: { ref: `${REPO_URL}:cache-arm64`, mode: "max", imageManifest: true, ociMediaTypes: true } },
+            { inline: {} },
+            { local: { dest: "/tmp/c/arm64", mode: "max" } },
+            { s3: { region: "us-west-2", bucket: "b", name: "api-arm64" } },
+        ]);
+        assert.deepStrictEqual(theOne(IMAGE, "api-amd64").inputs.cacheFrom[2], { local: { src: "/tmp/c/amd64" } });
+        const bake = JSON.parse(await promiseOf(image.bakeFile));
+        assert.deepStrictEqual(bake.target.arm64["cache-from"].slice(1), [
+            "type=registry,ref=127.0.0.1:5000/team/cache:main-arm64",
+            "type=local,src=/tmp/c/arm64",
+            "type=gha,scope=api-arm64",
+        ]);
+        assert.deepStrictEqual(bake.target.arm64["cache-to"].slice(1), [
+            "type=inline",
+            "type=local,dest=/tmp/c/arm64,mode=max",
+            "type=s3,region=us-west-2,bucket=b,name=api-arm64",
+        ]);
+    });
+
+    it("keeps the extra caches when the registry cache is off", async () => {
+        await build({ cache: false, cacheTo: [{ inline: {} }] });
+        for (const image of registered(IMAGE)) {
+            assert.strictEqual(image.inputs.cacheFrom, undefined);
+            assert.deepStrictEqual(image.inputs.cacheTo, [{ inline: {} }]);
+        }
+    });
+
     it("leaves the cache out when cache is false", async () => {
         await build({ cache: false });
         for (const image of registered(IMAGE)) {
@@ -525,6 +600,40 @@ describe("MultiArchImage", () => {
             ],
             ["a bad KMS key", { repository: { kmsKeyArn: "my-key" } }, "repository.kmsKeyArn", /`repository.kmsKeyArn` is "my-key": expected a KMS key ARN/],
             ["an empty builder name", { builderName: " " }, "builderName", /`builderName` is " ": expected the name of a buildx builder/],
+            ["an ssh id with a comma", { ssh: [{ id: "a,b" }] }, "ssh[0].id", /`ssh\[0\].id` is "a,b": expected an id such as "default"/],
+            [
+                "a named context that is missing",
+                { contexts: { base: "./no-such-base" } },
+                "contexts.base",
+                /`contexts.base` is "\.\/no-such-base": expected an existing directory/,
+            ],
+            ["an unknown network", { network: "bridge" as never }, "network", /`network` is "bridge": expected one of "default", "host", "none"/],
+            ["an add-host without an ip", { addHosts: ["db.internal"] }, "addHosts[0]", /`addHosts\[0\]` is "db.internal": expected host:ip/],
+            ["a pull that is no boolean", { pull: "yes" as never }, "pull", /`pull` is "yes": expected true or false/],
+            [
+                "a cache with two backends",
+                { cacheTo: [{ inline: {}, local: { dest: "/c" } }] },
+                "cacheTo[0]",
+                /expected exactly one of inline, registry, local, s3, gha/,
+            ],
+            [
+                "a cache with a credential",
+                { cacheFrom: [{ gha: { token: "ghs_x" } as never }] },
+                "cacheFrom[0].gha.token",
+                /`cacheFrom\[0\].gha.token` is given: cache credentials are read from the environment/,
+            ],
+            [
+                "a cache ref with a digest",
+                { cacheFrom: [{ registry: { ref: "r.io/c@sha256:abc" } }] },
+                "cacheFrom[0].registry.ref",
+                /expected a repository with an optional tag and no digest/,
+            ],
+            [
+                "an annotation value with a comma",
+                { annotations: { title: "a,b" } },
+                "annotations.title",
+                /`annotations.title` is "a,b": expected a non-empty string without commas/,
+            ],
         ];
         for (const [what, args, property, message] of cases) {
             it(`fails on ${what}, before any child exists`, () => {

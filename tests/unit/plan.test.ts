@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import { InputProblems } from "../../sdk/errors";
-import { BuildSpecArgs, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "../../sdk/plan";
+import { BuildSpecArgs, escapeBake, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile, unescapeBake } from "../../sdk/plan";
 
 const FIXTURE = path.join(__dirname, "..", "fixtures", "hello");
 const REPO = "127.0.0.1:5000/team/api";
@@ -27,14 +27,27 @@ describe("build plan", () => {
             tag: "latest",
             cache: true,
             target: undefined,
+            ssh: [],
+            contexts: {},
+            network: undefined,
+            addHosts: [],
+            pull: false,
+            noCache: false,
+            cacheFrom: [],
+            cacheTo: [],
         });
     });
 
     it("gives each platform its own tag and cache ref", () => {
         const spec = normaliseBuildSpec({ context: FIXTURE, platforms: ["x86_64", "aarch64"], tag: "v1.2.3" }, new InputProblems())!;
+        const own = (arch: string) => ({
+            cacheRef: `${REPO}:cache-${arch}`,
+            cacheFrom: [{ registry: { ref: `${REPO}:cache-${arch}` } }],
+            cacheTo: [{ registry: { ref: `${REPO}:cache-${arch}`, mode: "max", imageManifest: true, ociMediaTypes: true } }],
+        });
         assert.deepStrictEqual(platformBuilds(spec, REPO), [
-            { platform: "linux/amd64", arch: "amd64", imageTag: `${REPO}:v1.2.3-amd64`, cacheRef: `${REPO}:cache-amd64` },
-            { platform: "linux/arm64", arch: "arm64", imageTag: `${REPO}:v1.2.3-arm64`, cacheRef: `${REPO}:cache-arm64` },
+            { platform: "linux/amd64", arch: "amd64", imageTag: `${REPO}:v1.2.3-amd64`, ...own("amd64") },
+            { platform: "linux/arm64", arch: "arm64", imageTag: `${REPO}:v1.2.3-arm64`, ...own("arm64") },
         ]);
         assert.strictEqual(indexTag(spec, REPO), `${REPO}:v1.2.3`);
     });
@@ -124,6 +137,57 @@ describe("Bake rendering", () => {
         const target = toBakeFile(noCache, { repositoryUrl: REPO, push: false }).target.amd64;
         assert.deepStrictEqual(Object.keys(target).sort(), ["attest", "context", "dockerfile", "output", "platforms", "tags"]);
         assert.deepStrictEqual(target.output, ["type=cacheonly"]);
+    });
+
+    it("escapes ${ and %{ in every string it writes, so Bake reads them literally", () => {
+        const bake = toBakeFile(spec, {
+            repositoryUrl: REPO,
+            buildArgs: { "A_${x}": "${HOME}", B: "%{ if true }x%{ endif }", C: "$${already}", D: "cost $5 {braces}" },
+            labels: { l: "${x}" },
+            annotations: { a: "%{y}" },
+        });
+        assert.deepStrictEqual(bake.target.amd64.args, { "A_$${x}": "$${HOME}", B: "%%{ if true }x%%{ endif }", C: "$$${already}", D: "cost $5 {braces}" });
+        assert.deepStrictEqual(bake.target.amd64.labels, { l: "$${x}" });
+        assert.deepStrictEqual(bake.target.amd64.annotations, ["a=%%{y}"]);
+    });
+
+    const strings = ["", "$", "${", "$${", "$$${x}", "%{", "%%{", "a$b", "${a}%{b}$${c}%%{d}", "{$}", "$%{", "%${"];
+    for (const value of strings) {
+        it(`reads back ${JSON.stringify(value)} unchanged from its escaped form`, () => {
+            assert.strictEqual(unescapeBake(escapeBake(value)), value);
+        });
+    }
+
+    it("refuses to read a string Bake would interpolate", () => {
+        assert.strictEqual(unescapeBake("${HOME}"), undefined);
+        assert.strictEqual(unescapeBake("x%{ if a }"), undefined);
+    });
+
+    it("writes ssh, named contexts, network, extra hosts, pull, no-cache and secret references in Bake's spelling", () => {
+        const full = normaliseBuildSpec(
+            {
+                context: FIXTURE,
+                ssh: [{ id: "default" }, { id: "keys", paths: ["/k/a", "/k/b"] }],
+                contexts: { base: "docker-image://127.0.0.1:5000/base:1" },
+                network: "host",
+                addHosts: ["db:10.0.0.5", "db:10.0.0.6", "cache=10.0.0.7"],
+                pull: true,
+                noCache: true,
+                cache: false,
+            },
+            new InputProblems(),
+        )!;
+        const t = toBakeFile(full, { repositoryUrl: REPO, secrets: [{ id: "npm", src: "/run/npm" }, { id: "pw", env: "DB_PASSWORD" }, { id: "TOKEN" }] }).target
+            .arm64;
+        assert.deepStrictEqual(t.ssh, ["default", "keys=/k/a,/k/b"]);
+        assert.deepStrictEqual(t.contexts, { base: "docker-image://127.0.0.1:5000/base:1" });
+        assert.strictEqual(t.network, "host");
+        assert.deepStrictEqual(t["extra-hosts"], { db: "10.0.0.5,10.0.0.6", cache: "10.0.0.7" });
+        assert.strictEqual(t.pull, true);
+        assert.strictEqual(t["no-cache"], true);
+        assert.deepStrictEqual(t.secret, ["id=npm,src=/run/npm", "id=pw,env=DB_PASSWORD", "id=TOKEN,env=TOKEN"]);
+        const plain = toBakeFile(normaliseBuildSpec({ context: FIXTURE, network: "default" }, new InputProblems())!, { repositoryUrl: REPO }).target.amd64;
+        assert.strictEqual(plain.network, undefined, "the default network is left to Bake");
     });
 
     it("writes the Dockerfile relative to the context", () => {

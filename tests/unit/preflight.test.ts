@@ -1,4 +1,6 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { main } from "../../sdk/cli";
 import {
@@ -9,17 +11,26 @@ import {
     explainBuildFailure,
     formatTable,
     parseBuildSteps,
+    buildArgv,
     planPreflight,
 } from "../../sdk/preflight";
+import { InputProblems } from "../../sdk/errors";
+import { escapeBake, normaliseBuildSpec, toBakeFile } from "../../sdk/plan";
 
 const APP = path.join(__dirname, "..", "..", "examples", "app");
 
 describe("preflight planning", () => {
     it("pushes to the local registry under the context's folder name by default", () => {
-        const { spec, repositoryUrl } = planPreflight({ context: APP });
+        const { builds, repositoryUrl, tag } = planPreflight({ context: APP });
         assert.strictEqual(repositoryUrl, "127.0.0.1:5000/multiarch-preflight/app");
-        assert.deepStrictEqual(spec.platforms, ["linux/amd64", "linux/arm64"]);
-        assert.strictEqual(spec.tag, "preflight");
+        assert.deepStrictEqual(
+            builds.map((b) => [b.platform, b.target.tags[0]]),
+            [
+                ["linux/amd64", "127.0.0.1:5000/multiarch-preflight/app:preflight-amd64"],
+                ["linux/arm64", "127.0.0.1:5000/multiarch-preflight/app:preflight-arm64"],
+            ],
+        );
+        assert.strictEqual(tag, "preflight");
     });
 
     it("reports every bad option together, naming each", () => {
@@ -49,6 +60,138 @@ describe("preflight planning", () => {
                 return true;
             },
         );
+    });
+});
+
+describe("preflight of a Bake file", () => {
+    const ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api";
+    const dirs: string[] = [];
+    after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+    function planFile(bake: unknown): string {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-plan-"));
+        dirs.push(dir);
+        const file = path.join(dir, "plan.json");
+        fs.writeFileSync(file, typeof bake === "string" ? bake : JSON.stringify(bake));
+        return file;
+    }
+
+    it("retargets the stack's tags and own caches to the rehearsal repository, keeping secret references", () => {
+        const spec = normaliseBuildSpec(
+            { context: APP, tag: "v1", cacheTo: [{ inline: {} }, { s3: { region: "us-west-2", bucket: "b" } }] },
+            new InputProblems(),
+        )!;
+        const file = planFile(toBakeFile(spec, { repositoryUrl: ECR, secretIds: ["NPM_TOKEN"], buildArgs: { V: "${x}" } }));
+        const plan = planPreflight({ bakeFile: file, repository: "rehearsal/api" });
+        assert.strictEqual(plan.repositoryUrl, "127.0.0.1:5000/rehearsal/api");
+        const arm = plan.builds[1].target;
+        assert.strictEqual(plan.builds[1].platform, "linux/arm64");
+        assert.deepStrictEqual(arm.tags, ["127.0.0.1:5000/rehearsal/api:preflight-arm64"]);
+        assert.deepStrictEqual(arm["cache-from"], ["type=registry,ref=127.0.0.1:5000/rehearsal/api:cache-arm64"]);
+        assert.deepStrictEqual(arm["cache-to"], [
+            "type=registry,ref=127.0.0.1:5000/rehearsal/api:cache-arm64,mode=max,image-manifest=true,oci-mediatypes=true",
+            "type=inline",
+        ]);
+        assert.deepStrictEqual(arm.secret, ["id=NPM_TOKEN,env=NPM_TOKEN"]);
+        assert.deepStrictEqual(arm.args, { V: "${x}" }, "read back as Bake reads it");
+        assert.strictEqual(arm.dockerfile, path.join(APP, "Dockerfile"));
+        assert.match(plan.notes.join("\n"), /linux\/arm64: the rehearsal leaves out the cache type=s3/);
+    });
+
+    it("refuses build options beside a Bake file, a file that is not one, and a string Bake would interpolate", () => {
+        const spec = normaliseBuildSpec({ context: APP }, new InputProblems())!;
+        const bake = toBakeFile(spec, { repositoryUrl: ECR });
+        assert.throws(
+            () => planPreflight({ bakeFile: planFile(bake), context: APP, pull: true }),
+            (e: Error) => {
+                assert.match(e.message, /`context` is given with a Bake file .*: the file describes the build; leave `context` out/);
+                assert.match(e.message, /`pull` is given with a Bake file/);
+                return true;
+            },
+        );
+        assert.throws(() => planPreflight({ bakeFile: planFile("{not json") }), /`bakeFile` is ".*plan.json": expected a readable JSON Bake file/);
+        assert.throws(() => planPreflight({ bakeFile: planFile({ group: {} }) }), /has no targets: expected the JSON MultiArchImage.bakeFile writes/);
+        const raw = JSON.parse(JSON.stringify(bake));
+        raw.target.amd64.args = { V: "${HOME}" };
+        assert.throws(() => planPreflight({ bakeFile: planFile(raw) }), /`target.amd64` holds "\$\{HOME\}", which Bake would interpolate/);
+        assert.strictEqual(escapeBake("${HOME}"), "$${HOME}");
+    });
+});
+
+describe("preflight's build of a Bake target", () => {
+    it("passes every attribute as its docker buildx build flag", () => {
+        const argv = buildArgv(
+            "default",
+            {
+                context: "/src",
+                dockerfile: "/src/Dockerfile",
+                platforms: ["linux/arm64"],
+                tags: ["r/a:t-arm64"],
+                attest: ["type=provenance,disabled=true"],
+                output: ["type=registry"],
+                "cache-from": ["type=registry,ref=r/a:cache-arm64"],
+                "cache-to": ["type=inline"],
+                args: { A: "${x}" },
+                labels: { l: "v" },
+                annotations: ["k=v"],
+                secret: ["id=s,env=S"],
+                ssh: ["default"],
+                contexts: { extra: "/extra" },
+                "extra-hosts": { db: "10.0.0.5,10.0.0.6" },
+                target: "runtime",
+                network: "none",
+                pull: true,
+                "no-cache": true,
+            },
+            "/tmp/m.json",
+        );
+        assert.deepStrictEqual(argv, [
+            "buildx",
+            "build",
+            "--builder",
+            "default",
+            "--progress",
+            "plain",
+            "--metadata-file",
+            "/tmp/m.json",
+            "--file",
+            "/src/Dockerfile",
+            "--platform",
+            "linux/arm64",
+            "--tag",
+            "r/a:t-arm64",
+            "--output",
+            "type=registry",
+            "--attest",
+            "type=provenance,disabled=true",
+            "--cache-from",
+            "type=registry,ref=r/a:cache-arm64",
+            "--cache-to",
+            "type=inline",
+            "--build-arg",
+            "A=${x}",
+            "--label",
+            "l=v",
+            "--annotation",
+            "k=v",
+            "--secret",
+            "id=s,env=S",
+            "--ssh",
+            "default",
+            "--build-context",
+            "extra=/extra",
+            "--add-host",
+            "db:10.0.0.5",
+            "--add-host",
+            "db:10.0.0.6",
+            "--target",
+            "runtime",
+            "--network",
+            "none",
+            "--pull",
+            "--no-cache",
+            "/src",
+        ]);
     });
 });
 
@@ -122,12 +265,20 @@ describe("multiarch command line", () => {
         [["preflight", APP, "--build-arg", "NOVALUE"], /--build-arg is "NOVALUE": expected KEY=VALUE/],
         [["preflight", "/no/such/dir"], /`context` is "\/no\/such\/dir": expected an existing directory/],
         [["preflight", APP, "--platforms", "linux/amd64,linux/amd65"], /`platforms\[1\]` is "linux\/amd65"/],
+        [["preflight", APP, "--secret", "id=npm,value=hunter2"], /--secret has the fields \["id","value"\]: expected id=ID,env=VARIABLE or id=ID,src=FILE/],
+        [["preflight", APP, "--secret", "id=a,env=A,src=/f"], /--secret has the fields \["id","env","src"\]/],
+        [["preflight", APP, "--secret", "id=a,src=/no/such/secret"], /`secrets\[0\].src` is "\/no\/such\/secret": expected a file that holds the secret/],
+        [["preflight", APP, "--build-context", "extra"], /--build-context is "extra": expected NAME=LOCATION/],
+        [["preflight", APP, "--network", "bridge"], /`network` is "bridge": expected one of "default", "host", "none"/],
+        [["preflight", APP, "--add-host", "db"], /`addHosts\[0\]` is "db": expected host:ip/],
+        [["preflight", APP, "--bake-file", "plan.json"], /expected no <context> with --bake-file, got \[".*app"\]/],
     ];
     for (const [argv, message] of usage) {
         it(`exits 2 on ${JSON.stringify(argv)}`, async () => {
             const { code, out, err } = await run(argv);
             assert.strictEqual(code, 2);
             assert.match(`${out}${err}`, message);
+            assert.ok(!`${out}${err}`.includes("hunter2"), "a secret's value is never printed");
         });
     }
 });
