@@ -4,15 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./builder";
-import {
-    defaultRepositoryName,
-    lifecyclePolicy,
-    mutableTagFilters,
-    parseRepositoryUrl,
-    repositoryArnFromUrl,
-    repositoryNameProblem,
-    tagMutabilityProblem,
-} from "./ecr";
+import { mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, SIGNATURE_TAG_PREFIX } from "./ecr";
 import { pullPrincipalProblem, repositoryPullPolicy } from "./ecrPolicy";
 import { InputProblems, show } from "./errors";
 import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
@@ -31,6 +23,7 @@ import {
     toBakeFile,
 } from "./plan";
 import { archOf, parsePlatform } from "./platform";
+import { createRepository, existingRepository, repositoryUrlReason } from "./repository";
 import { PROVENANCE_PREDICATE_TYPE } from "./signing";
 
 /** Lifecycle settings of the ECR repository MultiArchImage creates. */
@@ -284,7 +277,6 @@ export interface MultiArchImageArgs {
     signing?: ImageSigningArgs;
 }
 
-const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
 /** A manifest digest, as it ends a ref `<repo>[:<tag>]@sha256:…`. */
 const TRAILING_DIGEST = /@(sha256:[0-9a-f]{64})$/;
 /** The builder each MultiArchImage created, kept out of its fields (see `builder`). */
@@ -329,69 +321,22 @@ export class MultiArchImage extends pulumi.ComponentResource {
         const spec = validate(name, args ?? ({} as MultiArchImageArgs));
         this.platforms = spec.platforms;
 
-        let registryId: pulumi.Input<string> | undefined;
-        let region: pulumi.Input<string> | undefined;
-        if (args.repositoryUrl === undefined) {
-            const settings = args.repository ?? {};
-            // Without forceDelete the repository outlives the stack: its Delete would fail
-            // on the images and cache it still holds and leave destroy half-way.
-            const retain: pulumi.CustomResourceOptions = settings.forceDelete === true ? {} : { retainOnDelete: true };
-            const repository = new aws.ecr.Repository(
-                `${name}-repo`,
-                {
-                    name: settings.name ?? defaultRepositoryName(pulumi.getProject(), pulumi.getStack(), name),
-                    forceDelete: settings.forceDelete ?? false,
-                    imageScanningConfiguration: { scanOnPush: settings.scanOnPush ?? true },
-                    imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
-                    imageTagMutabilityExclusionFilters: mutableTagFilters(spec.tag),
-                    encryptionConfigurations: [
-                        settings.kmsKeyArn === undefined ? { encryptionType: "AES256" } : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn },
-                    ],
-                },
-                { parent: this, ...retain },
+        const target =
+            args.repositoryUrl === undefined
+                ? createRepository(name, args.repository ?? {}, mutableTagFilters(spec.tag), this)
+                : existingRepository(args.repositoryUrl, spec.tag, (url) => movingTags(spec, url, args.signing !== undefined), this);
+        if (target.repository !== undefined && args.pullPrincipals !== undefined && args.pullPrincipals.length > 0) {
+            new aws.ecr.RepositoryPolicy(
+                `${name}-pull-policy`,
+                { repository: target.repository.name, policy: pulumi.all(args.pullPrincipals).apply(repositoryPullPolicy) },
+                // Kept with the repository: other accounts' hosts may pin its images.
+                { parent: this, ...target.retain },
             );
-            new aws.ecr.LifecyclePolicy(
-                `${name}-lifecycle`,
-                {
-                    repository: repository.name,
-                    policy: lifecyclePolicy(settings.lifecycle?.untaggedExpiryDays ?? DEFAULT_UNTAGGED_EXPIRY_DAYS),
-                },
-                { parent: this, ...retain },
-            );
-            if (args.pullPrincipals !== undefined && args.pullPrincipals.length > 0) {
-                new aws.ecr.RepositoryPolicy(
-                    `${name}-pull-policy`,
-                    { repository: repository.name, policy: pulumi.all(args.pullPrincipals).apply(repositoryPullPolicy) },
-                    // Kept with the repository: other accounts' hosts may pin its images.
-                    { parent: this, ...retain },
-                );
-            }
-            this.repository = repository;
-            this.repositoryUrl = repository.repositoryUrl;
-            this.repositoryArn = repository.arn;
-            registryId = repository.registryId;
-        } else {
-            const existing = pulumi.output(args.repositoryUrl).apply((url) => {
-                const parsed = parseRepositoryUrl(url);
-                if (!parsed) {
-                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: repositoryUrlReason(url) });
-                }
-                return { url, ...parsed };
-            });
-            const described = aws.ecr.getRepositoryOutput({ name: existing.name, registryId: existing.registryId, region: existing.region }, { parent: this });
-            // Every image depends on the URL, so a repository that would refuse the moving
-            // tags stops the preview before anything is built or pushed.
-            this.repositoryUrl = pulumi.all([existing, described]).apply(([r, d]) => {
-                const problem = tagMutabilityProblem(r.name, d, spec.tag, movingTags(spec, r.url));
-                if (problem) {
-                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: `\`repositoryUrl\` is ${show(r.url)}: ${problem}` });
-                }
-                return r.url;
-            });
-            this.repositoryArn = existing.apply((r) => repositoryArnFromUrl(r.url)!);
-            registryId = existing.registryId;
-            region = existing.region;
         }
+        this.repository = target.repository;
+        this.repositoryUrl = target.url;
+        this.repositoryArn = target.arn;
+        const { registryId, region } = target;
 
         const token = aws.ecr.getAuthorizationTokenOutput({ registryId, region }, { parent: this });
         const registry = {
@@ -550,11 +495,16 @@ function indexDigestOf(ref: string, resource: pulumi.Resource): string {
     return pulumi.unknown as unknown as string;
 }
 
-/** Every tag a `pulumi up` moves to the new build: the index's, each platform's and each cache's. */
-function movingTags(spec: BuildSpec, repositoryUrl: string): string[] {
+/**
+ * Every tag a `pulumi up` moves to the new build: the index's, each platform's and each
+ * cache's, and with signing a signature's (cosign rewrites `sha256-<digest>.sig` when it
+ * adds a signature to a digest already signed).
+ */
+function movingTags(spec: BuildSpec, repositoryUrl: string, signed: boolean): string[] {
     const builds = platformBuilds(spec, repositoryUrl);
     const refs = [indexTag(spec, repositoryUrl), ...builds.map((b) => b.imageTag), ...builds.flatMap((b) => (b.cacheRef ? [b.cacheRef] : []))];
-    return refs.map((ref) => ref.slice(repositoryUrl.length + 1));
+    const tags = refs.map((ref) => ref.slice(repositoryUrl.length + 1));
+    return signed ? [...tags, `${SIGNATURE_TAG_PREFIX}${"0".repeat(64)}.sig`] : tags;
 }
 
 /** The build context, with the named contexts in docker-build's form when there are any. */
@@ -591,10 +541,6 @@ function pushed(annotations: MultiArchImageArgs["annotations"]): Pick<dockerbuil
 /** A platform as a resource-name suffix: `linux/amd64` → `amd64`. */
 function platformSuffix(platform: string): string {
     return platform.split("/").slice(1).join("-");
-}
-
-function repositoryUrlReason(url: unknown): string {
-    return `\`repositoryUrl\` is ${show(url)}: expected the URL of an ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<name>, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api"`;
 }
 
 /** Checks every plain argument and throws all problems together, before any child exists. */

@@ -3,19 +3,12 @@
 // outputs of a MultiArchImage so a VmDeployment runs it as it is.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    defaultRepositoryName,
-    lifecyclePolicy,
-    parseRepositoryUrl,
-    repositoryArnFromUrl,
-    repositoryNameProblem,
-    TAG_PATTERN,
-    tagMutabilityProblem,
-} from "./ecr";
+import { parseRepositoryUrl, repositoryNameProblem, TAG_PATTERN } from "./ecr";
 import { InputProblems, show } from "./errors";
 import type { EcrRepositoryArgs } from "./multiArchImage";
 import { normalisePlatforms, parsePlatform } from "./platform";
 import * as promote from "./promote";
+import { createRepository, existingRepository, repositoryUrlReason } from "./repository";
 import { formatImageReference, ImageReference, parseImageReference, RegistryClient, ResolvedImage } from "./registry";
 
 /**
@@ -120,7 +113,6 @@ export interface PromotedImageArgs {
 export type SourceResolver = (reference: string, login: promote.RegistryLogin | undefined) => Promise<ResolvedImage>;
 
 const DEFAULT_TAG = "latest";
-const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
 const DEFAULT_PROMOTED_PLATFORMS = ["linux/amd64", "linux/arm64"];
 
 const readFromRegistry: SourceResolver = (reference, login) => new RegistryClient(login === undefined ? {} : { auth: login }).resolveImage(reference);
@@ -335,64 +327,18 @@ export class PromotedImage extends pulumi.ComponentResource {
         const plan = validate(name, args);
         this.platforms = plan.platforms;
 
-        let registryId: pulumi.Input<string> | undefined;
-        let region: pulumi.Input<string> | undefined;
-        if (args.repositoryUrl === undefined) {
-            const settings = args.repository ?? {};
-            // As MultiArchImage's: without forceDelete, destroy leaves the repository and
-            // the images production runs.
-            const retain: pulumi.CustomResourceOptions = settings.forceDelete === true ? {} : { retainOnDelete: true };
-            const repository = new aws.ecr.Repository(
-                `${name}-repo`,
-                {
-                    name: settings.name ?? defaultRepositoryName(pulumi.getProject(), pulumi.getStack(), name),
-                    forceDelete: settings.forceDelete ?? false,
-                    imageScanningConfiguration: { scanOnPush: settings.scanOnPush ?? true },
-                    // Only the moving tag is mutable; the platform manifests under it are
-                    // untagged but cannot be deleted, by hand or by the lifecycle policy,
-                    // while an index refers to them (ECR's ImageReferencedByManifestList).
-                    imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
-                    imageTagMutabilityExclusionFilters: [{ filter: plan.tag, filterType: "WILDCARD" }],
-                    encryptionConfigurations: [
-                        settings.kmsKeyArn === undefined ? { encryptionType: "AES256" } : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn },
-                    ],
-                },
-                { parent: this, ...retain },
-            );
-            new aws.ecr.LifecyclePolicy(
-                `${name}-lifecycle`,
-                {
-                    repository: repository.name,
-                    policy: lifecyclePolicy(settings.lifecycle?.untaggedExpiryDays ?? DEFAULT_UNTAGGED_EXPIRY_DAYS),
-                },
-                { parent: this, ...retain },
-            );
-            this.repository = repository;
-            this.repositoryUrl = repository.repositoryUrl;
-            this.repositoryArn = repository.arn;
-            registryId = repository.registryId;
-        } else {
-            const existing = pulumi.output(args.repositoryUrl).apply((url) => {
-                const parsed = parseRepositoryUrl(url);
-                if (!parsed) {
-                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: repositoryUrlReason(url) });
-                }
-                return { url, ...parsed };
-            });
-            const described = aws.ecr.getRepositoryOutput({ name: existing.name, registryId: existing.registryId, region: existing.region }, { parent: this });
-            // buildx writes each manifest under the tag before the index: a repository that
-            // refuses to move the tag stops the preview, before anything is copied.
-            this.repositoryUrl = pulumi.all([existing, described]).apply(([r, d]) => {
-                const problem = tagMutabilityProblem(r.name, d, plan.tag, [plan.tag]);
-                if (problem) {
-                    throw new pulumi.InputPropertyError({ propertyPath: "repositoryUrl", reason: `\`repositoryUrl\` is ${show(r.url)}: ${problem}` });
-                }
-                return r.url;
-            });
-            this.repositoryArn = existing.apply((r) => repositoryArnFromUrl(r.url)!);
-            registryId = existing.registryId;
-            region = existing.region;
-        }
+        // Only the moving tag is mutable; the platform manifests under it are untagged but
+        // cannot be deleted, by hand or by the lifecycle policy, while an index refers to
+        // them (ECR's ImageReferencedByManifestList). buildx writes each manifest under the
+        // tag before the index, so an existing repository must let the tag move.
+        const target =
+            args.repositoryUrl === undefined
+                ? createRepository(name, args.repository ?? {}, [{ filter: plan.tag, filterType: "WILDCARD" }], this)
+                : existingRepository(args.repositoryUrl, plan.tag, () => [plan.tag], this);
+        this.repository = target.repository;
+        this.repositoryUrl = target.url;
+        this.repositoryArn = target.arn;
+        const { registryId, region } = target;
 
         const destinationToken = aws.ecr.getAuthorizationTokenOutput({ registryId, region }, { parent: this });
         const destinationLogin = pulumi.all([this.repositoryUrl, destinationToken.userName, destinationToken.password]).apply(([url, username, password]) => ({
@@ -486,10 +432,6 @@ function registryOf(reference: string | undefined): string {
         throw new pulumi.InputPropertyError({ propertyPath: "platformRefs", reason: "`platformRefs` is empty: expected at least one platform → ref" });
     }
     return parseImageReference(reference).registry;
-}
-
-function repositoryUrlReason(url: unknown): string {
-    return `\`repositoryUrl\` is ${show(url)}: expected the URL of an ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<name>, e.g. "210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/api"`;
 }
 
 function isPlainString(value: unknown): value is string {

@@ -528,6 +528,18 @@ describe("MultiArchImage", () => {
             );
         });
 
+        it("counts cosign's signature tags among the moving tags when it signs", async () => {
+            const filters = ["latest", "latest-*", "cache-*"].map((filter) => ({ filter, filterType: "WILDCARD" }));
+            await resetMocks({
+                dryRun: true,
+                calls: describing({ imageTagMutability: "IMMUTABLE_WITH_EXCLUSION", imageTagMutabilityExclusionFilters: filters }),
+            });
+            const signing = { privateKey: pulumi.secret("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"), password: pulumi.secret("pw") };
+            const error = await failureOf(new MultiArchImage("api", { context: CONTEXT, builderName: "shared", repositoryUrl: url, signing }));
+            assert.match(error.reason, /so ECR would refuse to move the tags "sha256-0{64}\.sig",/);
+            assert.match(error.reason, /make them mutable with the exclusion filters "sha256-\*"/);
+        });
+
         it("names the exclusion filters that keep moving tags immutable in a mutable repository", async () => {
             await resetMocks({
                 dryRun: true,

@@ -256,7 +256,7 @@ describe("PromotedImage", () => {
                 '  - `platforms[1]` is "linux/amd64": duplicates [0] (both are linux/amd64); list each platform once',
                 '  - `tag` is "v1 beta": expected an image tag: letters, digits, _ . - (not first), at most 128 characters (ECR\'s rule), e.g. "prod"',
                 '  - `repository` and `repositoryUrl` are both given ("docker.io/team/api"): give `repository` to create a repository, or `repositoryUrl` to copy into an existing one, not both',
-                '  - `repositoryUrl` is "docker.io/team/api": expected the URL of an ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<name>, e.g. "210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/api"',
+                '  - `repositoryUrl` is "docker.io/team/api": expected the URL of an ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<name>, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api"',
             ].join("\n") +
                 '\n  - `repository.name` is "Team/API": ' +
                 'expected 2 to 256 characters of lowercase letters, digits and . _ - separators, with / between namespaces (ECR\'s rule), e.g. "team/api"',
