@@ -314,8 +314,16 @@ export function platformBuilds(spec: BuildSpec, repositoryUrl: string): Platform
     });
 }
 
+/** One platform's extra caches, beside its own registry cache. */
+export interface PlatformCaches {
+    /** The caches its build reads, each scoped to the platform. */
+    cacheFrom: CacheFromArgs[];
+    /** The caches its build writes, each scoped to the platform. */
+    cacheTo: CacheToArgs[];
+}
+
 /** The extra caches (`cacheFrom`, `cacheTo`) of one platform, each scoped to it; they never depend on the repository. */
-export function extraCaches(spec: BuildSpec, arch: string): { cacheFrom: CacheFromArgs[]; cacheTo: CacheToArgs[] } {
+export function extraCaches(spec: BuildSpec, arch: string): PlatformCaches {
     return { cacheFrom: spec.cacheFrom.map((c) => forPlatform(c, arch)), cacheTo: spec.cacheTo.map((c) => forPlatform(c, arch)) };
 }
 

@@ -109,7 +109,11 @@ export interface PromotedImageArgs {
     sourceCredentials?: pulumi.Input<SourceCredentials>;
 }
 
-/** Reads an image from a registry; the seam unit tests replace. */
+/**
+ * Reads an image from a registry; the seam unit tests replace.
+ *
+ * @internal
+ */
 export type SourceResolver = (reference: string, login: promote.RegistryLogin | undefined) => Promise<ResolvedImage>;
 
 const DEFAULT_TAG = "latest";
@@ -148,6 +152,8 @@ function loginFor(registry: string, logins: promote.RegistryLogin[]): promote.Re
  * `platforms` is in the source, and the registry serves exactly the digests given (the
  * client hashes each manifest it reads). Throws one error listing every problem, before
  * anything is copied or tagged.
+ *
+ * @internal
  */
 export async function planCopy(
     source: PromotionSource,

@@ -448,6 +448,14 @@ export function selectPlatformManifests(index: ImageIndex, source = "the index")
     return byPlatform;
 }
 
+/** A manifest body that `validateManifest` accepted. */
+export interface ValidatedManifest {
+    /** Its media type: an image index (or manifest list) or an image manifest. */
+    mediaType: string;
+    /** The parsed body, with the fields this client reads checked. */
+    json: ImageIndex | ImageManifest;
+}
+
 /**
  * Checks that a manifest body is a well-formed image index or image manifest of an
  * accepted media type, and returns it parsed. Its media type is its `mediaType` field,
@@ -468,7 +476,7 @@ export function selectPlatformManifests(index: ImageIndex, source = "the index")
  * visited, so no document within `maxBodyBytes` costs more than one pass over its bytes
  * and one `JSON.parse` of a shallow document.
  */
-export function validateManifest(body: Buffer, contentType: string, what: string): { mediaType: string; json: ImageIndex | ImageManifest } {
+export function validateManifest(body: Buffer, contentType: string, what: string): ValidatedManifest {
     if (nestingDepth(body, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) {
         throw new RegistryError(
             "protocol",
