@@ -332,6 +332,8 @@ export interface SignatureCheckArgs {
     requirement: SignatureRequirement;
     /** Credentials of the registry the image is in. */
     registry?: pulumi.Input<{ address: pulumi.Input<string>; username: pulumi.Input<string>; password: pulumi.Input<string> }>;
+    /** Credentials of the registries, as a list (kept secret whole); instead of `registry`, empty for anonymous access. */
+    registries?: pulumi.Input<signing.RegistryCredentials[]>;
     /** Who asks, for messages: `VmDeployment "api"`. */
     context: string;
 }
@@ -357,7 +359,11 @@ export class SignatureCheck extends pulumi.dynamic.Resource {
                 publicKey: args.requirement.publicKey,
                 kmsKeyArn: args.requirement.kmsKeyArn,
                 registries:
-                    registry === undefined ? [] : [{ address: registry.address, username: registry.username, password: pulumi.secret(registry.password) }],
+                    args.registries !== undefined
+                        ? pulumi.secret(args.registries)
+                        : registry === undefined
+                          ? []
+                          : [{ address: registry.address, username: registry.username, password: pulumi.secret(registry.password) }],
                 context: args.context,
                 key: undefined,
             },

@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { canonical, DockerRunner, runDocker } from "./buildx";
 import { selectPlatformManifests } from "./registry";
+import { runCosign } from "./signing";
 
 /** Credentials for one registry, as `docker login` would store them. */
 export interface RegistryLogin {
@@ -33,6 +34,12 @@ export interface CopySpec {
     platformDigests: Record<string, string>;
     /** The index's digest, when `sources` is one index, copied byte for byte. */
     indexDigest?: string;
+    /**
+     * Source images by digest whose cosign signatures are copied along, when a signature
+     * was required: each one's `sha256-<hex>.sig` manifest goes to the destination
+     * repository under the same tag.
+     */
+    signatures?: string[];
 }
 
 /** What the destination serves after a copy. */
@@ -156,6 +163,37 @@ function repositoryOf(destination: string): string {
  * their digests compared. Nothing is ever deleted at the destination.
  */
 export async function copyImage(spec: CopySpec, logins: RegistryLogin[], run: DockerRunner = runDocker): Promise<CopyResult> {
+    const result = await copyManifests(spec, logins, run);
+    await copySignatures(spec, logins);
+    return result;
+}
+
+/**
+ * `cosign copy --only=sig <source>@<digest> <destination repository>`: copies the
+ * signature manifest (`sha256-<hex>.sig`) of each of `spec.signatures` to the
+ * destination repository, with the same logins in cosign's own throwaway DOCKER_CONFIG
+ * (`runCosign`). cosign also tags the signed digest itself as `sha256-<hex>` there (the
+ * same manifest, already copied), and without `--force` it leaves a signature tag that
+ * already exists at the destination as it is: nothing at the destination is replaced or
+ * deleted.
+ */
+export function cosignCopyArgv(source: string, destination: string): string[] {
+    return ["copy", "--only=sig", source, repositoryOf(destination)];
+}
+
+async function copySignatures(spec: CopySpec, logins: RegistryLogin[]): Promise<void> {
+    const registries = logins.map((l) => ({ address: l.registry, username: l.username, password: l.password }));
+    for (const source of spec.signatures ?? []) {
+        const result = await runCosign(cosignCopyArgv(source, spec.destination), {}, registries);
+        if (result.code !== 0) {
+            throw new Error(
+                `copied ${spec.sources.join(", ")} to ${spec.destination}, but copying the signature of ${source} failed (cosign exited ${result.code}): ${result.stderr.trim()}\nA VmDeployment that requires a signature will refuse ${repositoryOf(spec.destination)} until \`pulumi up\` copies it`,
+            );
+        }
+    }
+}
+
+async function copyManifests(spec: CopySpec, logins: RegistryLogin[], run: DockerRunner): Promise<CopyResult> {
     return withDockerConfig(logins, async (env) => {
         const before = await readServed(spec.destination, env, run);
         if (before !== undefined && servedDifferences(spec, before).length === 0) {

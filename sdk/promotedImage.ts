@@ -3,8 +3,9 @@
 // outputs of a MultiArchImage so a VmDeployment runs it as it is.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { parseRepositoryUrl, repositoryNameProblem, TAG_PATTERN } from "./ecr";
+import { parseRepositoryUrl, repositoryNameProblem, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "./ecr";
 import { InputProblems, show } from "./errors";
+import { requirementProblems, SignatureCheck, SignatureRequirement } from "./imageSignature";
 import type { EcrRepositoryArgs } from "./multiArchImage";
 import { normalisePlatforms, parsePlatform } from "./platform";
 import * as promote from "./promote";
@@ -107,6 +108,19 @@ export interface PromotedImageArgs {
      * anonymous access otherwise.
      */
     sourceCredentials?: pulumi.Input<SourceCredentials>;
+    /**
+     * The key every source digest's signature must verify with before anything is copied.
+     *
+     * Each platform's manifest (and the index, when `image` or `indexRef` is given) is
+     * checked with `cosign verify` at the source during `pulumi up`; when one does not
+     * verify, the `up` fails there and nothing is copied or tagged at the destination.
+     * The verified signatures (`sha256-<hex>.sig`) are then copied to the destination
+     * repository, so a VmDeployment with `requireSignature` there verifies the promoted
+     * digests; a repository this component creates lets `sha256-*` tags move, and an
+     * existing one must. Defaults to no check, and no signature is copied. Equivalent to
+     * `cosign verify --key …` then `cosign copy --only=sig`.
+     */
+    requireSignature?: SignatureRequirement;
 }
 
 /**
@@ -337,10 +351,13 @@ export class PromotedImage extends pulumi.ComponentResource {
         // cannot be deleted, by hand or by the lifecycle policy, while an index refers to
         // them (ECR's ImageReferencedByManifestList). buildx writes each manifest under the
         // tag before the index, so an existing repository must let the tag move.
+        // With `requireSignature`, cosign's signature tags (`sha256-<hex>.sig`) move too.
+        const signed = args.requireSignature !== undefined;
+        const movingFilters = [plan.tag, ...(signed ? [`${SIGNATURE_TAG_PREFIX}*`] : [])].map((filter) => ({ filter, filterType: "WILDCARD" }));
         const target =
             args.repositoryUrl === undefined
-                ? createRepository(name, args.repository ?? {}, [{ filter: plan.tag, filterType: "WILDCARD" }], this)
-                : existingRepository(args.repositoryUrl, plan.tag, () => [plan.tag], this);
+                ? createRepository(name, args.repository ?? {}, movingFilters, this)
+                : existingRepository(args.repositoryUrl, plan.tag, () => [plan.tag, ...(signed ? [`${SIGNATURE_TAG_PREFIX}${"0".repeat(64)}.sig`] : [])], this);
         this.repository = target.repository;
         this.repositoryUrl = target.url;
         this.repositoryArn = target.arn;
@@ -384,16 +401,43 @@ export class PromotedImage extends pulumi.ComponentResource {
             pulumi
                 .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs), this.repositoryUrl, logins])
                 .apply(([indexRef, platformRefs, url, resolvedLogins]) =>
-                    planCopy({ indexRef, platformRefs }, plan.platforms, `${url}:${plan.tag}`, resolvedLogins).catch((error: Error) => {
-                        const denied = /authentication failed/.test(error.message)
-                            ? "; an ECR source must grant this account pull (the build's MultiArchImage `pullPrincipals`)"
-                            : "";
-                        throw new Error(`PromotedImage "${name}": ${error.message}${denied}`);
-                    }),
+                    planCopy({ indexRef, platformRefs }, plan.platforms, `${url}:${plan.tag}`, resolvedLogins)
+                        .then((planned) => (signed ? { ...planned, signatures: signedSources(planned, plan.platforms) } : planned))
+                        .catch((error: Error) => {
+                            const denied = /authentication failed/.test(error.message)
+                                ? "; an ECR source must grant this account pull (the build's MultiArchImage `pullPrincipals`)"
+                                : "";
+                            throw new Error(`PromotedImage "${name}": ${error.message}${denied}`);
+                        }),
                 ),
         );
 
-        const copy = new PromotionCopy(`${name}-copy`, { spec, logins }, { parent: this });
+        // One check per source digest the copy tags (each platform's, and the index's when
+        // it is copied byte for byte): the copy waits for every one, so a digest whose
+        // signature does not verify stops the `up` before anything reaches the destination.
+        const checks: SignatureCheck[] = [];
+        if (args.requireSignature !== undefined) {
+            const requirement = args.requireSignature;
+            const sourceRegistries = pulumi
+                .all([sourceLogin])
+                .apply(([login]) => (login === undefined ? [] : [{ address: login.registry, username: login.username, password: login.password }]));
+            const keys = [...plan.platforms, ...(source.indexRef !== undefined ? ["index"] : [])];
+            for (const key of keys) {
+                const ref = spec.apply((s) => {
+                    const refs = signedSources(s, plan.platforms);
+                    return key === "index" ? refs[refs.length - 1] : refs[plan.platforms.indexOf(key)];
+                });
+                checks.push(
+                    new SignatureCheck(
+                        `${name}-signature-check-${key.replace(/\//g, "-")}`,
+                        { ref, requirement, registries: sourceRegistries, context: `PromotedImage "${name}"` },
+                        { parent: this },
+                    ),
+                );
+            }
+        }
+
+        const copy = new PromotionCopy(`${name}-copy`, { spec, logins }, { parent: this, dependsOn: checks });
 
         this.platformDigests = copy.platformDigests.apply((digests) => Object.fromEntries(plan.platforms.map((p) => [p, digests[p]])));
         this.platformRefs = pulumi
@@ -431,6 +475,19 @@ export class PromotedImage extends pulumi.ComponentResource {
         }
         return this.platformRefs.apply((refs) => refs[parsed.platform]);
     }
+}
+
+/**
+ * The source digests a copy tags, `<repository>@sha256:…`: each platform's, in the order
+ * of `platforms`, then the index's when the index is copied byte for byte.
+ */
+export function signedSources(spec: promote.CopySpec, platforms: string[]): string[] {
+    const repository = (ref: string) => ref.slice(0, ref.indexOf("@"));
+    if (spec.indexDigest !== undefined) {
+        const index = spec.sources[0];
+        return [...platforms.map((p) => `${repository(index)}@${spec.platformDigests[p]}`), index];
+    }
+    return platforms.map((p, i) => `${repository(spec.sources[i])}@${spec.platformDigests[p]}`);
 }
 
 function registryOf(reference: string | undefined): string {
@@ -541,6 +598,7 @@ function validate(name: string, args: PromotedImageArgs): Plan {
     if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) {
         problems.invalid("repository.lifecycle.untaggedExpiryDays", days, "expected a whole number of days from 1 to 3650");
     }
+    requirementProblems(args.requireSignature, problems);
     problems.throwIfAny("PromotedImage", name);
     return { platforms, tag };
 }
