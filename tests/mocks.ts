@@ -30,6 +30,8 @@ export interface RegisteredOptions {
     ignoreChanges: string[];
     /** `replaceOnChanges`. */
     replaceOnChanges: string[];
+    /** The URNs of the resources the registration depends on (`dependsOn` and the inputs' resources). */
+    dependencies?: string[];
 }
 
 /** The RegisterResourceRequest accessors the options are read from (runtime/proto/resource_pb). */
@@ -43,6 +45,7 @@ interface RegisterResourceRequest {
     getDeletebeforereplace(): boolean;
     getIgnorechangesList(): string[];
     getReplaceonchangesList(): string[];
+    getDependenciesList(): string[];
 }
 
 /** A provider function the program called (an "invoke"), as the engine saw it. */
@@ -257,6 +260,7 @@ export async function resetMocks(options: MockOptions = {}): Promise<void> {
             deleteBeforeReplace: req.getDeletebeforereplace(),
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
+            dependencies: req.getDependenciesList(),
         });
         return registerResource(req, callback);
     };

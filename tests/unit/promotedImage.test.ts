@@ -63,12 +63,15 @@ const buildRegistry: SourceResolver = async (reference) => {
 async function mockEngine(): Promise<void> {
     await resetMocks({
         resources: {
-            [DYNAMIC]: ({ inputs }) => ({
-                ...inputs,
-                indexDigest: inputs.spec.indexDigest ?? fakeDigest("new index"),
-                platformDigests: inputs.spec.platformDigests,
-                copied: true,
-            }),
+            [DYNAMIC]: ({ inputs }) =>
+                inputs.spec === undefined
+                    ? { ...inputs, key: "a key" }
+                    : {
+                          ...inputs,
+                          indexDigest: inputs.spec.indexDigest ?? fakeDigest("new index"),
+                          platformDigests: inputs.spec.platformDigests,
+                          copied: true,
+                      },
         },
     });
 }
@@ -263,6 +266,85 @@ describe("PromotedImage", () => {
         );
         assert.strictEqual(registered(REPOSITORY).length, 0);
         assert.match(errorOf(() => new PromotedImage("api", {})).message, /none of `image`, `indexRef` and `platformRefs` is given/);
+    });
+
+    describe("requireSignature", () => {
+        const PUBLIC_KEY = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
+        const KMS_ARN = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+        it("verifies every source digest the copy tags, and the copy waits for every check and carries their signatures", async () => {
+            const promoted = await promote({ indexRef: INDEX_REF, tag: "prod", requireSignature: { publicKey: PUBLIC_KEY } });
+            const checks = registered(DYNAMIC).filter((r) => r.name.startsWith("api-signature-check"));
+            assert.deepStrictEqual(
+                checks.map((c) => [c.name, c.inputs.ref, c.inputs.publicKey, c.inputs.context]),
+                [
+                    ["api-signature-check-linux-amd64", `${BUILD_REPO}@${DIGESTS["linux/amd64"]}`, PUBLIC_KEY, 'PromotedImage "api"'],
+                    ["api-signature-check-linux-arm64", `${BUILD_REPO}@${DIGESTS["linux/arm64"]}`, PUBLIC_KEY, 'PromotedImage "api"'],
+                    ["api-signature-check-index", `${BUILD_REPO}@${INDEX_DIGEST}`, PUBLIC_KEY, 'PromotedImage "api"'],
+                ],
+            );
+            for (const check of checks) {
+                assert.strictEqual(check.inputs.kmsKeyArn, undefined);
+                // The source's credentials: the destination account's token for the build's ECR registry, secret.
+                assert.deepStrictEqual(reveal(check.inputs.registries), [{ address: BUILD_REGISTRY, username: "AWS", password: ECR_PASSWORD }]);
+                assert.ok(isSecretInput(check.inputs.registries));
+            }
+            const copy = theOne(DYNAMIC, "api-copy");
+            assert.deepStrictEqual(
+                (copy.options.dependencies ?? [])
+                    .map((urn) => urn.slice(urn.lastIndexOf("::") + 2))
+                    .filter((n) => n.includes("signature-check"))
+                    .sort(),
+                ["api-signature-check-index", "api-signature-check-linux-amd64", "api-signature-check-linux-arm64"],
+            );
+            assert.deepStrictEqual(reveal(copy.inputs.spec).signatures, [
+                `${BUILD_REPO}@${DIGESTS["linux/amd64"]}`,
+                `${BUILD_REPO}@${DIGESTS["linux/arm64"]}`,
+                `${BUILD_REPO}@${INDEX_DIGEST}`,
+            ]);
+            assert.ok(!JSON.stringify(reveal(copy.inputs.spec)).includes(ECR_PASSWORD), "the spec holds no credential");
+            assert.deepStrictEqual(theOne(REPOSITORY, "api-repo").inputs.imageTagMutabilityExclusionFilters, [
+                { filter: "prod", filterType: "WILDCARD" },
+                { filter: "sha256-*", filterType: "WILDCARD" },
+            ]);
+            assert.strictEqual(await promiseOf(promoted.indexRef), `${DEST_REPO}:prod@${INDEX_DIGEST}`);
+        });
+
+        it("checks only the platform digests when a new index is made, with a KMS key", async () => {
+            await promote({ platformRefs: PLATFORM_REFS, platforms: ["linux/arm64"], requireSignature: { kmsKeyArn: KMS_ARN } });
+            const checks = registered(DYNAMIC).filter((r) => r.name.startsWith("api-signature-check"));
+            assert.deepStrictEqual(
+                checks.map((c) => [c.name, c.inputs.ref, c.inputs.kmsKeyArn, c.inputs.publicKey]),
+                [["api-signature-check-linux-arm64", PLATFORM_REFS["linux/arm64"], KMS_ARN, undefined]],
+            );
+            assert.deepStrictEqual(reveal(theOne(DYNAMIC, "api-copy").inputs.spec).signatures, [PLATFORM_REFS["linux/arm64"]]);
+        });
+
+        it("adds no check and copies no signature without it", async () => {
+            await promote({ indexRef: INDEX_REF, tag: "prod" });
+            assert.deepStrictEqual(
+                registered(DYNAMIC).map((r) => r.name),
+                ["api-copy"],
+            );
+            assert.strictEqual(reveal(theOne(DYNAMIC, "api-copy").inputs.spec).signatures, undefined);
+            assert.ok(!(theOne(DYNAMIC, "api-copy").options.dependencies ?? []).some((urn) => urn.includes("signature-check")));
+        });
+
+        it("refuses a requirement without exactly one valid key, before anything is created", async () => {
+            for (const [requirement, expected] of [
+                [{}, /`requireSignature` needs exactly one key/],
+                [{ publicKey: PUBLIC_KEY, kmsKeyArn: KMS_ARN }, /`requireSignature` needs exactly one key/],
+                [{ publicKey: "nope" }, /`requireSignature.publicKey` is "nope": expected a PEM public key/],
+                [{ kmsKeyArn: "arn:aws:kms:x" }, /`requireSignature.kmsKeyArn` is "arn:aws:kms:x": expected a KMS key ARN/],
+            ] as const) {
+                await mockEngine();
+                const error = errorOf(() => new PromotedImage("api", { indexRef: INDEX_REF, requireSignature: requirement as never }));
+                assert.match(error.message, expected);
+                assert.match(error.message, /PromotedImage "api"/);
+                assert.strictEqual(registered(REPOSITORY).length, 0);
+                assert.strictEqual(registered(DYNAMIC).length, 0);
+            }
+        });
     });
 });
 
