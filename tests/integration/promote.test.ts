@@ -12,8 +12,10 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { preflight } from "../../sdk/preflight";
+import { checkProvider } from "../../sdk/imageSignature";
 import { CopySpec, RegistryLogin, copyImage } from "../../sdk/promote";
-import { PromotedImage, planCopy, useSourceResolver } from "../../sdk/promotedImage";
+import { PromotedImage, planCopy, signedSources, useSourceResolver } from "../../sdk/promotedImage";
+import { signImages } from "../../sdk/signing";
 import { RegistryClient } from "../../sdk/registry";
 import { fakeDigest, registered, resetMocks, settle } from "../mocks";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "./stack";
@@ -266,4 +268,70 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
         );
         await assert.rejects(destinationClient.resolveImage(destination), /not found/);
     });
+
+    it("with requireSignature: refuses an unsigned source digest before anything is tagged, and carries verified signatures to the destination", async () => {
+        const keyDir = path.join(work, "key");
+        fs.mkdirSync(keyDir);
+        const password = "integration-key-password";
+        const generated = await cli("cosign", ["generate-key-pair"], { ...process.env, COSIGN_PASSWORD: password }, keyDir);
+        assert.strictEqual(generated.code, 0, generated.stderr);
+        const publicKey = fs.readFileSync(path.join(keyDir, "cosign.pub"), "utf8");
+        const privateKey = fs.readFileSync(path.join(keyDir, "cosign.key"), "utf8");
+
+        const destinationRepository = `multiarch-test/${uniqueName("promoted-signed")}`;
+        const destination = `${AUTH_REGISTRY}/${destinationRepository}:prod`;
+        const logins = loginsFor(AUTH_REGISTRY);
+        const planned = await planCopy({ indexRef: built.indexRef }, PLATFORMS, destination, logins);
+        const spec: CopySpec = { ...planned, signatures: signedSources(planned, PLATFORMS) };
+        assert.deepStrictEqual(spec.signatures, [
+            `${built.repository}@${built.platforms["linux/amd64"]}`,
+            `${built.repository}@${built.platforms["linux/arm64"]}`,
+            `${built.repository}@${built.indexDigest}`,
+        ]);
+        // The checks PromotedImage's copy depends on, as the provider runs them: the
+        // source (anonymous) is not signed yet, so each refuses, and nothing was copied.
+        const check = (ref: string) => checkProvider.create!({ ref, publicKey, registries: [], context: 'PromotedImage "api"' });
+        for (const ref of spec.signatures!) {
+            await assert.rejects(check(ref), (error: Error) => {
+                assert.match(error.message, /PromotedImage "api"/);
+                assert.ok(error.message.includes(ref.split("@")[1]), error.message);
+                return true;
+            });
+        }
+        await assert.rejects(destinationClient.resolveImage(destination), /not found/, "nothing is tagged at the destination");
+
+        // Signed at the source, every check passes, and the provider copies image and signatures.
+        await signImages({ refs: spec.signatures!, key: { privateKey, password }, registries: [] });
+        for (const ref of spec.signatures!) {
+            await check(ref);
+        }
+        const created = await createThroughProvider(spec, logins);
+        assert.strictEqual(created.outs.indexDigest, built.indexDigest);
+
+        // `cosign verify` at the destination, with only the destination's credentials.
+        const verifyConfig = path.join(work, "verify-config");
+        fs.mkdirSync(verifyConfig);
+        fs.copyFileSync(path.join(dockerConfig, "config.json"), path.join(verifyConfig, "config.json"));
+        for (const digest of [...Object.values(built.platforms), built.indexDigest]) {
+            const verified = await cli(
+                "cosign",
+                ["verify", "--key", path.join(keyDir, "cosign.pub"), "--insecure-ignore-tlog=true", `${AUTH_REGISTRY}/${destinationRepository}@${digest}`],
+                { ...process.env, DOCKER_CONFIG: verifyConfig },
+                keyDir,
+            );
+            assert.strictEqual(verified.code, 0, `cosign verify of the promoted ${digest}: ${verified.stderr}`);
+        }
+        // Again: the signatures are already there, nothing fails and nothing is replaced.
+        const again = await createThroughProvider(spec, logins);
+        assert.strictEqual(again.outs.copied, false);
+    });
 });
+
+/** Runs a program without a shell; resolves with its exit code and output. */
+function cli(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) =>
+        execFile(file, args, { env, cwd, timeout: 180000 }, (error, stdout, stderr) =>
+            resolve({ code: error ? Number((error as NodeJS.ErrnoException).code) || 1 : 0, stdout: String(stdout), stderr: String(stderr) }),
+        ),
+    );
+}
