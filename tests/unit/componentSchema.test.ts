@@ -135,6 +135,7 @@ describe("component package schema (what `pulumi package add` infers from the Ty
             "platforms",
             "repository",
             "repositoryUrl",
+            "requireSignature",
             "sourceCredentials",
             "tag",
         ]);
