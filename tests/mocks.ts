@@ -16,6 +16,8 @@ export interface Registration {
     custom: boolean;
     /** The resource options the program sent with it. */
     options: RegisteredOptions;
+    /** The URNs of the resources it depends on, as the engine received them (`dependsOn` and its inputs' resources). */
+    dependencies: string[];
 }
 
 /** The resource options of one registration, as the engine received them. */
@@ -30,8 +32,6 @@ export interface RegisteredOptions {
     ignoreChanges: string[];
     /** `replaceOnChanges`. */
     replaceOnChanges: string[];
-    /** The URNs of the resources the registration depends on (`dependsOn` and the inputs' resources). */
-    dependencies?: string[];
 }
 
 /** The RegisterResourceRequest accessors the options are read from (runtime/proto/resource_pb). */
@@ -207,6 +207,8 @@ export const invocations: Invocation[] = [];
 
 /** The options of each registration on its way to `newResource`, by type and name. */
 const pendingOptions = new Map<string, RegisteredOptions>();
+/** The dependencies of each registration on its way to `newResource`, by type and name. */
+const pendingDependencies = new Map<string, string[]>();
 
 let calls: Record<string, CallHandler> = { ...defaultCalls };
 let resources: Record<string, ResourceHandler> = { ...defaultResources };
@@ -226,13 +228,15 @@ export async function resetMocks(options: MockOptions = {}): Promise<void> {
     registrations.length = 0;
     invocations.length = 0;
     pendingOptions.clear();
+    pendingDependencies.clear();
     calls = { ...defaultCalls, ...options.calls };
     resources = { ...defaultResources, ...options.resources };
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
                 const options = pendingOptions.get(`${args.type}::${args.name}`) ?? { deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [] };
-                registrations.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false, options });
+                const dependencies = pendingDependencies.get(`${args.type}::${args.name}`) ?? [];
+                registrations.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false, options, dependencies });
                 const handler = resources[args.type];
                 const state = handler ? handler(args) : { ...args.inputs };
                 return { id: args.custom ? `${args.name}-id` : undefined, state };
@@ -254,13 +258,13 @@ export async function resetMocks(options: MockOptions = {}): Promise<void> {
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterResourceRequest, callback: unknown): unknown };
     const registerResource = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, callback) => {
+        pendingDependencies.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
         pendingOptions.set(`${req.getType()}::${req.getName()}`, {
             retainOnDelete: req.hasRetainondelete() ? req.getRetainondelete() : undefined,
             protect: req.hasProtect() ? req.getProtect() : undefined,
             deleteBeforeReplace: req.getDeletebeforereplace(),
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
-            dependencies: req.getDependenciesList(),
         });
         return registerResource(req, callback);
     };

@@ -291,7 +291,7 @@ describe("PromotedImage", () => {
             }
             const copy = theOne(DYNAMIC, "api-copy");
             assert.deepStrictEqual(
-                (copy.options.dependencies ?? [])
+                copy.dependencies
                     .map((urn) => urn.slice(urn.lastIndexOf("::") + 2))
                     .filter((n) => n.includes("signature-check"))
                     .sort(),
@@ -327,7 +327,7 @@ describe("PromotedImage", () => {
                 ["api-copy"],
             );
             assert.strictEqual(reveal(theOne(DYNAMIC, "api-copy").inputs.spec).signatures, undefined);
-            assert.ok(!(theOne(DYNAMIC, "api-copy").options.dependencies ?? []).some((urn) => urn.includes("signature-check")));
+            assert.ok(!theOne(DYNAMIC, "api-copy").dependencies.some((urn) => urn.includes("signature-check")));
         });
 
         it("refuses a requirement without exactly one valid key, before anything is created", async () => {
