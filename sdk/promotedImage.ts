@@ -480,6 +480,7 @@ export class PromotedImage extends pulumi.ComponentResource {
 /**
  * The source digests a copy tags, `<repository>@sha256:…`: each platform's, in the order
  * of `platforms`, then the index's when the index is copied byte for byte.
+ * @internal
  */
 export function signedSources(spec: promote.CopySpec, platforms: string[]): string[] {
     const repository = (ref: string) => ref.slice(0, ref.indexOf("@"));
