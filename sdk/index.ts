@@ -16,6 +16,7 @@ export type {
     InlineCacheToArgs,
     LocalCacheFromArgs,
     LocalCacheToArgs,
+    NetworkMode,
     RegistryCacheFromArgs,
     RegistryCacheToArgs,
     S3CacheFromArgs,
