@@ -21,17 +21,39 @@ export class InputProblems {
         return this.found.length;
     }
 
-    /** Throws one error listing every problem, if there is any. */
-    throwIfAny(component: string, name: string): void {
+    /**
+     * Throws one error listing every problem, if there is any.
+     *
+     * `toError` turns the message into the error to throw (a CLI's own error type);
+     * by default it is Pulumi's `InputPropertiesError`, which the engine pretty-prints.
+     */
+    throwIfAny(component: string, name: string, toError?: (message: string) => Error): void {
+        if (this.found.length > 0) {
+            this.raise(component, name, toError);
+        }
+    }
+
+    /**
+     * Returns what a validator produced, or throws every problem found.
+     *
+     * Validators return `undefined` only after recording a problem, so the value is
+     * defined whenever nothing was recorded; the return type says so to the caller.
+     */
+    valueOrThrow<T>(component: string, name: string, value: T | undefined): T {
+        if (this.found.length > 0 || value === undefined) {
+            this.raise(component, name);
+        }
+        return value;
+    }
+
+    private raise(component: string, name: string, toError?: (message: string) => Error): never {
         if (this.found.length === 0) {
-            return;
+            throw new Error(`${component} "${name}": a validator returned nothing without recording a problem`);
         }
         const lines = this.found.map((p) => `  - ${p.reason}`).join("\n");
         const noun = this.found.length === 1 ? "problem" : "problems";
-        throw new pulumi.InputPropertiesError({
-            message: `${component} "${name}" has ${this.found.length} invalid argument ${noun}:\n${lines}`,
-            errors: [...this.found],
-        });
+        const message = `${component} "${name}" has ${this.found.length} invalid argument ${noun}:\n${lines}`;
+        throw toError ? toError(message) : new pulumi.InputPropertiesError({ message, errors: [...this.found] });
     }
 }
 

@@ -617,8 +617,7 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
             checkAnnotations(annotations as Record<string, unknown>, problems);
         }
     }
-    problems.throwIfAny("MultiArchImage", name);
-    return spec!;
+    return problems.valueOrThrow("MultiArchImage", name, spec);
 }
 
 /** The child that signs every platform's digest and the index (and attests the provenance). */

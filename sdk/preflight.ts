@@ -218,13 +218,7 @@ export function planPreflight(options: PreflightOptions): PreflightPlan {
             problems.invalid(`secrets[${i}].src`, secret.src, `expected a file that holds the secret; nothing is at ${path.resolve(secret.src)}`);
         }
     });
-    if (problems.count > 0) {
-        try {
-            problems.throwIfAny("preflight", options.bakeFile ?? options.context ?? "");
-        } catch (error) {
-            throw new PreflightError((error as Error).message);
-        }
-    }
+    problems.throwIfAny("preflight", options.bakeFile ?? options.context ?? "", (message) => new PreflightError(message));
     return { repositoryUrl: repositoryUrl(), tag, builds, notes };
 }
 

@@ -22,7 +22,7 @@ import { requireSignedImage, requirementProblems, SignatureRequirement } from ".
 import { parsePlatform, platformForEc2Architecture } from "./platform";
 import { parseImageReference } from "./registry";
 
-export { HealthCheck, HttpHealthCheck, PortMapping } from "./bootScript";
+export type { HealthCheck, HttpHealthCheck, PortMapping } from "./bootScript";
 
 /**
  * What VmDeployment needs of an image, as a `MultiArchImage` has it.
@@ -684,9 +684,7 @@ function imageSource(
         // Checked once known, by the same function as plain values in validate().
         pinned = pulumi.all([image.platforms, image.platformRefs, image.repositoryArn]).apply(([imagePlatforms, refs, repositoryArn]) => {
             const problems = new InputProblems();
-            const result = pinImage(imagePlatforms, refs, repositoryArn, problems);
-            problems.throwIfAny("VmDeployment", name);
-            return result!;
+            return problems.valueOrThrow("VmDeployment", name, pinImage(imagePlatforms, refs, repositoryArn, problems));
         });
         // The listed platforms are known at preview, when the refs are not yet: the
         // architecture check runs on them then.
@@ -694,9 +692,7 @@ function imageSource(
     } else {
         pinned = pulumi.output(args.platformRefs!).apply((refs) => {
             const problems = new InputProblems();
-            const result = pinRefs(refs, problems);
-            problems.throwIfAny("VmDeployment", name);
-            return result!;
+            return problems.valueOrThrow("VmDeployment", name, pinRefs(refs, problems));
         });
         platforms = pinned.apply((p) => Object.keys(p.refs));
     }

@@ -85,6 +85,19 @@ describe("npm package (packs the tarball, installs it into a new project, type-c
         assert.ok(!files.some((f) => /^(tests|examples|bench|scripts|docs|sdk)\//.test(f) || /fixtures/.test(f)), files.join("\n"));
     });
 
+    // publint (https://publint.dev/rules) reads the tarball as a registry would serve it and
+    // checks that `main`, `types` and `bin` point at files it holds, and that the package's
+    // format is declared, so Node.js and TypeScript resolve the entry points as written.
+    it("passes publint on the packed tarball: its entry points and types resolve, with no error, warning or suggestion", () => {
+        const report = run(
+            process.execPath,
+            [path.join(root, "node_modules", "publint", "src", "cli.js"), "run", path.join(workdir, "multiarch.tgz"), "--strict", "--pack", "false"],
+            root,
+        );
+        assert.match(report, /All good!/, report);
+        assert.doesNotMatch(report, /Errors:|Warnings:|Suggestions:/, report);
+    });
+
     it("installs from the tarball and type-checks a program that uses MultiArchImage, BuildxBuilder and VmDeployment", () => {
         const consumer = path.join(workdir, "consumer");
         fs.mkdirSync(consumer);
