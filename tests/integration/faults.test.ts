@@ -17,7 +17,7 @@ import { BuilderSpec, createBuilder, inspectBuilder, isDockerCliError, removeBui
 import { main } from "../../sdk/cli";
 import { formatTable, preflight } from "../../sdk/preflight";
 import { RegistryClient, RegistryError } from "../../sdk/registry";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, uniqueName, useDockerStack } from "./stack";
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, uniqueName, useDockerStack, withEnv } from "./stack";
 
 const ROOT = path.join(__dirname, "..", "..");
 const APP = path.join(ROOT, "examples", "app");
@@ -31,23 +31,6 @@ async function freePort(): Promise<number> {
     const { port } = server.address() as net.AddressInfo;
     await new Promise((resolve) => server.close(resolve));
     return port;
-}
-
-/** Sets environment variables for the duration of `body`, then restores them. */
-async function withEnv<T>(vars: Record<string, string>, body: () => Promise<T>): Promise<T> {
-    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, vars);
-    try {
-        return await body();
-    } finally {
-        for (const [key, value] of Object.entries(saved)) {
-            if (value === undefined) {
-                delete process.env[key];
-            } else {
-                process.env[key] = value;
-            }
-        }
-    }
 }
 
 /**

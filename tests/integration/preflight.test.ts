@@ -12,7 +12,7 @@ import { RegistryClient, RegistryError } from "../../sdk/registry";
 import { InputProblems } from "../../sdk/errors";
 import { normaliseBuildSpec, toBakeFile } from "../../sdk/plan";
 import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SECRET_VALUE, SSH_DOCKERFILE, contextWith, startAgent } from "./buildInputs";
-import { REGISTRY, docker, uniqueName, useDockerStack } from "./stack";
+import { REGISTRY, docker, uniqueName, useDockerStack, withEnv } from "./stack";
 
 const ROOT = path.join(__dirname, "..", "..");
 const APP = path.join(ROOT, "examples", "app");
@@ -202,23 +202,6 @@ describe("multiarch preflight with build inputs (needs scripts/docker-stack.sh)"
     after(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
     const SECRET = SECRET_VALUE;
     const HASH = crypto.createHash("sha256").update(SECRET).digest("hex");
-
-    /** Sets environment variables for the length of `fn`. */
-    async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-        const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-        Object.assign(process.env, vars);
-        try {
-            return await fn();
-        } finally {
-            for (const [k, v] of Object.entries(saved)) {
-                if (v === undefined) {
-                    delete process.env[k];
-                } else {
-                    process.env[k] = v;
-                }
-            }
-        }
-    }
 
     it("mounts a --secret read from the environment, and never prints its value", async () => {
         const context = contextWith({ Dockerfile: SECRET_DOCKERFILE });

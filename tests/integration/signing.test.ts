@@ -13,7 +13,7 @@ import { MultiArchImage } from "../../sdk/multiArchImage";
 import { preflight } from "../../sdk/preflight";
 import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, signImages } from "../../sdk/signing";
 import { registered, resetMocks, settle } from "../mocks";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack } from "./stack";
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack, withEnv } from "./stack";
 
 const APP = path.join(__dirname, "..", "..", "examples", "app");
 const PASSWORD = "integration-key-password";
@@ -71,22 +71,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string)
             resolve({ code, stdout: String(stdout), stderr: String(stderr) });
         });
     });
-}
-
-async function withEnv<T>(vars: Record<string, string>, body: () => Promise<T>): Promise<T> {
-    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, vars);
-    try {
-        return await body();
-    } finally {
-        for (const [k, v] of Object.entries(saved)) {
-            if (v === undefined) {
-                delete process.env[k];
-            } else {
-                process.env[k] = v;
-            }
-        }
-    }
 }
 
 describe("image signing with cosign (needs scripts/docker-stack.sh)", function () {
