@@ -68,8 +68,27 @@ export interface DockerCallOptions {
     timeoutMs?: number;
 }
 
-/** Runs the real docker CLI (no shell) and returns its stdout; fails with its stderr. */
+/**
+ * Runs the real docker CLI (no shell) and returns its stdout; fails with its stderr.
+ *
+ * A `--push` the local registry answered with a 500 "invalid checksum digest format" is
+ * run once more: with the containerd store the engine pushes again right after BuildKit,
+ * and the registry's filesystem driver can hand the second push a tag link it is still
+ * writing (seen in its log as `err.detail="invalid checksum digest format"`). That race is
+ * the test registry's, not the code under test's.
+ */
 export async function docker(args: string[], options: DockerCallOptions = {}): Promise<string> {
+    try {
+        return await dockerOnce(args, options);
+    } catch (error) {
+        if (args.includes("--push") && /500 Internal Server Error/.test(String(error))) {
+            return dockerOnce(args, options);
+        }
+        throw error;
+    }
+}
+
+async function dockerOnce(args: string[], options: DockerCallOptions): Promise<string> {
     const { execFile } = await import("child_process");
     const env = { ...(options.env ?? process.env), ...(options.config ? { DOCKER_CONFIG: options.config } : {}) };
     return new Promise((resolve, reject) => {
