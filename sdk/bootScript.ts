@@ -593,7 +593,7 @@ instance_id() {
 }
 
 # Tells the group this launch's result: CONTINUE puts the host in service, ABANDON
-# terminates it (and fails the instance refresh, which rolls back).
+# terminates it, and the old host it was to replace keeps serving.
 complete_launch() { # CONTINUE|ABANDON INSTANCE
     retry 3 aws autoscaling complete-lifecycle-action --region "$AUTO_SCALING_REGION" --auto-scaling-group-name "$AUTO_SCALING_GROUP" \\
         --lifecycle-hook-name "$LIFECYCLE_HOOK" --instance-id "$2" --lifecycle-action-result "$1"

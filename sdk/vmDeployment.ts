@@ -21,6 +21,7 @@ import { EC2_ASSUME_ROLE_POLICY, environmentKeyPolicy, hostPolicyDocument } from
 import { requireSignedImage, requirementProblems, SignatureRequirement } from "./imageSignature";
 import { parsePlatform, platformForEc2Architecture } from "./platform";
 import { parseImageReference } from "./registry";
+import { RolloutWait } from "./rolloutWait";
 
 export type { HealthCheck, HttpHealthCheck, PortMapping } from "./bootScript";
 
@@ -188,6 +189,34 @@ export interface VmDeploymentArgs {
      * Equivalent to `cosign verify --key … --insecure-ignore-tlog=true <repo>@sha256:…`.
      */
     requireSignature?: SignatureRequirement;
+    /**
+     * Whether `pulumi up` waits for each rollout and fails when it fails.
+     *
+     * A new digest, environment or instance setting gives the launch template a new
+     * version, and the aws provider starts an instance refresh that it does not wait for.
+     * With this on, `up` follows that refresh to its end from the machine that runs
+     * `pulumi`, with the AWS CLI v2 and that machine's credentials (read-only calls:
+     * `autoscaling:DescribeAutoScalingGroups`, `autoscaling:DescribeInstanceRefreshes`,
+     * `autoscaling:DescribeScalingActivities`, `ec2:DescribeInstances`), and fails when the
+     * refresh does not succeed, naming each failed host with the digest and its reason,
+     * what the fleet runs now, and the commands that show more. The first `up` waits for
+     * its hosts through the group instead. A preview calls nothing. Defaults to `true`.
+     * Equivalent to `aws autoscaling describe-instance-refreshes --auto-scaling-group-name
+     * <name>` until the refresh ends.
+     */
+    waitForRollout?: boolean;
+    /**
+     * How long `pulumi up` waits for a rollout to end.
+     *
+     * Past it, `up` fails saying that the refresh continues in AWS; the next `up` waits for
+     * it again. A whole number of seconds from 60 to 86400, only with `waitForRollout`.
+     * Defaults to twice the launch heartbeat plus 600: the heartbeat (600 s plus the health
+     * check's grace period and timeout, 910 s with the default check) is how long one
+     * replacement may take before its launch is abandoned, Auto Scaling may launch another
+     * in its place, and 600 s covers warm-up and stopping the old hosts; 2420 s with the
+     * default check.
+     */
+    rolloutTimeoutSeconds?: number;
 }
 
 /** The instance type used when none is given: x86_64. */
@@ -215,6 +244,11 @@ const HOST_PORTS: Record<number, string> = { 22: "sshd, which Amazon Linux runs 
 export const LAUNCH_HOOK_NAME = "multiarch-launch";
 /** Seconds a launch may take besides the health check: install Docker, log in, pull, start. */
 export const LAUNCH_ALLOWANCE_SECONDS = 600;
+/** Seconds a rollout may take besides two launch heartbeats: warm-up and stopping the old hosts. */
+export const ROLLOUT_ALLOWANCE_SECONDS = 600;
+// How often `up` looks at a refresh it follows: a refresh takes minutes, each look is four read calls at most.
+const ROLLOUT_POLL_SECONDS = 15;
+const ROLLOUT_TIMEOUT_RANGE = { min: 60, max: 86400 };
 // SSM Standard parameters hold at most 4 KB.
 const MAX_ENVIRONMENT_BYTES = 4096;
 
@@ -422,6 +456,11 @@ export function launchHeartbeatSeconds(check: HealthCheck | undefined): number {
     return LAUNCH_ALLOWANCE_SECONDS + (check?.gracePeriodSeconds ?? DEFAULT_HEALTH_GRACE_SECONDS) + (check?.timeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS);
 }
 
+/** How long `pulumi up` waits for a rollout by default: two launch heartbeats and an allowance. */
+export function defaultRolloutTimeoutSeconds(check: HealthCheck | undefined): number {
+    return 2 * launchHeartbeatSeconds(check) + ROLLOUT_ALLOWANCE_SECONDS;
+}
+
 /** The plain arguments, checked and with their defaults. */
 interface Plan {
     instanceType: string;
@@ -430,6 +469,8 @@ interface Plan {
     maxSize: number;
     ports: PortMapping[];
     healthCheck?: HealthCheck;
+    /** Seconds `up` waits for a rollout, or undefined when it does not wait. */
+    rolloutTimeoutSeconds?: number;
 }
 
 /**
@@ -437,7 +478,8 @@ interface Plan {
  * the digest of its own architecture. The instance type's architecture, as EC2 reports
  * it, picks the platform; a mismatch fails at preview. A changed digest rolls the hosts:
  * replacements start, pass their health check and go in service before old hosts stop,
- * and a rollout whose replacements fail rolls back.
+ * a rollout whose replacements fail leaves the old hosts serving, and `pulumi up` waits
+ * for the rollout and fails, naming the failed hosts and why, when it fails.
  */
 export class VmDeployment extends pulumi.ComponentResource {
     /** The platform the hosts run, from the instance type's architecture, e.g. `linux/amd64`. */
@@ -637,11 +679,27 @@ export class VmDeployment extends pulumi.ComponentResource {
                 ],
                 // Launch before terminating, at every fleet size: replacements (up to the
                 // whole fleet again) start and pass their check while every old host
-                // serves; a refresh whose replacements fail returns to the previous
-                // launch template version.
+                // serves, and an old host stops only once its replacement is in service,
+                // so a refresh whose replacements fail leaves the old hosts serving.
+                //
+                // No autoRollback: it cannot return to the previous version here.
+                // - The aws provider updates the group's launch template to the new version
+                //   (UpdateAutoScalingGroup) before it starts the refresh with that same
+                //   version as the desired configuration (`resourceGroupUpdate`,
+                //   `expandStartInstanceRefreshInput` in terraform-provider-aws
+                //   internal/service/autoscaling/group.go), and a rollback returns to "the
+                //   configuration that you last saved on the Auto Scaling group before
+                //   starting the instance refresh" (Auto Scaling user guide, "Undo changes
+                //   with a manual or auto rollback"): the new version, which launches the
+                //   failing hosts again (hashicorp/terraform-provider-aws#34189, open; the
+                //   fix, #39007, was closed unmerged).
+                // - "A rollback is not supported" when the launch template's ImageId is a
+                //   Systems Manager parameter (RefreshPreferences.AutoRollback and
+                //   RollbackInstanceRefresh in the Auto Scaling API reference), which is
+                //   this component's default AMI (`resolve:ssm:…`).
                 instanceRefresh: {
                     strategy: "Rolling",
-                    preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: true },
+                    preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: false },
                 },
                 // The first `up` waits for the hosts to pass their checks, and fails if they do not.
                 waitForCapacityTimeout: `${Math.ceil(heartbeat / 60) + 5}m`,
@@ -650,6 +708,25 @@ export class VmDeployment extends pulumi.ComponentResource {
             // Hosts log in at boot: the role's policy must exist before the first one starts.
             { parent: this, dependsOn: [policy, this.instanceProfile] },
         );
+
+        // The provider starts the refresh and does not wait for it: a later `up` waits here.
+        if (plan.rolloutTimeoutSeconds !== undefined) {
+            new RolloutWait(
+                `${name}-rollout`,
+                {
+                    context: `VmDeployment "${name}"`,
+                    groupName: this.autoScalingGroup.name,
+                    region,
+                    launchTemplateId: this.autoScalingGroup.launchTemplate.apply((template) => template?.id ?? ""),
+                    launchTemplateVersion: this.autoScalingGroup.launchTemplate.apply((template) => template?.version ?? ""),
+                    platform: this.platform,
+                    imageRef: this.imageRef,
+                    timeoutSeconds: plan.rolloutTimeoutSeconds,
+                    pollIntervalSeconds: ROLLOUT_POLL_SECONDS,
+                },
+                { parent: this, dependsOn: [this.autoScalingGroup] },
+            );
+        }
 
         this.launchTemplateId = this.launchTemplate.id;
         this.autoScalingGroupName = this.autoScalingGroup.name;
@@ -875,6 +952,33 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
 
     requirementProblems(args.requireSignature, problems);
 
+    const waitForRollout = args.waitForRollout ?? true;
+    if (typeof waitForRollout !== "boolean") {
+        problems.invalid("waitForRollout", waitForRollout, "expected true or false");
+    }
+    const timeout = args.rolloutTimeoutSeconds;
+    if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= ROLLOUT_TIMEOUT_RANGE.min && timeout <= ROLLOUT_TIMEOUT_RANGE.max)) {
+        problems.invalid(
+            "rolloutTimeoutSeconds",
+            timeout,
+            `expected a whole number of seconds from ${ROLLOUT_TIMEOUT_RANGE.min} to ${ROLLOUT_TIMEOUT_RANGE.max}, or leave it out for twice the launch heartbeat plus ${ROLLOUT_ALLOWANCE_SECONDS}`,
+        );
+    }
+    if (timeout !== undefined && waitForRollout === false) {
+        problems.add(
+            "rolloutTimeoutSeconds",
+            "`rolloutTimeoutSeconds` is given with `waitForRollout: false`: nothing waits for a rollout; leave one of them out",
+        );
+    }
+
     problems.throwIfAny("VmDeployment", name);
-    return { instanceType, desiredCount, minSize, maxSize, ports, healthCheck: args.healthCheck };
+    return {
+        instanceType,
+        desiredCount,
+        minSize,
+        maxSize,
+        ports,
+        healthCheck: args.healthCheck,
+        rolloutTimeoutSeconds: waitForRollout === false ? undefined : (timeout ?? defaultRolloutTimeoutSeconds(args.healthCheck)),
+    };
 }

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { BuilderSpec, createBuilder, diffBuilder, imagetoolsCreateArgv, inspectBuilder, removeBuilder, runDocker } from "../../sdk/buildx";
 import { BuildxBuilder } from "../../sdk/builder";
+import { writeHostScript } from "../dynamicHost";
 import { registered, resetMocks, settle } from "../mocks";
 import { REGISTRY, useDockerStack } from "./stack";
 
@@ -250,20 +251,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     // buildx store of DOCKER_CONFIG) that runs `pulumi`. Each call is its own process, as
     // each engine run is.
     function hostScript(): string {
-        const script = path.join(dir, "host-call.js");
-        fs.writeFileSync(
-            script,
-            [
-                'const requireFromString = require("require-from-string");',
-                "const provider = requireFromString(process.env.PROVIDER_TEXT).handler();",
-                "const args = JSON.parse(process.env.ARGS);",
-                "provider[process.env.OP](...args).then(",
-                "  (result) => console.log(JSON.stringify(result === undefined ? null : result)),",
-                "  (e) => { console.error(e && e.message ? e.message : e); process.exit(1); },",
-                ");",
-            ].join("\n"),
-        );
-        return script;
+        return writeHostScript(dir);
     }
 
     async function registeredProvider(name: string, args: Record<string, unknown> = {}): Promise<{ text: string; inputs: { spec: BuilderSpec } }> {

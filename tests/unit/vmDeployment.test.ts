@@ -40,6 +40,7 @@ const GET_INSTANCE_TYPE = "aws:ec2/getInstanceType:getInstanceType";
 const GET_PARAMETER = "aws:ssm/getParameter:getParameter";
 const KMS_KEY = "aws:kms/key:Key";
 const GET_AMI = "aws:ec2/getAmi:getAmi";
+const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 // The group's name, fixed up front: <project>-<stack>-<name> of the mocks' program.
 const GROUP_NAME = "multiarch-dev-api";
 const GROUP_ARN_PATTERN = `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${GROUP_NAME}`;
@@ -119,7 +120,14 @@ describe("VmDeployment", () => {
                 .filter((r) => r.custom)
                 .map((r) => `${r.type} ${r.name}`)
                 .sort(),
-            [`${GROUP} api-asg`, `${LAUNCH_TEMPLATE} api-launch-template`, `${PROFILE} api-profile`, `${ROLE} api-role`, `${ROLE_POLICY} api-host-policy`],
+            [
+                `${GROUP} api-asg`,
+                `${LAUNCH_TEMPLATE} api-launch-template`,
+                `${PROFILE} api-profile`,
+                `${ROLE} api-role`,
+                `${ROLE_POLICY} api-host-policy`,
+                `${DYNAMIC} api-rollout`,
+            ],
         );
     });
 
@@ -177,13 +185,18 @@ describe("VmDeployment", () => {
         assert.deepStrictEqual([group.desiredCapacity, group.minSize, group.maxSize], [1, 1, 2]);
     });
 
-    it("rolls the hosts with an instance refresh onto the launch template's latest version, launching before terminating, rolling back on failure", async () => {
+    it("rolls the hosts with an instance refresh onto the launch template's latest version, launching before terminating, without autoRollback", async () => {
         const vm = await deploy({ desiredCount: 3, minSize: 2, maxSize: 7, subnetIds: ["subnet-1", "subnet-2"] });
         const group = theOne(GROUP, "api-asg").inputs;
         assert.deepStrictEqual(group.launchTemplate, { id: "api-launch-template-id", version: "1" });
+        // autoRollback off: the provider sets the group's launch template to the new version
+        // before it starts the refresh, so a rollback would relaunch the new version
+        // (terraform-provider-aws group.go resourceGroupUpdate; issue #34189), and AWS does
+        // not roll back a template whose image is an SSM parameter, the default here
+        // (RefreshPreferences.AutoRollback). minHealthyPercentage 100 keeps the old hosts.
         assert.deepStrictEqual(group.instanceRefresh, {
             strategy: "Rolling",
-            preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: true },
+            preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: false },
         });
         assert.deepStrictEqual([group.desiredCapacity, group.minSize, group.maxSize], [3, 2, 7]);
         assert.strictEqual(group.name, GROUP_NAME);
@@ -197,6 +210,55 @@ describe("VmDeployment", () => {
         assert.strictEqual(invocations.filter((i) => i.token === "aws:ec2/getVpc:getVpc").length, 0);
         assert.strictEqual(await promiseOf(vm.autoScalingGroupName), GROUP_NAME);
         assert.strictEqual(await promiseOf(vm.launchTemplateId), "api-launch-template-id");
+    });
+
+    describe("waiting for rollouts", () => {
+        /** The one rollout wait VmDeployment "api" registered, with its inputs as the engine got them. */
+        function rolloutWait() {
+            const wait = theOne(DYNAMIC, "api-rollout");
+            const { __provider, ...inputs } = wait.inputs;
+            assert.strictEqual(typeof __provider, "string", "the serialised provider");
+            return { wait, inputs };
+        }
+
+        it("follows each rollout after the group, with the group's name, region and launch template version, the platform and digest", async () => {
+            await deploy();
+            const { wait, inputs } = rolloutWait();
+            assert.deepStrictEqual(inputs, {
+                context: 'VmDeployment "api"',
+                groupName: GROUP_NAME,
+                region: REGION,
+                launchTemplateId: "api-launch-template-id",
+                launchTemplateVersion: "1",
+                platform: "linux/amd64",
+                imageRef: AMD64_REF,
+                // Twice the default check's heartbeat (600 + 10 + 300 s) plus 600 s.
+                timeoutSeconds: 2420,
+                pollIntervalSeconds: 15,
+            });
+            assert.ok(wait.dependencies.includes(`urn:pulumi:dev::multiarch::multiarch:index:VmDeployment$${GROUP}::api-asg`), wait.dependencies.join("\n"));
+            assert.strictEqual(wait.custom, true);
+        });
+
+        it("derives the default timeout from the health check's heartbeat, and takes one given", async () => {
+            await deploy({ instanceType: "t4g.small", healthCheck: { gracePeriodSeconds: 30, timeoutSeconds: 60 } });
+            // 600 + 30 + 60 = 690 s heartbeat: 2 × 690 + 600.
+            assert.strictEqual(rolloutWait().inputs.timeoutSeconds, 1980);
+            assert.strictEqual(rolloutWait().inputs.platform, "linux/arm64");
+            assert.strictEqual(rolloutWait().inputs.imageRef, ARM64_REF);
+            await resetMocks(MOCKS);
+            await deploy({ rolloutTimeoutSeconds: 60 });
+            assert.strictEqual(rolloutWait().inputs.timeoutSeconds, 60);
+        });
+
+        it("waits for nothing with waitForRollout: false", async () => {
+            await deploy({ waitForRollout: true });
+            assert.strictEqual(registered(DYNAMIC).length, 1);
+            await resetMocks(MOCKS);
+            await deploy({ waitForRollout: false });
+            assert.deepStrictEqual(registered(DYNAMIC), []);
+            assert.strictEqual(registered(GROUP).length, 1);
+        });
     });
 
     it("gives a changed digest a changed user data, so the launch template gets a new version", async () => {
@@ -709,6 +771,42 @@ describe("VmDeployment", () => {
                 },
                 "image.platformRefs",
                 '`image.platformRefs` is "nope": expected an object of platform',
+            ],
+            [
+                "a waitForRollout that is no boolean",
+                { waitForRollout: "yes" as unknown as boolean },
+                "waitForRollout",
+                '`waitForRollout` is "yes": expected true or false',
+            ],
+            [
+                "a rolloutTimeoutSeconds below a minute",
+                { rolloutTimeoutSeconds: 59 },
+                "rolloutTimeoutSeconds",
+                "`rolloutTimeoutSeconds` is 59: expected a whole number of seconds from 60 to 86400, or leave it out for twice the launch heartbeat plus 600",
+            ],
+            [
+                "a rolloutTimeoutSeconds that is not whole",
+                { rolloutTimeoutSeconds: 90.5 },
+                "rolloutTimeoutSeconds",
+                "`rolloutTimeoutSeconds` is 90.5: expected a whole number of seconds from 60 to 86400",
+            ],
+            [
+                "a rolloutTimeoutSeconds over a day",
+                { rolloutTimeoutSeconds: 86401 },
+                "rolloutTimeoutSeconds",
+                "`rolloutTimeoutSeconds` is 86401: expected a whole number of seconds from 60 to 86400",
+            ],
+            [
+                "a rolloutTimeoutSeconds given as a string",
+                { rolloutTimeoutSeconds: "600" as unknown as number },
+                "rolloutTimeoutSeconds",
+                '`rolloutTimeoutSeconds` is "600": expected a whole number of seconds from 60 to 86400',
+            ],
+            [
+                "a rolloutTimeoutSeconds with waitForRollout: false",
+                { waitForRollout: false, rolloutTimeoutSeconds: 600 },
+                "rolloutTimeoutSeconds",
+                "`rolloutTimeoutSeconds` is given with `waitForRollout: false`: nothing waits for a rollout; leave one of them out",
             ],
         ];
         for (const [what, args, property, reason] of cases) {

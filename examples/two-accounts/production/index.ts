@@ -27,7 +27,14 @@ const image = new PromotedImage(
     { provider: production },
 );
 
-const hosts = new VmDeployment("api", { image, instanceType: "t4g.small", ports: [{ host: 80, container: 8080 }] }, { provider: production });
+// waitForRollout: false, because the rollout wait runs the AWS CLI with the credentials
+// `pulumi` runs with (the build account's here), which cannot see production's group:
+// follow rollouts with `aws autoscaling describe-instance-refreshes` as the deploy role.
+const hosts = new VmDeployment(
+    "api",
+    { image, instanceType: "t4g.small", ports: [{ host: 80, container: 8080 }], waitForRollout: false },
+    { provider: production },
+);
 
 /** The index in the production repository: the build's index digest, under `prod`. */
 export const promotedIndexRef = image.indexRef;

@@ -1,0 +1,31 @@
+// The dynamic-provider host as the Pulumi engine runs it: a plain Node process that loads
+// the provider text Pulumi serialised from a resource's closure with require-from-string
+// (no ts-node) and calls one of its functions. Each call is its own process, as each
+// engine run is.
+import * as fs from "fs";
+import * as path from "path";
+
+/** NODE_PATH for the host process: this checkout's node_modules (require-from-string). */
+export const HOST_NODE_PATH = path.join(__dirname, "..", "node_modules");
+
+/**
+ * Writes the host script into `dir` and returns its path. It reads the provider text from
+ * PROVIDER_TEXT, calls the function OP with the JSON list ARGS, and prints the result as
+ * JSON, or the error's message on stderr with exit status 1.
+ */
+export function writeHostScript(dir: string): string {
+    const script = path.join(dir, "host-call.js");
+    fs.writeFileSync(
+        script,
+        [
+            'const requireFromString = require("require-from-string");',
+            "const provider = requireFromString(process.env.PROVIDER_TEXT).handler();",
+            "const args = JSON.parse(process.env.ARGS);",
+            "provider[process.env.OP](...args).then(",
+            "  (result) => console.log(JSON.stringify(result === undefined ? null : result)),",
+            "  (e) => { console.error(e && e.message ? e.message : e); process.exit(1); },",
+            ");",
+        ].join("\n"),
+    );
+    return script;
+}
