@@ -6,10 +6,13 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { InputProblems } from "../sdk/errors";
-import { BuildSpec, CACHE_TO_OPTIONS, normaliseBuildSpec, toBakeFile } from "../sdk/plan";
-import { runDocker } from "../sdk/buildx";
-import { BuildStep, parseBuildSteps, streamDocker } from "../sdk/preflight";
+import { InputProblems } from "../sdk/rules/errors";
+import { BuildSpec, normaliseBuildSpec } from "../sdk/rules/buildPlan";
+import { toBakeFile } from "../sdk/rules/bake";
+import { CACHE_TO_OPTIONS } from "../sdk/rules/buildPlan";
+import { runDocker } from "../sdk/clients/docker";
+import { streamDocker } from "../sdk/clients/docker";
+import { BuildStep, parseBuildSteps } from "../sdk/cli/buildProgress";
 
 /** The platforms every benchmark build covers. */
 export const PLATFORMS = ["linux/amd64", "linux/arm64"];

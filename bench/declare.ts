@@ -6,9 +6,9 @@
 import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters } from "../sdk/ecr";
-import { MultiArchImage } from "../sdk/multiArchImage";
-import { CACHE_TO_OPTIONS } from "../sdk/plan";
+import { defaultRepositoryName, lifecyclePolicy, mutableTagFilters } from "../sdk/rules/ecr";
+import { MultiArchImage } from "../sdk/components/multiArchImage";
+import { CACHE_TO_OPTIONS } from "../sdk/rules/buildPlan";
 import { registrations, resetMocks, settle } from "../tests/mocks";
 import { median } from "./stats";
 

@@ -10,7 +10,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { EmulatedRunTime, dockerfileStages, emulatedRunSeconds } from "../sdk/preflight";
+import { EmulatedRunTime, emulatedRunSeconds } from "../sdk/cli/emulation";
+import { dockerfileStages } from "../sdk/cli/dockerfile";
 import {
     BuildRun,
     PLATFORMS,

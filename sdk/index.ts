@@ -3,12 +3,15 @@
 // it differs). Internals stay in their modules and are not exported from the root.
 
 // The components, their arguments and outputs.
-export { BuilderDriver, BuildxBuilder } from "./builder";
-export type { BuilderNode, BuilderNodeArgs, BuildxBuilderArgs } from "./builder";
-export { MultiArchImage } from "./multiArchImage";
-export type { EcrRepositoryArgs, MultiArchImageArgs, RepositoryLifecycleArgs } from "./multiArchImage";
+export { BuilderDriver, BuildxBuilder } from "./components/buildxBuilder";
+
+export type { BuilderNode, BuilderNodeArgs, BuildxBuilderArgs } from "./components/buildxBuilder";
+
+export { MultiArchImage } from "./components/multiArchImage";
+
+export type { EcrRepositoryArgs, MultiArchImageArgs, RepositoryLifecycleArgs } from "./components/multiArchImage";
+
 export type {
-    BakeSecret,
     CacheFromArgs,
     CacheToArgs,
     GhaCacheFromArgs,
@@ -22,15 +25,31 @@ export type {
     S3CacheFromArgs,
     S3CacheToArgs,
     SshArgs,
-} from "./plan";
-export { PromotedImage } from "./promotedImage";
-export type { PromotableImage, PromotedImageArgs, SourceCredentials } from "./promotedImage";
-export { VmDeployment } from "./vmDeployment";
-export type { DeployableImage, HealthCheck, HttpHealthCheck, PortMapping, VmDeploymentArgs } from "./vmDeployment";
-export type { ImageSigningArgs, SignatureRequirement } from "./imageSignature";
-export type { SignResult, SigningKey, VerificationKey } from "./signing";
+} from "./rules/buildPlan";
+
+export type { BakeSecret } from "./rules/bake";
+
+export { PromotedImage } from "./components/promotedImage";
+
+export type { PromotableImage, PromotedImageArgs, SourceCredentials } from "./components/promotedImage";
+
+export { VmDeployment } from "./components/vmDeployment";
+
+export type { DeployableImage, HealthCheck, HttpHealthCheck, PortMapping, VmDeploymentArgs } from "./components/vmDeployment";
+
+export type { ImageSigningArgs, SignatureRequirement } from "./components/imageSignature";
+
+export type { SignResult, SigningKey, VerificationKey } from "./clients/cosign";
 
 // The programmatic preflight: what `multiarch preflight` runs.
-export { formatTable, preflight, PreflightError } from "./preflight";
-export type { BuildStep, PlatformResult, PreflightOptions, PreflightResult } from "./preflight";
-export type { BasicAuth, RegistryAuth, TokenAuth } from "./registry";
+export { preflight } from "./cli/preflight";
+
+export { PreflightError } from "./rules/preflightError";
+
+export { formatTable } from "./cli/resultsTable";
+
+export type { BuildStep } from "./cli/buildProgress";
+
+export type { PlatformResult, PreflightOptions, PreflightResult } from "./cli/preflight";
+
+export type { BasicAuth, RegistryAuth, TokenAuth } from "./clients/registryClient";

@@ -4,9 +4,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { InputProblems } from "../../sdk/errors";
-import { indexTag, normaliseBuildSpec, platformBuilds, toBakeFile } from "../../sdk/plan";
-import { RegistryClient } from "../../sdk/registry";
+import { InputProblems } from "../../sdk/rules/errors";
+import { indexTag, normaliseBuildSpec, platformBuilds } from "../../sdk/rules/buildPlan";
+import { toBakeFile } from "../../sdk/rules/bake";
+import { RegistryClient } from "../../sdk/clients/registryClient";
 import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SECRET_VALUE, SSH_DOCKERFILE, contextWith, startAgent } from "./buildInputs";
 import { REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "./stack";
 

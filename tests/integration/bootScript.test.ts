@@ -14,9 +14,9 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { ARCHITECTURE_MISMATCH_EXIT_CODE, BootScriptOptions, environmentFile, renderBootScript } from "../../sdk/bootScript";
-import { LAUNCH_FAILURE_TAG } from "../../sdk/iamPolicy";
-import { RegistryClient } from "../../sdk/registry";
+import { ARCHITECTURE_MISMATCH_EXIT_CODE, BootScriptOptions, environmentFile, renderBootScript } from "../../sdk/rules/bootScript";
+import { LAUNCH_FAILURE_TAG } from "../../sdk/rules/iamPolicy";
+import { RegistryClient } from "../../sdk/clients/registryClient";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack } from "./stack";
 
 const APP = path.join(__dirname, "..", "..", "examples", "app");

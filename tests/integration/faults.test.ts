@@ -13,10 +13,14 @@ import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { BuilderSpec, createBuilder, inspectBuilder, isDockerCliError, removeBuilder } from "../../sdk/buildx";
-import { main } from "../../sdk/cli";
-import { formatTable, preflight } from "../../sdk/preflight";
-import { RegistryClient, RegistryError } from "../../sdk/registry";
+import { BuilderSpec } from "../../sdk/clients/buildx";
+import { createBuilder, inspectBuilder, removeBuilder } from "../../sdk/clients/builderLifecycle";
+import { isDockerCliError } from "../../sdk/clients/docker";
+import { main } from "../../sdk/cli/main";
+import { preflight } from "../../sdk/cli/preflight";
+import { formatTable } from "../../sdk/cli/resultsTable";
+import { RegistryClient } from "../../sdk/clients/registryClient";
+import { RegistryError } from "../../sdk/rules/registryError";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, uniqueName, useDockerStack, withEnv } from "./stack";
 
 const ROOT = path.join(__dirname, "..", "..");

@@ -5,7 +5,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { RegistryClient, RegistryError } from "../../sdk/registry";
+import { RegistryClient } from "../../sdk/clients/registryClient";
+import { RegistryError } from "../../sdk/rules/registryError";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, isAttestationEntry, useDockerStack } from "./stack";
 
 const BASE_IMAGE = `${REGISTRY}/multiarch/busybox:latest`;

@@ -8,10 +8,10 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { checkProvider, signatureProvider } from "../../sdk/imageSignature";
-import { MultiArchImage } from "../../sdk/multiArchImage";
-import { preflight } from "../../sdk/preflight";
-import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, signImages } from "../../sdk/signing";
+import { checkProvider, signatureProvider } from "../../sdk/components/imageSignature";
+import { MultiArchImage } from "../../sdk/components/multiArchImage";
+import { preflight } from "../../sdk/cli/preflight";
+import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, signImages } from "../../sdk/clients/cosign";
 import { registered, resetMocks, settle } from "../mocks";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack, withEnv } from "./stack";
 

@@ -2,9 +2,10 @@
 // argument: they are refused before anything runs, and every positional follows `--`.
 import * as assert from "assert";
 import * as path from "path";
-import { imagetoolsCreateArgv, positionalProblem } from "../../sdk/buildx";
-import { main } from "../../sdk/cli";
-import { PreflightError, planPreflight } from "../../sdk/preflight";
+import { imagetoolsCreateArgv, positionalProblem } from "../../sdk/clients/buildx";
+import { main } from "../../sdk/cli/main";
+import { planPreflight } from "../../sdk/cli/preflight";
+import { PreflightError } from "../../sdk/rules/preflightError";
 
 const APP = path.join(__dirname, "..", "..", "examples", "app");
 

@@ -4,12 +4,14 @@
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { BuildxBuilder, BuildxBuilderArgs } from "../../sdk/builder";
-import { InputProblems } from "../../sdk/errors";
-import { MultiArchImage, MultiArchImageArgs } from "../../sdk/multiArchImage";
-import { normaliseBuildSpec, toBakeFile, BakeInputs } from "../../sdk/plan";
-import { PreflightError, PreflightOptions, planPreflight } from "../../sdk/preflight";
-import { VmDeployment, VmDeploymentArgs } from "../../sdk/vmDeployment";
+import { BuildxBuilder, BuildxBuilderArgs } from "../../sdk/components/buildxBuilder";
+import { InputProblems } from "../../sdk/rules/errors";
+import { MultiArchImage, MultiArchImageArgs } from "../../sdk/components/multiArchImage";
+import { normaliseBuildSpec } from "../../sdk/rules/buildPlan";
+import { toBakeFile, BakeInputs } from "../../sdk/rules/bake";
+import { PreflightOptions, planPreflight } from "../../sdk/cli/preflight";
+import { PreflightError } from "../../sdk/rules/preflightError";
+import { VmDeployment, VmDeploymentArgs } from "../../sdk/components/vmDeployment";
 import { REGISTRY, registrations, resetMocks } from "../mocks";
 
 const CONTEXT = path.join(__dirname, "..", "fixtures", "hello");

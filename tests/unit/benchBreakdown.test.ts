@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { breakDown, buildError, imageStoreSeconds, parseVertices, pushedDigests } from "../../bench/breakdown";
 import { dockerfileSteps, executedSteps } from "../../bench/builds";
-import { parseBuildSteps } from "../../sdk/preflight";
+import { parseBuildSteps } from "../../sdk/cli/buildProgress";
 
 const PROGRESS = path.join(__dirname, "fixtures", "progress");
 const lines = (name: string) => fs.readFileSync(path.join(PROGRESS, name), "utf8").split("\n");

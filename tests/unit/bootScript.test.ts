@@ -10,8 +10,8 @@ import {
     environmentFile,
     environmentVariableProblem,
     renderBootScript,
-} from "../../sdk/bootScript";
-import { hostPolicyDocument } from "../../sdk/iamPolicy";
+} from "../../sdk/rules/bootScript";
+import { hostPolicyDocument } from "../../sdk/rules/iamPolicy";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const REPO = "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api";

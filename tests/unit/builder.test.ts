@@ -1,29 +1,17 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { BuilderDriver, BuildxBuilder, BuildxBuilderArgs, secretOutputs } from "../../sdk/builder";
+import { BuilderDriver, BuildxBuilder, BuildxBuilderArgs, secretOutputs } from "../../sdk/components/buildxBuilder";
+import { BuilderSpec, appendArgv, createArgv, defaultBuilderName, inspectArgv, nameProblem, parseInspect, rmArgv, splitFlags } from "../../sdk/clients/buildx";
 import {
-    BuilderSpec,
-    DockerCliError,
-    dockerCliError,
-    DockerRunner,
-    appendArgv,
     builderDifferences,
-    createArgv,
     createBuilder,
-    defaultBuilderName,
     diffBuilder,
-    explainDockerFailure,
-    inspectArgv,
-    nameProblem,
-    parseInspect,
     releaseBuilder,
     removeBuilder,
-    rmArgv,
     diffOnThisMachine,
-    displayArgv,
     updateBuilder,
-    splitFlags,
-} from "../../sdk/buildx";
+} from "../../sdk/clients/builderLifecycle";
+import { DockerCliError, dockerCliError, DockerRunner, explainDockerFailure, displayArgv } from "../../sdk/clients/docker";
 import { isSecretInput, promiseOf, registrations, resetMocks, settle, theOne } from "../mocks";
 
 // Captured from buildx 0.13.1 (Debian trixie's docker-buildx) with dockerd 26.1.

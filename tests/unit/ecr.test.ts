@@ -8,7 +8,7 @@ import {
     repositoryNameProblem,
     tagMutabilityProblem,
     wildcardMatches,
-} from "../../sdk/ecr";
+} from "../../sdk/rules/ecr";
 
 describe("ECR rules", () => {
     const valid = ["ab", "api", "team/api", "team/sub-team/api_v2", "a.b-c_d/e", "a".repeat(256)];

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { MultiArchImage, MultiArchImageArgs } from "../../sdk/multiArchImage";
+import { MultiArchImage, MultiArchImageArgs } from "../../sdk/components/multiArchImage";
 import {
     ECR_PASSWORD,
     REGISTRY,

@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import * as path from "path";
-import { InputProblems } from "../../sdk/errors";
-import { BuildSpecArgs, escapeBake, indexTag, normaliseBuildSpec, platformBuilds, toBakeFile, unescapeBake } from "../../sdk/plan";
+import { InputProblems } from "../../sdk/rules/errors";
+import { BuildSpecArgs, indexTag, normaliseBuildSpec, platformBuilds } from "../../sdk/rules/buildPlan";
+import { escapeBake, toBakeFile, unescapeBake } from "../../sdk/rules/bake";
 
 const FIXTURE = path.join(__dirname, "..", "fixtures", "hello");
 const REPO = "127.0.0.1:5000/team/api";

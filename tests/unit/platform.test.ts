@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { archOf, normalisePlatform, normalisePlatforms, parsePlatform, platformForEc2Architecture, unameMachine } from "../../sdk/platform";
+import { archOf, normalisePlatform, normalisePlatforms, parsePlatform, platformForEc2Architecture, unameMachine } from "../../sdk/rules/platform";
 
 describe("platform parsing", () => {
     const canonical: [string, string][] = [

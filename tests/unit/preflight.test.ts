@@ -2,20 +2,16 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { main } from "../../sdk/cli";
-import {
-    PreflightError,
-    dockerfileStages,
-    emulatedRunSeconds,
-    emulationNote,
-    explainBuildFailure,
-    formatTable,
-    parseBuildSteps,
-    buildArgv,
-    planPreflight,
-} from "../../sdk/preflight";
-import { InputProblems } from "../../sdk/errors";
-import { escapeBake, normaliseBuildSpec, toBakeFile } from "../../sdk/plan";
+import { main } from "../../sdk/cli/main";
+import { buildArgv, planPreflight } from "../../sdk/cli/preflight";
+import { PreflightError } from "../../sdk/rules/preflightError";
+import { emulatedRunSeconds, emulationNote } from "../../sdk/cli/emulation";
+import { dockerfileStages } from "../../sdk/cli/dockerfile";
+import { explainBuildFailure, parseBuildSteps } from "../../sdk/cli/buildProgress";
+import { formatTable } from "../../sdk/cli/resultsTable";
+import { InputProblems } from "../../sdk/rules/errors";
+import { normaliseBuildSpec } from "../../sdk/rules/buildPlan";
+import { escapeBake, toBakeFile } from "../../sdk/rules/bake";
 
 const APP = path.join(__dirname, "..", "..", "examples", "app");
 

@@ -7,11 +7,12 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type { DockerOutput, RunOptions } from "../../sdk/buildx";
-import { MultiArchImage } from "../../sdk/multiArchImage";
-import { CopySpec, copyImage, diffCopy, dockerConfigJson } from "../../sdk/promote";
-import { PromotedImage, PromotedImageArgs, SourceResolver, planCopy, useSourceResolver } from "../../sdk/promotedImage";
-import { VmDeployment } from "../../sdk/vmDeployment";
+import type { DockerOutput, RunOptions } from "../../sdk/clients/docker";
+import { MultiArchImage } from "../../sdk/components/multiArchImage";
+import { CopySpec, copyImage, diffCopy, dockerConfigJson } from "../../sdk/clients/imageCopy";
+import { PromotedImage, PromotedImageArgs } from "../../sdk/components/promotedImage";
+import { SourceResolver, planCopy, useSourceResolver } from "../../sdk/components/promotionCopy";
+import { VmDeployment } from "../../sdk/components/vmDeployment";
 import {
     ACCOUNT,
     ECR_PASSWORD,

@@ -7,22 +7,11 @@ import * as assert from "assert";
 import fc from "fast-check";
 import * as http from "http";
 import { AddressInfo } from "net";
-import { SUPPORTED_PLATFORMS, normalisePlatform, normalisePlatforms, parsePlatform } from "../../sdk/platform";
-import {
-    ACCEPTED_MANIFEST_TYPES,
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-    FetchedManifest,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    RegistryClient,
-    RegistryError,
-    canonicalPlatform,
-    formatImageReference,
-    parseDigest,
-    parseImageReference,
-    ImageReference,
-} from "../../sdk/registry";
+import { SUPPORTED_PLATFORMS, normalisePlatform, normalisePlatforms, parsePlatform } from "../../sdk/rules/platform";
+import { FetchedManifest, RegistryClient } from "../../sdk/clients/registryClient";
+import { RegistryError } from "../../sdk/rules/registryError";
+import { ACCEPTED_MANIFEST_TYPES, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, canonicalPlatform } from "../../sdk/rules/manifest";
+import { formatImageReference, parseDigest, parseImageReference, ImageReference } from "../../sdk/rules/imageReference";
 
 // Enough runs to reach the rare shapes (IPv6 hosts, digests after tags), fast enough for every `npm test`.
 const RUNS = 2000;

@@ -6,27 +6,18 @@ import * as crypto from "crypto";
 import * as dns from "dns";
 import * as http from "http";
 import { AddressInfo } from "net";
+import { RegistryClient, RegistryCredentials } from "../../sdk/clients/registryClient";
+import { RegistryError, RegistryErrorKind } from "../../sdk/rules/registryError";
+import { ACCEPTED_MANIFEST_TYPES, ImageIndex, OCI_INDEX, OCI_MANIFEST, selectPlatformManifests } from "../../sdk/rules/manifest";
+import { parseWwwAuthenticate } from "../../sdk/clients/wwwAuthenticate";
 import {
-    ACCEPTED_MANIFEST_TYPES,
-    ImageIndex,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    RegistryClient,
-    RegistryCredentials,
-    RegistryError,
-    RegistryErrorKind,
     assertTransportAllowed,
-    formatImageReference,
     isLoopbackRegistry,
     normaliseInsecureHosts,
-    normaliseRegistryHost,
-    parseDigest,
-    parseImageReference,
-    parseWwwAuthenticate,
     realmMayReceiveCredentials,
     registryScheme,
-    selectPlatformManifests,
-} from "../../sdk/registry";
+} from "../../sdk/clients/registryTransport";
+import { formatImageReference, normaliseRegistryHost, parseDigest, parseImageReference } from "../../sdk/rules/imageReference";
 
 const HEX_A = "a".repeat(64);
 const HEX_B = "b".repeat(64);

@@ -10,7 +10,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { VmDeployment } from "../../sdk/vmDeployment";
+import { VmDeployment } from "../../sdk/components/vmDeployment";
 import { HOST_NODE_PATH, writeHostScript } from "../dynamicHost";
 import { ACCOUNT, REGION, REGISTRY, fakeDigest, registered, resetMocks, settle } from "../mocks";
 

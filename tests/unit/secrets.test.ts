@@ -4,7 +4,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { MultiArchImage, MultiArchImageArgs } from "../../sdk/multiArchImage";
+import { MultiArchImage, MultiArchImageArgs } from "../../sdk/components/multiArchImage";
 import { ECR_PASSWORD, REGISTRY, isSecretInput, promiseOf, registrations, resetMocks, reveal, settle } from "../mocks";
 
 const CONTEXT = path.join(__dirname, "..", "fixtures", "hello");

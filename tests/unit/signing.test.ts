@@ -10,8 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { lifecyclePolicy, mutableTagFilters } from "../../sdk/ecr";
-import { MultiArchImage, MultiArchImageArgs } from "../../sdk/multiArchImage";
+import { lifecyclePolicy, mutableTagFilters } from "../../sdk/rules/ecr";
+import { MultiArchImage, MultiArchImageArgs } from "../../sdk/components/multiArchImage";
 import {
     PROVENANCE_PREDICATE_TYPE,
     describeKey,
@@ -22,8 +22,8 @@ import {
     signatureTag,
     signingKeyProblems,
     verificationFailure,
-} from "../../sdk/signing";
-import { VmDeployment } from "../../sdk/vmDeployment";
+} from "../../sdk/clients/cosign";
+import { VmDeployment } from "../../sdk/components/vmDeployment";
 import { ECR_PASSWORD, REGISTRY, fakeDigest, isSecretInput, promiseOf, registered, registrations, resetMocks, reveal, settle, theOne } from "../mocks";
 
 const CONTEXT = path.join(__dirname, "..", "fixtures", "hello");

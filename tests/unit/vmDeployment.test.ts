@@ -1,9 +1,11 @@
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { MultiArchImage } from "../../sdk/multiArchImage";
-import { repositoryArnFromUrl } from "../../sdk/ecr";
-import { al2023AmiParameter, autoScalingGroupName, environmentParameterValue, hostPlatform, VmDeployment, VmDeploymentArgs } from "../../sdk/vmDeployment";
+import { MultiArchImage } from "../../sdk/components/multiArchImage";
+import { repositoryArnFromUrl } from "../../sdk/rules/ecr";
+import { VmDeployment, VmDeploymentArgs } from "../../sdk/components/vmDeployment";
+import { environmentParameterValue } from "../../sdk/rules/environment";
+import { al2023AmiParameter, autoScalingGroupName, hostPlatform } from "../../sdk/rules/hosts";
 import {
     ACCOUNT,
     DEFAULT_SUBNET_IDS,

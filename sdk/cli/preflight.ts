@@ -4,20 +4,28 @@
 // in parallel, pushes to a registry, joins the index, reads the per-platform digests
 // back from the registry, and runs each platform's image by digest. It also warns when
 // a platform's build spends most of its time in `RUN` steps under QEMU emulation.
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { imagetoolsCreateArgv, inspectArgv, inspectBuilder, isDockerCliError, positionalProblem, runDocker } from "./buildx";
-import { repositoryNameProblem } from "./ecr";
-import { InputProblems, show } from "./errors";
-import { BakeFile, BakeSecret, BakeTarget, NetworkMode, SshArgs, mapStrings, normaliseBuildSpec, toBakeFile, unescapeBake } from "./plan";
-import { archOf, normalisePlatform, unameMachine } from "./platform";
-import { RegistryAuth, RegistryClient, parseImageReference } from "./registry";
-import { SignResult, SigningKey, VerificationKey, signAndVerify } from "./signing";
+import { imagetoolsCreateArgv, inspectArgv, positionalProblem } from "../clients/buildx";
+import { inspectBuilder } from "../clients/builderLifecycle";
+import { isDockerCliError, runDocker, streamDocker } from "../clients/docker";
+import { repositoryNameProblem } from "../rules/ecr";
+import { InputProblems, show } from "../rules/errors";
+import { PreflightError } from "../rules/preflightError";
+import { NetworkMode, SshArgs, normaliseBuildSpec } from "../rules/buildPlan";
+import { BakeFile, BakeSecret, BakeTarget, mapStrings, toBakeFile, unescapeBake } from "../rules/bake";
+import { unameMachine } from "../rules/platform";
+import { RegistryAuth, RegistryClient } from "../clients/registryClient";
+import { parseImageReference } from "../rules/imageReference";
+import { SignResult, SigningKey, VerificationKey, signAndVerify } from "../clients/cosign";
+import { BuildStep, parseBuildSteps, explainBuildFailure } from "./buildProgress";
+import { canonical, dockerfileStages } from "./dockerfile";
+import { emulationNote, emulatedRunSeconds } from "./emulation";
 
 /** The local registry `scripts/docker-stack.sh` starts. */
 export const DEFAULT_REGISTRY = "127.0.0.1:5000";
+
 /** The engine's own builder, which every Docker engine has. */
 export const DEFAULT_BUILDER = "default";
 
@@ -105,14 +113,6 @@ export interface PreflightResult {
     notes: string[];
     /** What signing did, with `signingKey`. */
     signing?: SignResult;
-}
-
-/** A preflight that could not start: bad options, no daemon, unknown builder. */
-export class PreflightError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "PreflightError";
-    }
 }
 
 /** One platform's build of a preflight. */
@@ -602,274 +602,4 @@ async function checkPlatform(repositoryUrl: string, result: PlatformResult, chec
                 : `the check \`${check}\` failed: ${message}`;
     }
     log(`[${result.platform.split("/")[1]}] ran: ${result.seen ?? "-"} ${result.ok ? "ok" : "FAILED"}`);
-}
-
-/**
- * Names the step that failed in BuildKit's plain progress, with the last lines it
- * printed: `step [3/3] RUN make: make: *** no rule (ERROR: … exit code: 2)`.
- */
-export function explainBuildFailure(lines: string[]): string {
-    const failed = lines.map((l) => /^#(\d+) ERROR: (.*)$/.exec(l)).find((m) => m !== null);
-    if (!failed) {
-        const errors = lines.filter((l) => /ERROR|error:|failed/i.test(l)).slice(-3);
-        return (errors.length > 0 ? errors : lines.slice(-3)).join(" | ");
-    }
-    const step = failed[1];
-    const name = lines.map((l) => new RegExp(`^#${step} (\\[.*)$`).exec(l)).find((m) => m !== null)?.[1];
-    const output = lines
-        .map((l) => new RegExp(`^#${step} \\d+\\.\\d+ (.*)$`).exec(l)?.[1])
-        .filter((l): l is string => l !== undefined)
-        .slice(-3);
-    const said = output.length > 0 ? `${output.join(" | ")} ` : "";
-    return `step ${name ?? `#${step}`}: ${said}(${failed[2]})`;
-}
-
-/** One step (vertex) of a build, from BuildKit's plain progress. */
-export interface BuildStep {
-    /** The vertex name: `[builder 2/3] RUN make`, `[internal] load build context`. */
-    name: string;
-    /** The Dockerfile stage it belongs to (`builder`, `stage-1`), when the name says. */
-    stage?: string;
-    /** The platform the name is prefixed with (`[linux/amd64 builder 2/3]`), if any. */
-    platform?: string;
-    /** The instruction: `RUN`, `COPY`, `ADD`, `WORKDIR`, …; undefined for BuildKit's own steps. */
-    instruction?: string;
-    /** True when the step came from a cache (local or registry) instead of running. */
-    cached: boolean;
-    /** Seconds it ran, from its `DONE` line; 0 when cached or unfinished. */
-    seconds: number;
-}
-
-/**
- * The steps of a build from its `--progress plain` lines, in first-seen order. A
- * vertex printed twice (BuildKit repeats a header when output resumes) is one step.
- */
-export function parseBuildSteps(lines: string[]): BuildStep[] {
-    const byId = new Map<string, BuildStep>();
-    // What each step printed between its header and its status: BuildKit prints a step
-    // it loaded from a registry cache as DONE (not CACHED) when a later step needs its
-    // snapshot, with nothing but the download and extraction of its own layer.
-    const fetched = new Set<string>();
-    const printed = new Set<string>();
-    for (const line of lines) {
-        const header = /^#(\d+) (\[.*)$/.exec(line);
-        if (header) {
-            if (!byId.has(header[1])) {
-                byId.set(header[1], { ...describeVertex(header[2]), cached: false, seconds: 0 });
-            }
-            continue;
-        }
-        const status = /^#(\d+) (CACHED|DONE (\d+(?:\.\d+)?)s)$/.exec(line);
-        const step = status ? byId.get(status[1]) : undefined;
-        if (status && step) {
-            if (status[2] === "CACHED" || (fetched.has(status[1]) && !printed.has(status[1]))) {
-                step.cached = true;
-            } else {
-                step.seconds = Number(status[3]);
-            }
-            continue;
-        }
-        const body = /^#(\d+) (.*)$/.exec(line);
-        if (body && byId.has(body[1])) {
-            const layerFetch = /^(?:extracting )?sha256:[0-9a-f]{64}\b/.test(body[2]);
-            (layerFetch ? fetched : printed).add(body[1]);
-        }
-    }
-    return [...byId.values()];
-}
-
-function describeVertex(name: string): Pick<BuildStep, "name" | "stage" | "platform" | "instruction"> {
-    // `[linux/amd64->arm64 builder 2/3] RUN …`, `[stage-1 1/2] COPY …`, `[2/2] RUN …`
-    const m = /^\[(?:([a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?)(?:->\S*)? )?(?:(\S+) )?\s*\d+\/\d+\] ([A-Z]+)\b/.exec(name);
-    if (!m) {
-        return { name };
-    }
-    return { name, platform: m[1], stage: m[2], instruction: m[3] };
-}
-
-/** A Dockerfile stage and the platform its steps run on. */
-export interface DockerfileStage {
-    /** `FROM … AS <name>`, lower-cased as BuildKit does, or `stage-<index>`. */
-    name: string;
-    /**
-     * Where its steps run: `build` for `--platform=$BUILDPLATFORM` (always native to the
-     * builder node), `target` for none or `$TARGETPLATFORM`, or a fixed platform.
-     */
-    runsOn: "build" | "target" | string;
-}
-
-/** The stages of a Dockerfile, in order, with the platform each one's steps run on. */
-export function dockerfileStages(text: string): DockerfileStage[] {
-    const stages: DockerfileStage[] = [];
-    const logical = text.replace(/\\\r?\n/g, " ").split(/\r?\n/);
-    for (const line of logical) {
-        const from = /^\s*FROM\s+(.*)$/i.exec(line);
-        if (!from) {
-            continue;
-        }
-        const words = from[1].trim().split(/\s+/);
-        let platform: string | undefined;
-        while (words[0]?.startsWith("--")) {
-            const flag = words.shift()!;
-            const eq = /^--platform=(.*)$/i.exec(flag);
-            if (eq) {
-                platform = eq[1];
-            } else if (/^--platform$/i.test(flag)) {
-                platform = words.shift();
-            }
-        }
-        const base = words[0] ?? "";
-        const as = words.length >= 3 && /^as$/i.test(words[1]) ? words[2].toLowerCase() : undefined;
-        const parent = stages.find((s) => s.name === base.toLowerCase());
-        let runsOn: string;
-        const unquoted = platform?.replace(/^["']|["']$/g, "");
-        if (unquoted === undefined) {
-            runsOn = parent?.runsOn ?? "target";
-        } else if (/^\$\{?BUILDPLATFORM\}?$/.test(unquoted)) {
-            runsOn = "build";
-        } else if (/^\$\{?TARGETPLATFORM\}?$/.test(unquoted) || unquoted.includes("$")) {
-            runsOn = "target";
-        } else {
-            runsOn = canonical(unquoted) ?? "target";
-        }
-        stages.push({ name: as ?? `stage-${stages.length}`, runsOn });
-    }
-    return stages;
-}
-
-function canonical(spelling: string): string | undefined {
-    try {
-        return normalisePlatform(spelling);
-    } catch {
-        return undefined;
-    }
-}
-
-/** Emulated `RUN` time of one platform's build. */
-export interface EmulatedRunTime {
-    /** Seconds the build spent in `RUN` steps that ran under emulation. */
-    seconds: number;
-    /** Those steps' names. */
-    steps: string[];
-}
-
-/**
- * Sums the `RUN` steps of a build for `platform` that ran on a platform the builder
- * cannot run natively (`native`: the host's, or each builder node's). A step's platform
- * is the one its vertex name is prefixed with, else its stage's (`$BUILDPLATFORM`
- * stages run natively), else the built platform. A one-stage Dockerfile's steps carry
- * no stage name; BuildKit names unnamed stages of a longer file `stage-<index>`.
- */
-export function emulatedRunSeconds(steps: BuildStep[], stages: DockerfileStage[], platform: string, native: string[], target?: string): EmulatedRunTime {
-    const isNative = (p: string) => native.some((n) => archOf(n) === archOf(p));
-    const fallbackStage = stages.length === 1 ? stages[0] : (stages.find((s) => s.name === target?.toLowerCase()) ?? stages[stages.length - 1]);
-    let seconds = 0;
-    const names: string[] = [];
-    for (const step of steps) {
-        if (step.instruction !== "RUN" || step.cached || step.seconds === 0) {
-            continue;
-        }
-        let runsOn: string;
-        if (step.platform !== undefined) {
-            runsOn = step.platform;
-        } else {
-            const stage = step.stage === undefined ? fallbackStage : stages.find((s) => s.name === step.stage);
-            const where = stage?.runsOn ?? "target";
-            runsOn = where === "build" ? native[0] : where === "target" ? platform : where;
-        }
-        if (!isNative(runsOn)) {
-            seconds += step.seconds;
-            names.push(step.name);
-        }
-    }
-    return { seconds: Math.round(seconds * 10) / 10, steps: names };
-}
-
-/** Share of a build's time above which emulated `RUN` steps get a note. */
-export const EMULATION_NOTE_SHARE = 0.5;
-
-/**
- * A note when emulated `RUN` steps took most (over half) of a platform's build, naming
- * the platform, the time and the share, and the two fixes; undefined otherwise.
- */
-export function emulationNote(platform: string, emulated: EmulatedRunTime, buildSeconds: number): string | undefined {
-    if (buildSeconds <= 0 || emulated.seconds / buildSeconds <= EMULATION_NOTE_SHARE) {
-        return undefined;
-    }
-    const share = Math.min(100, Math.round((emulated.seconds / buildSeconds) * 100));
-    return (
-        `${platform}: ${emulated.seconds.toFixed(1)}s of the ${buildSeconds.toFixed(1)}s build (${share}%) ran in emulated RUN steps ` +
-        `(${emulated.steps.join("; ")}). Run that work natively: move it to a \`FROM --platform=$BUILDPLATFORM\` stage ` +
-        `that cross-compiles for \`TARGETOS\`/\`TARGETARCH\` and COPY the result into the ${platform} stage, ` +
-        `or build on a builder with a native ${platform} node (BuildxBuilder \`nodes\`, one per platform).`
-    );
-}
-
-/** What a streamed docker CLI call ended with. */
-export interface StreamedRun {
-    /** The exit code (1 when it was killed by a signal). */
-    code: number;
-    /** The last 2,000 lines it printed, stdout and stderr interleaved. */
-    lines: string[];
-}
-
-/**
- * Runs the docker CLI without a shell, handing each line of its output (stdout and
- * stderr, as BuildKit's plain progress goes to stderr) to `onLine` as it comes; resolves
- * to the exit code and the last 2,000 lines.
- */
-export function streamDocker(argv: string[], onLine: (line: string) => void = () => undefined): Promise<StreamedRun> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("docker", argv, { stdio: ["ignore", "pipe", "pipe"] });
-        const lines: string[] = [];
-        let pending = "";
-        const take = (chunk: Buffer) => {
-            pending += chunk.toString("utf8");
-            const parts = pending.split("\n");
-            pending = parts.pop() ?? "";
-            for (const line of parts) {
-                lines.push(line);
-                if (lines.length > 2000) {
-                    lines.shift();
-                }
-                onLine(line);
-            }
-        };
-        child.stdout.on("data", take);
-        child.stderr.on("data", take);
-        child.on("error", (error) => reject(new PreflightError(`cannot run docker: ${error.message}`)));
-        child.on("close", (code) => {
-            if (pending) {
-                lines.push(pending);
-                onLine(pending);
-            }
-            resolve({ code: code ?? 1, lines });
-        });
-    });
-}
-
-/** The result as the table preflight ends with. */
-export function formatTable(result: PreflightResult): string {
-    const rows = [
-        ["platform", "digest", "build", "arch seen", "verdict"],
-        ...result.platforms.map((r) => [
-            r.platform,
-            r.digest ?? "-",
-            r.buildSeconds === undefined ? "-" : `${r.buildSeconds.toFixed(1)}s`,
-            r.seen ?? "-",
-            r.ok ? "ok" : "FAIL",
-        ]),
-    ];
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-    const lines = rows.map((row) =>
-        row
-            .map((cell, i) => cell.padEnd(widths[i]))
-            .join("  ")
-            .trimEnd(),
-    );
-    lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
-    for (const r of result.platforms.filter((p) => !p.ok)) {
-        lines.push(`${r.platform}: ${r.reason}`);
-    }
-    return lines.join("\n");
 }

@@ -3,14 +3,13 @@
 import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { BuildxBuilder } from "./builder";
-import { mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, SIGNATURE_TAG_PREFIX } from "./ecr";
-import { pullPrincipalProblem, repositoryPullPolicy } from "./ecrPolicy";
-import { InputProblems, show } from "./errors";
+import { BuildxBuilder } from "./buildxBuilder";
+import { mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, SIGNATURE_TAG_PREFIX } from "../rules/ecr";
+import { pullPrincipalProblem, repositoryPullPolicy } from "../rules/ecrPolicy";
+import { InputProblems, show } from "../rules/errors";
 import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
 import {
     BuildSpec,
-    CACHE_TO_OPTIONS,
     extraCaches,
     CacheFromArgs,
     checkAnnotations,
@@ -20,11 +19,12 @@ import {
     indexTag,
     normaliseBuildSpec,
     platformBuilds,
-    toBakeFile,
-} from "./plan";
-import { archOf, parsePlatform } from "./platform";
+} from "../rules/buildPlan";
+import { toBakeFile } from "../rules/bake";
+import { CACHE_TO_OPTIONS } from "../rules/buildPlan";
+import { archOf, parsePlatform } from "../rules/platform";
 import { createRepository, existingRepository, repositoryUrlReason } from "./repository";
-import { PROVENANCE_PREDICATE_TYPE } from "./signing";
+import { PROVENANCE_PREDICATE_TYPE } from "../clients/cosign";
 
 /** Lifecycle settings of the ECR repository MultiArchImage creates. */
 export interface RepositoryLifecycleArgs {
@@ -279,6 +279,7 @@ export interface MultiArchImageArgs {
 
 /** A manifest digest, as it ends a ref `<repo>[:<tag>]@sha256:…`. */
 const TRAILING_DIGEST = /@(sha256:[0-9a-f]{64})$/;
+
 /** The builder each MultiArchImage created, kept out of its fields (see `builder`). */
 const createdBuilders = new WeakMap<MultiArchImage, BuildxBuilder>();
 const CREDENTIAL_LIKE = /TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL/i;

@@ -3,8 +3,8 @@
 // MultiArchImage and PromotedImage, which differ only in the tags each `up` moves.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryArnFromUrl, tagMutabilityProblem } from "./ecr";
-import { show } from "./errors";
+import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryArnFromUrl, tagMutabilityProblem } from "../rules/ecr";
+import { show } from "../rules/errors";
 import type { EcrRepositoryArgs } from "./multiArchImage";
 
 /** Days after which the lifecycle rule expires an untagged image, unless the user says. */

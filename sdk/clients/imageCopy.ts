@@ -3,16 +3,17 @@
 // throwaway DOCKER_CONFIG, then every digest read back from the destination.
 //
 // This module is serialised by value into the dynamic provider's closure, so it stays
-// self-contained: Node builtins, `./buildx`'s runner and the registry reader's pure
-// index parser; no Pulumi imports, no module-level Set or Map (Pulumi's closure
+// self-contained: Node builtins, `./docker`'s runner and the pure manifest rules
+// (`rules/manifest.ts`); no Pulumi imports, no module-level Set or Map (Pulumi's closure
 // serialiser carries neither).
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { canonical, DockerRunner, runDocker } from "./buildx";
-import { selectPlatformManifests } from "./registry";
-import { runCosign } from "./signing";
+import { canonical } from "../rules/canonicalJson";
+import { DockerRunner, runDocker } from "./docker";
+import { selectPlatformManifests } from "../rules/manifest";
+import { runCosign } from "./cosign";
 
 /** Credentials for one registry, as `docker login` would store them. */
 export interface RegistryLogin {

@@ -2,10 +2,13 @@
 // The `multiarch` command line: `multiarch preflight <context> …`.
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { BakeSecret, NetworkMode, SshArgs } from "./plan";
-import { DEFAULT_PLATFORMS } from "./platform";
-import { DEFAULT_BUILDER, DEFAULT_REGISTRY, PreflightError, formatTable, preflight } from "./preflight";
-import { SigningKey, VerificationKey } from "./signing";
+import { NetworkMode, SshArgs } from "../rules/buildPlan";
+import { BakeSecret } from "../rules/bake";
+import { DEFAULT_PLATFORMS } from "../rules/platform";
+import { DEFAULT_BUILDER, DEFAULT_REGISTRY, preflight } from "./preflight";
+import { PreflightError } from "../rules/preflightError";
+import { formatTable } from "./resultsTable";
+import { SigningKey, VerificationKey } from "../clients/cosign";
 
 const HELP = `Usage: multiarch preflight <context> [options]
        multiarch preflight --bake-file FILE [options]

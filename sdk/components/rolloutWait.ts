@@ -4,7 +4,7 @@
 // A dynamic resource over `rollout.ts`, so no provider plugin is needed; the AWS CLI v2
 // must be on the PATH of the machine that runs `pulumi up`.
 import * as pulumi from "@pulumi/pulumi";
-import * as rollout from "./rollout";
+import * as rollout from "../clients/rollout";
 
 /** What the resource records: its inputs and the refresh it saw last. */
 type RolloutState = rollout.RolloutSpec & rollout.RolloutRecord;

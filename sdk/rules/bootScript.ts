@@ -6,7 +6,7 @@
 // registry and dockerd.
 import { show } from "./errors";
 import { LAUNCH_FAILURE_TAG } from "./iamPolicy";
-import { parseImageReference } from "./registry";
+import { parseImageReference } from "./imageReference";
 
 /** One published port: the host's port and the container's. */
 export interface PortMapping {
@@ -71,6 +71,7 @@ export interface HealthCheck {
 
 /** The seconds a container must have run before the first check, unless the user says. */
 export const DEFAULT_HEALTH_GRACE_SECONDS = 10;
+
 /** The seconds a check may take to pass, unless the user says. */
 export const DEFAULT_HEALTH_TIMEOUT_SECONDS = 300;
 

@@ -1,29 +1,38 @@
 // VmDeployment: EC2 hosts in an auto-scaling group that run one image pinned to the
 // digest of the hosts' own architecture, read from the instance type, never its name.
 import * as aws from "@pulumi/aws";
-import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import {
     containerName,
-    DEFAULT_HEALTH_GRACE_SECONDS,
-    DEFAULT_HEALTH_TIMEOUT_SECONDS,
     ENVIRONMENT_NAME_PATTERN,
-    environmentFile,
     environmentVariableProblem,
     HealthCheck,
     healthCheckProblems,
     PortMapping,
     renderBootScript,
-} from "./bootScript";
-import { repositoryArnFromUrl } from "./ecr";
-import { InputProblems, show } from "./errors";
-import { EC2_ASSUME_ROLE_POLICY, environmentKeyPolicy, hostPolicyDocument } from "./iamPolicy";
+} from "../rules/bootScript";
+import { repositoryArnFromUrl } from "../rules/ecr";
+import { InputProblems } from "../rules/errors";
+import { EC2_ASSUME_ROLE_POLICY, environmentKeyPolicy, hostPolicyDocument } from "../rules/iamPolicy";
 import { requireSignedImage, requirementProblems, SignatureRequirement } from "./imageSignature";
-import { parsePlatform, platformForEc2Architecture } from "./platform";
-import { parseImageReference } from "./registry";
 import { RolloutWait } from "./rolloutWait";
+import {
+    hostPlatform,
+    al2023AmiParameter,
+    amiArchitectureProblem,
+    autoScalingGroupName,
+    LAUNCH_HOOK_NAME,
+    launchHeartbeatSeconds,
+    ROLLOUT_POLL_SECONDS,
+    DEFAULT_INSTANCE_TYPE,
+    ROLLOUT_TIMEOUT_RANGE,
+    ROLLOUT_ALLOWANCE_SECONDS,
+    defaultRolloutTimeoutSeconds,
+} from "../rules/hosts";
+import { PinnedRefs, pinImage, pinRefs } from "../rules/pinnedImage";
+import { environmentParameterValue } from "../rules/environment";
 
-export type { HealthCheck, HttpHealthCheck, PortMapping } from "./bootScript";
+export type { HealthCheck, HttpHealthCheck, PortMapping } from "../rules/bootScript";
 
 /**
  * What VmDeployment needs of an image, as a `MultiArchImage` has it.
@@ -219,247 +228,12 @@ export interface VmDeploymentArgs {
     rolloutTimeoutSeconds?: number;
 }
 
-/** The instance type used when none is given: x86_64. */
-export const DEFAULT_INSTANCE_TYPE = "t3.micro";
-
-/** The platforms VmDeployment can host: those Amazon Linux 2023 has AMIs for. */
-export const HOST_PLATFORMS = ["linux/amd64", "linux/arm64"];
-
-const AL2023_AMI_PARAMETERS: Record<string, string> = {
-    "linux/amd64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
-    "linux/arm64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
-};
-
-// An instance type suggested in messages for each host platform.
-const EXAMPLE_INSTANCE_TYPES: Record<string, string> = { "linux/amd64": "t3.small", "linux/arm64": "t4g.small" };
-const EC2_ARCHITECTURE: Record<string, string> = { "linux/amd64": "x86_64", "linux/arm64": "arm64" };
-
 const INSTANCE_TYPE = /^[a-z0-9-]+\.[a-z0-9-]+$/;
 const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/;
+
 // Host ports the host itself serves, with who: publishing one breaks the host or the container.
 const HOST_PORTS: Record<number, string> = { 22: "sshd, which Amazon Linux runs on the host" };
-
-/** The name of the hosts' launch lifecycle hook. */
-export const LAUNCH_HOOK_NAME = "multiarch-launch";
-/** Seconds a launch may take besides the health check: install Docker, log in, pull, start. */
-export const LAUNCH_ALLOWANCE_SECONDS = 600;
-/** Seconds a rollout may take besides two launch heartbeats: warm-up and stopping the old hosts. */
-export const ROLLOUT_ALLOWANCE_SECONDS = 600;
-// How often `up` looks at a refresh it follows: a refresh takes minutes, each look is four read calls at most.
-const ROLLOUT_POLL_SECONDS = 15;
-const ROLLOUT_TIMEOUT_RANGE = { min: 60, max: 86400 };
-// SSM Standard parameters hold at most 4 KB.
-const MAX_ENVIRONMENT_BYTES = 4096;
-
-/** The platform hosts of an instance type run, or why they can run none of the image's. */
-export type HostPlatform = HostPlatformFound | HostPlatformMissing;
-
-/** The image has a platform the instance type runs natively. */
-export interface HostPlatformFound {
-    /** The canonical platform, e.g. `linux/arm64`. */
-    platform: string;
-}
-
-/** The image has no platform the instance type runs. */
-export interface HostPlatformMissing {
-    /** What is wrong and what to change, naming `instanceType`. */
-    reason: string;
-}
-
-/** The public SSM parameter naming the latest Amazon Linux 2023 AMI of a platform. */
-export function al2023AmiParameter(platform: string): string {
-    const name = AL2023_AMI_PARAMETERS[platform];
-    if (name === undefined) {
-        throw new Error(`no Amazon Linux 2023 AMI for ${platform}: expected one of ${HOST_PLATFORMS.join(", ")}`);
-    }
-    return name;
-}
-
-/**
- * The platform whose digest hosts of an instance type run, from the architectures EC2
- * reports for it and the platforms the image has, or why there is none: a message that
- * names the instance type, its architectures and the image's platforms, and says what
- * to change. `source` says where the platforms came from.
- */
-export function hostPlatform(
-    instanceType: string,
-    architectures: string[],
-    imagePlatforms: string[],
-    source: "image" | "platformRefs" = "image",
-): HostPlatform {
-    const hostable = architectures.map((a) => platformForEc2Architecture(a)).filter((p): p is string => p !== undefined && HOST_PLATFORMS.includes(p));
-    const noun = architectures.length === 1 ? "architecture is" : "architectures are";
-    const head = `\`instanceType\` is ${show(instanceType)}, whose ${noun} ${architectures.join(", ") || "unknown"}`;
-    if (hostable.length === 0) {
-        return {
-            reason: `${head}: VmDeployment runs Amazon Linux 2023, which has AMIs for x86_64 and arm64 only; choose an instance type of one of those, e.g. "t3.small" or "t4g.small"`,
-        };
-    }
-    const match = hostable.find((p) => imagePlatforms.includes(p));
-    if (match !== undefined) {
-        return { platform: match };
-    }
-    const want = hostable[0];
-    const have = imagePlatforms.length === 0 ? "none" : imagePlatforms.join(", ");
-    const fix =
-        source === "image"
-            ? `but the image was built for ${have} only: add "${want}" to the image's \`platforms\``
-            : `but \`platformRefs\` has ${have} only: add a "${want}" ref to \`platformRefs\``;
-    const other = HOST_PLATFORMS.find((p) => imagePlatforms.includes(p));
-    const alternative =
-        other === undefined
-            ? ""
-            : `, or choose an instance type whose architecture is ${EC2_ARCHITECTURE[other]} (${other}), e.g. ${show(EXAMPLE_INSTANCE_TYPES[other])}`;
-    return { reason: `${head} (${hostable.join(", ")}), ${fix}${alternative}` };
-}
-
-/** Platform refs checked and made canonical, and the one repository they are in. */
-interface PinnedRefs {
-    /** Canonical platform → `<repositoryUrl>@sha256:…` (a tag, if any, dropped). */
-    refs: Record<string, string>;
-    /** The ECR repository's ARN. */
-    repositoryArn: string;
-}
-
-/**
- * Checks platform refs: platforms, `<ECR repository>@sha256:…` values, one repository.
- * `name` is the argument they came from: `platformRefs` or `image.platformRefs`.
- */
-function pinRefs(value: unknown, problems: InputProblems, name = "platformRefs"): PinnedRefs | undefined {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        problems.invalid(name, value, 'expected an object of platform → "<repository>@sha256:<digest>"');
-        return undefined;
-    }
-    const refs: Record<string, string> = {};
-    const repositories = new Set<string>();
-    const before = problems.count;
-    for (const [key, ref] of Object.entries(value as Record<string, unknown>)) {
-        const parsed = parsePlatform(key);
-        if ("error" in parsed) {
-            problems.add(name, `\`${name}\` has the key ${show(key)}: ${parsed.error}`);
-            continue;
-        }
-        if (refs[parsed.platform] !== undefined) {
-            problems.add(name, `\`${name}\` has ${parsed.platform} twice (${show(key)}): give each platform once`);
-            continue;
-        }
-        const path = `${name}[${show(key)}]`;
-        if (!pulumi.Output.isInstance(ref) && typeof ref !== "string") {
-            problems.invalid(path, ref, "expected a string, <repository>@sha256:<digest>");
-            continue;
-        }
-        if (typeof ref !== "string") {
-            continue;
-        }
-        let reference;
-        try {
-            reference = parseImageReference(ref);
-        } catch (e) {
-            problems.invalid(path, ref, (e as Error).message);
-            continue;
-        }
-        const repositoryUrl = `${reference.registry}/${reference.repository}`;
-        if (reference.digest === undefined) {
-            problems.invalid(path, ref, "expected an image pinned by digest, <repository>@sha256:<64 hex>, not a tag");
-            continue;
-        }
-        if (repositoryArnFromUrl(repositoryUrl) === undefined) {
-            problems.invalid(path, ref, "expected an image in ECR, <account>.dkr.ecr.<region>.amazonaws.com/<name>@sha256:<64 hex>");
-            continue;
-        }
-        repositories.add(repositoryUrl);
-        refs[parsed.platform] = `${repositoryUrl}@${reference.digest}`;
-    }
-    if (repositories.size > 1) {
-        problems.add(
-            name,
-            `\`${name}\` names ${repositories.size} repositories (${[...repositories].join(", ")}): the hosts may pull from one repository only; push every platform to one`,
-        );
-    }
-    if (Object.keys(value as object).length === 0) {
-        problems.invalid(name, value, 'expected at least one platform → "<repository>@sha256:<digest>"');
-    }
-    // Output values are checked once known, by the same function inside apply.
-    if (problems.count > before || repositories.size === 0) {
-        return undefined;
-    }
-    return { refs, repositoryArn: repositoryArnFromUrl([...repositories][0])! };
-}
-
-/**
- * Checks a structural image as strictly as `platformRefs`: every platform it lists has
- * a ref, every ref is an ECR image by digest, and the refs are in the repository whose
- * ARN it gives (the one the hosts may pull from). Adds each problem and returns the
- * pinned refs, or undefined.
- */
-function pinImage(platforms: unknown, refs: unknown, repositoryArn: unknown, problems: InputProblems): PinnedRefs | undefined {
-    const before = problems.count;
-    const pinned = pinRefs(refs, problems, "image.platformRefs");
-    if (!Array.isArray(platforms) || platforms.some((p) => typeof p !== "string")) {
-        problems.invalid("image.platforms", platforms, 'expected a list of platforms, e.g. ["linux/amd64", "linux/arm64"]');
-    } else if (pinned !== undefined) {
-        for (const platform of platforms as string[]) {
-            const parsed = parsePlatform(platform);
-            if ("error" in parsed || pinned.refs[parsed.platform] === undefined) {
-                problems.add(
-                    "image.platformRefs",
-                    `\`image.platforms\` lists ${show(platform)} but \`image.platformRefs\` has no ref for it (it has ${Object.keys(pinned.refs).join(", ")}): pass the MultiArchImage itself, whose refs match its platforms`,
-                );
-            }
-        }
-    }
-    if (typeof repositoryArn !== "string") {
-        problems.invalid(
-            "image.repositoryArn",
-            repositoryArn,
-            "expected the ARN of the ECR repository the refs are in, arn:aws:ecr:<region>:<account>:repository/<name>",
-        );
-    } else if (pinned !== undefined && pinned.repositoryArn !== repositoryArn) {
-        problems.invalid(
-            "image.repositoryArn",
-            repositoryArn,
-            `expected the ARN of the repository \`image.platformRefs\` are in, ${pinned.repositoryArn}: the hosts may pull from that repository only`,
-        );
-    }
-    return problems.count > before ? undefined : pinned;
-}
-
-/**
- * Why an AMI cannot boot hosts of a platform, from the architecture EC2 reports for it,
- * or undefined when it can.
- */
-export function amiArchitectureProblem(amiId: string, amiArchitecture: string, instanceType: string, platform: string): string | undefined {
-    if (platformForEc2Architecture(amiArchitecture) === platform) {
-        return undefined;
-    }
-    return (
-        `\`amiId\` is ${show(amiId)}, whose architecture is ${amiArchitecture}, but \`instanceType\` ${show(instanceType)} runs ` +
-        `${EC2_ARCHITECTURE[platform] ?? platform} (${platform}): choose an AMI for ${EC2_ARCHITECTURE[platform] ?? platform}, ` +
-        `or leave \`amiId\` out for Amazon Linux 2023`
-    );
-}
-
-/** The auto-scaling group's name, fixed before it exists: `<project>-<stack>-<name>`, made safe. */
-export function autoScalingGroupName(project: string, stack: string, name: string): string {
-    const safe = [project, stack, name].map((part) => part.replace(/[^A-Za-z0-9_.-]+/g, "-")).join("-");
-    if (safe.length <= 255) {
-        return safe;
-    }
-    // Too long: keep the readable start and a hash of the whole, so two names never meet.
-    const hash = createHash("sha256").update(`${project}\0${stack}\0${name}`).digest("hex").slice(0, 12);
-    return `${safe.slice(0, 242)}-${hash}`;
-}
-
-/** The seconds a host's launch may be held before the hook abandons it on its own. */
-export function launchHeartbeatSeconds(check: HealthCheck | undefined): number {
-    return LAUNCH_ALLOWANCE_SECONDS + (check?.gracePeriodSeconds ?? DEFAULT_HEALTH_GRACE_SECONDS) + (check?.timeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS);
-}
-
-/** How long `pulumi up` waits for a rollout by default: two launch heartbeats and an allowance. */
-export function defaultRolloutTimeoutSeconds(check: HealthCheck | undefined): number {
-    return 2 * launchHeartbeatSeconds(check) + ROLLOUT_ALLOWANCE_SECONDS;
-}
 
 /** The plain arguments, checked and with their defaults. */
 interface Plan {
@@ -779,29 +553,6 @@ function imageSource(
         refs: pinned.apply((p) => p.refs),
         repositoryArn: pinned.apply((p) => p.repositoryArn),
     };
-}
-
-/**
- * The environment as the env file the SSM parameter holds. Throws an
- * `InputPropertyError` for what an env file cannot carry, never showing the value.
- */
-export function environmentParameterValue(environment: Record<string, string>): string {
-    const entries = Object.entries(environment ?? {});
-    for (const [key, value] of entries) {
-        const problem = environmentVariableProblem(key, value);
-        if (problem !== undefined) {
-            throw new pulumi.InputPropertyError({ propertyPath: `environment.${key}`, reason: problem });
-        }
-    }
-    // SSM refuses an empty value; Docker skips comment lines.
-    const file = entries.length === 0 ? "# no variables\n" : environmentFile(environment);
-    if (Buffer.byteLength(file, "utf8") > MAX_ENVIRONMENT_BYTES) {
-        throw new pulumi.InputPropertyError({
-            propertyPath: "environment",
-            reason: `\`environment\` takes ${Buffer.byteLength(file, "utf8")} bytes as an env file, over the ${MAX_ENVIRONMENT_BYTES} an SSM parameter holds: keep large values in S3 or Secrets Manager and pass their names`,
-        });
-    }
-    return file;
 }
 
 /** The subnets of the region's default VPC. */

@@ -7,8 +7,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { InputProblems } from "./errors";
-import * as signing from "./signing";
+import { InputProblems } from "../rules/errors";
+import * as signing from "../clients/cosign";
 
 /** How MultiArchImage signs what it builds. */
 export interface ImageSigningArgs {

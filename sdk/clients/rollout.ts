@@ -20,10 +20,10 @@
 // (`Reservations[].Instances[]`: `InstanceId`, `Tags[]`).
 //
 // This module is serialised by value into a dynamic provider's closure, so it stays
-// self-contained: Node builtins and `./iamPolicy`'s constants; no Pulumi imports, no
+// self-contained: Node builtins and `rules/iamPolicy.ts`'s constants; no Pulumi imports, no
 // module-level Set or Map (Pulumi's closure serialiser carries neither).
 import { execFile } from "child_process";
-import { LAUNCH_FAILURE_TAG } from "./iamPolicy";
+import { LAUNCH_FAILURE_TAG } from "../rules/iamPolicy";
 
 /** One rollout to follow: a group, the launch template version it rolls to, and what that version runs. */
 export interface RolloutSpec {
