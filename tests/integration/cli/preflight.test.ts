@@ -133,7 +133,10 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
 
     it("warns when arm64 spends most of its build in emulated RUN steps, and not once the step cross-compiles", async () => {
         // A compute step of a few seconds under QEMU (bench/fixtures/compress, small size).
-        const buildArgs = { LINES: "1000000" };
+        // `cache: false` leaves out the registry cache, not BuildKit's own: a LINES value
+        // no earlier run used keeps the step from being a cache hit on a machine that ran
+        // this test before (a cached step takes 0 s and nothing is emulated).
+        const buildArgs = { LINES: String(1_000_000 + crypto.randomInt(100_000)) };
         const emulated = fixtureContext("emulated");
         const cross = fixtureContext("cross");
         made.push(emulated, cross);
