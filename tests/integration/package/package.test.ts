@@ -69,7 +69,9 @@ describe("npm package (packs the tarball, installs it into a new project, type-c
 
     it("holds the compiled sdk (JS, declarations, source maps), package.json, README and LICENSE, nothing else", () => {
         const unexpected = files.filter(
-            (f) => !["package.json", "README.md", "LICENSE"].includes(f) && !/^bin\/sdk\/(?:(?:cli|clients|components|rules)\/)?[A-Za-z0-9]+\.(js|d\.ts|js\.map)$/.test(f),
+            (f) =>
+                !["package.json", "README.md", "LICENSE"].includes(f) &&
+                !/^bin\/sdk\/(?:(?:cli|clients|components|rules)\/)?[A-Za-z0-9]+\.(js|d\.ts|js\.map)$/.test(f),
         );
         assert.deepStrictEqual(unexpected, []);
         for (const required of [
