@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as buildx from "../clients/buildx";
 import * as docker from "../clients/docker";
 import { InputProblems } from "../rules/errors";
+import { isKnown, isWhollyKnown } from "../rules/inputs";
 import { normalisePlatforms } from "../rules/platform";
 import { BuildxBuilderInstance } from "./builderResource";
 
@@ -195,21 +196,9 @@ function hideValues(options: Record<string, unknown>): Record<string, string> {
  * but `nodes` is no input.
  */
 export function secretOutputs(args: BuildxBuilderArgs): string[] {
-    const options = allPlain(args.driverOptions);
-    const daemon = allPlain(args.buildkitdFlags) && allPlain(args.buildkitdConfig);
+    const options = isWhollyKnown(args.driverOptions);
+    const daemon = isWhollyKnown(args.buildkitdFlags) && isWhollyKnown(args.buildkitdConfig);
     return [...(options && daemon ? [] : ["spec"]), ...(options ? [] : ["nodes"])];
-}
-
-// True when no part of the value can be an Output or a Promise, so none of it is secret.
-function allPlain(value: unknown): boolean {
-    if (pulumi.Output.isInstance(value) || value instanceof Promise) {
-        return false;
-    }
-    return typeof value !== "object" || value === null || Object.values(value).every(allPlain);
-}
-
-function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
-    return value !== undefined && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 }
 
 // Checks the arguments and applies the defaults, reporting every problem at once;
@@ -323,12 +312,12 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
         return { name: nodeName, endpoint: node.endpoint, platforms, driverOptions: node.driverOptions ?? {} };
     });
 
-    if (isPlain(args.driverOptions)) {
+    if (args.driverOptions !== undefined && isKnown(args.driverOptions)) {
         for (const problem of buildx.driverOptionProblems(args.driverOptions as Record<string, string>)) {
             problems.invalid("driverOptions", hideValues(args.driverOptions as Record<string, unknown>), problem);
         }
     }
-    if (isPlain(args.buildkitdConfig) && args.buildkitdConfig.trim() === "") {
+    if (typeof args.buildkitdConfig === "string" && args.buildkitdConfig.trim() === "") {
         problems.invalid("buildkitdConfig", args.buildkitdConfig, "expected the path of a buildkitd.toml, or leave it out");
     }
     for (const flag of ["bootstrap", "use"] as const) {

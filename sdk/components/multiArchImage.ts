@@ -7,6 +7,7 @@ import { BuildxBuilder } from "./buildxBuilder";
 import { mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, SIGNATURE_TAG_PREFIX } from "../rules/ecr";
 import { pullPrincipalProblem, repositoryPullPolicy } from "../rules/ecrPolicy";
 import { InputProblems, show } from "../rules/errors";
+import { isKnown } from "../rules/inputs";
 import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
 import {
     BuildSpec,
@@ -600,7 +601,7 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
     }
 
     const secrets = args.secrets;
-    if (secrets !== undefined && typeof secrets === "object" && !pulumi.Output.isInstance(secrets) && !(secrets instanceof Promise)) {
+    if (secrets !== undefined && typeof secrets === "object" && isKnown(secrets)) {
         for (const id of Object.keys(secrets)) {
             if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(id)) {
                 problems.add(
@@ -611,7 +612,7 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
         }
     }
     const annotations = args.annotations;
-    if (annotations !== undefined && !isInputLike(annotations)) {
+    if (annotations !== undefined && isKnown(annotations)) {
         if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) {
             problems.invalid("annotations", annotations, 'expected key → value, e.g. { "org.opencontainers.image.source": "https://…" }');
         } else {
@@ -660,10 +661,6 @@ function signImages(
               }))
         : undefined;
     return new ImageSignature(`${name}-signature`, { refs, signing, registry, provenance }, { parent: image });
-}
-
-function isInputLike(value: unknown): boolean {
-    return pulumi.Output.isInstance(value) || value instanceof Promise;
 }
 
 /** Build arguments are kept in the image's history: warn when one looks like a credential. */

@@ -5,6 +5,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { parseRepositoryUrl, repositoryNameProblem, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "../rules/ecr";
 import { InputProblems, show } from "../rules/errors";
+import { isKnown } from "../rules/inputs";
 import { requirementProblems, SignatureCheck, SignatureRequirement } from "./imageSignature";
 import type { EcrRepositoryArgs } from "./multiArchImage";
 import { normalisePlatforms, parsePlatform } from "../rules/platform";
@@ -314,10 +315,6 @@ function registryOf(reference: string | undefined): string {
     return parseImageReference(reference).registry;
 }
 
-function isPlainString(value: unknown): value is string {
-    return typeof value === "string";
-}
-
 /** Checks every plain argument and throws all problems together, before any child exists. */
 function validate(name: string, args: PromotedImageArgs): Plan {
     const problems = new InputProblems();
@@ -334,7 +331,7 @@ function validate(name: string, args: PromotedImageArgs): Plan {
     if (args.image !== undefined && (!Array.isArray(args.image.platforms) || args.image.platformRefs === undefined)) {
         problems.add("image", "`image` is not a MultiArchImage: pass the MultiArchImage itself, or its `indexRef` and `platformRefs`");
     }
-    if (isPlainString(args.indexRef)) {
+    if (typeof args.indexRef === "string") {
         try {
             if (parseImageReference(args.indexRef).digest === undefined) {
                 problems.invalid(
@@ -348,7 +345,7 @@ function validate(name: string, args: PromotedImageArgs): Plan {
         }
     }
     const refs = args.platformRefs;
-    if (refs !== undefined && !pulumi.Output.isInstance(refs) && !(refs instanceof Promise)) {
+    if (refs !== undefined && isKnown(refs)) {
         if (typeof refs !== "object" || refs === null || Array.isArray(refs) || Object.keys(refs).length === 0) {
             problems.invalid("platformRefs", refs, 'expected an object of platform → "<repository>@sha256:<digest>" with at least one entry');
         } else {
@@ -356,7 +353,7 @@ function validate(name: string, args: PromotedImageArgs): Plan {
                 const platform = parsePlatform(key);
                 if ("error" in platform) {
                     problems.add("platformRefs", `\`platformRefs\` has the key ${show(key)}: ${platform.error}`);
-                } else if (isPlainString(value)) {
+                } else if (typeof value === "string") {
                     try {
                         if (parseImageReference(value).digest === undefined) {
                             problems.invalid(
@@ -401,7 +398,7 @@ function validate(name: string, args: PromotedImageArgs): Plan {
             `\`repository\` and \`repositoryUrl\` are both given (${show(args.repositoryUrl)}): give \`repository\` to create a repository, or \`repositoryUrl\` to copy into an existing one, not both`,
         );
     }
-    if (isPlainString(args.repositoryUrl) && !parseRepositoryUrl(args.repositoryUrl)) {
+    if (typeof args.repositoryUrl === "string" && !parseRepositoryUrl(args.repositoryUrl)) {
         problems.add("repositoryUrl", repositoryUrlReason(args.repositoryUrl));
     }
     const repositoryName = args.repository?.name;

@@ -13,6 +13,7 @@ import {
 } from "../rules/bootScript";
 import { repositoryArnFromUrl } from "../rules/ecr";
 import { InputProblems } from "../rules/errors";
+import { isKnown } from "../rules/inputs";
 import { EC2_ASSUME_ROLE_POLICY, environmentKeyPolicy, hostPolicyDocument } from "../rules/iamPolicy";
 import { requireSignedImage, requirementProblems, SignatureRequirement } from "./imageSignature";
 import { RolloutWait } from "./rolloutWait";
@@ -590,14 +591,13 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
     } else if (args.image !== undefined) {
         const image = args.image;
         // Plain values are checked now; Output values once known, by the same function.
-        const plain = (value: unknown) => !pulumi.Output.isInstance(value);
         const refs = image.platformRefs as unknown;
-        const refValues = typeof refs === "object" && refs !== null ? Object.values(refs) : [];
-        if ([image.platforms, refs, image.repositoryArn, ...refValues].every(plain)) {
+        const refValues = isKnown(refs) && typeof refs === "object" && refs !== null ? Object.values(refs) : [];
+        if ([image.platforms, refs, image.repositoryArn, ...refValues].every(isKnown)) {
             pinImage(image.platforms, refs, image.repositoryArn, problems);
         }
     }
-    if (args.platformRefs !== undefined && !pulumi.Output.isInstance(args.platformRefs)) {
+    if (args.platformRefs !== undefined && isKnown(args.platformRefs)) {
         pinRefs(args.platformRefs, problems);
     }
 
@@ -661,7 +661,7 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
     }
 
     const environment = args.environment;
-    if (environment !== undefined && !pulumi.Output.isInstance(environment)) {
+    if (environment !== undefined && isKnown(environment)) {
         if (typeof environment !== "object" || environment === null || Array.isArray(environment)) {
             problems.invalid("environment", environment, "expected an object of variable name → value");
         } else {
@@ -675,7 +675,7 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
         }
     }
 
-    if (args.command !== undefined && !pulumi.Output.isInstance(args.command) && !Array.isArray(args.command)) {
+    if (args.command !== undefined && isKnown(args.command) && !Array.isArray(args.command)) {
         problems.invalid("command", args.command, 'expected a list of arguments, e.g. ["node", "server.js"]');
     }
     if (typeof args.amiId === "string" && !AMI_ID.test(args.amiId)) {

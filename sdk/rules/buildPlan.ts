@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CACHE_TAG_PREFIX, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "./ecr";
 import { InputProblems } from "./errors";
+import { isKnown } from "./inputs";
 import { DEFAULT_PLATFORMS, archOf, normalisePlatforms } from "./platform";
 
 /** The plain arguments that decide what is built, as a user gives them. */
@@ -337,18 +338,14 @@ export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Checks OCI annotations: docker-build writes them unquoted into its comma-separated export option. */
 export function checkAnnotations(annotations: Record<string, unknown> | undefined, problems: InputProblems): void {
+    // A value known only later is checked once it resolves, by `toBakeFile`.
     for (const [key, value] of Object.entries(annotations ?? {})) {
         if (!/^[A-Za-z0-9][A-Za-z0-9._\-/]*$/.test(key)) {
             problems.invalid("annotations", key, 'expected annotation keys of letters, digits and ._-/, e.g. "org.opencontainers.image.source"');
-        } else if (typeof value === "string" ? !CSV_SAFE.test(value) : !isInputLike(value)) {
+        } else if (typeof value === "string" ? !CSV_SAFE.test(value) : isKnown(value)) {
             problems.invalid(`annotations.${key}`, value, CSV_SAFE_REASON);
         }
     }
-}
-
-// An Output or a Promise: checked once it resolves, by `toBakeFile`.
-function isInputLike(value: unknown): boolean {
-    return typeof value === "object" && value !== null && ("apply" in value || "then" in value);
 }
 
 // Values written into comma-separated docker options (`--cache-to`, `--ssh`, export

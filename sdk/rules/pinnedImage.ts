@@ -1,8 +1,8 @@
 // The digests a VmDeployment pins: `platformRefs` or a MultiArchImage's refs, checked
 // to be digest refs of one repository.
-import * as pulumi from "@pulumi/pulumi";
 import { repositoryArnFromUrl } from "./ecr";
 import { InputProblems, show } from "./errors";
+import { isKnown } from "./inputs";
 import { parsePlatform } from "./platform";
 import { parseImageReference } from "./imageReference";
 
@@ -37,7 +37,7 @@ export function pinRefs(value: unknown, problems: InputProblems, name = "platfor
             continue;
         }
         const path = `${name}[${show(key)}]`;
-        if (!pulumi.Output.isInstance(ref) && typeof ref !== "string") {
+        if (isKnown(ref) && typeof ref !== "string") {
             problems.invalid(path, ref, "expected a string, <repository>@sha256:<digest>");
             continue;
         }

@@ -498,6 +498,11 @@ describe("VmDeployment", () => {
         assert.strictEqual(JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement[1].Resource, REPO_ARN);
     });
 
+    it("accepts platform refs given as a Promise, checked once it resolves", async () => {
+        const vm = await deploy({ platformRefs: Promise.resolve({ "linux/amd64": AMD64_REF }), command: Promise.resolve(["serve"]) });
+        assert.strictEqual(await promiseOf(vm.imageRef), AMD64_REF);
+    });
+
     describe("architecture mismatch", () => {
         const message =
             '`instanceType` is "t4g.small", whose architecture is arm64 (linux/arm64), but the image was built for linux/amd64 only: ' +
