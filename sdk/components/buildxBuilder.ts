@@ -201,28 +201,61 @@ export function secretOutputs(args: BuildxBuilderArgs): string[] {
     return [...(options && daemon ? [] : ["spec"]), ...(options ? [] : ["nodes"])];
 }
 
+/** The builder's arguments that decide its nodes, checked: the plain part of its spec. */
+interface CheckedBuilder {
+    name: string;
+    driver: string;
+    /** Each node with its own driver options; the builder's are joined once they resolve. */
+    nodes: buildx.NodeSpec[];
+}
+
 // Checks the arguments and applies the defaults, reporting every problem at once;
 // `driverOptions` known only later are checked once they resolve.
 function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: string, project: string): pulumi.Output<buildx.BuilderSpec> {
     const problems = new InputProblems();
-    const name = args.name ?? buildx.defaultBuilderName(resourceName, stack, project);
-    const nameProblem = buildx.nameProblem(name);
-    if (nameProblem) {
-        problems.invalid("name", args.name, nameProblem);
-    }
+    const name = checkName(args.name ?? buildx.defaultBuilderName(resourceName, stack, project), args.name, problems);
+    const driver = checkDriver(args.driver ?? BuilderDriver.DockerContainer, problems);
+    const nodes = checkNodes(args, name, driver, problems);
+    checkDaemon(args, problems);
+    return resolveSpec(problems.valueOrThrow("BuildxBuilder", resourceName, { name, driver, nodes }), args);
+}
 
+function checkName(name: string, given: string | undefined, problems: InputProblems): string {
+    const problem = buildx.nameProblem(name);
+    if (problem) {
+        problems.invalid("name", given, problem);
+    }
+    return name;
+}
+
+function checkDriver(driver: string, problems: InputProblems): string {
     const drivers: string[] = Object.values(BuilderDriver);
-    const driver: string = args.driver ?? BuilderDriver.DockerContainer;
-    if ((driver as string) === "docker") {
+    const allowed = drivers.map((d) => `"${d}"`).join(", ");
+    if (driver === "docker") {
         problems.invalid(
             "driver",
             driver,
-            `docker-build cannot build with the \`docker\` driver; expected one of ${drivers.map((d) => `"${d}"`).join(", ")} ("docker-container" runs BuildKit in a container on the same engine)`,
+            `docker-build cannot build with the \`docker\` driver; expected one of ${allowed} ("docker-container" runs BuildKit in a container on the same engine)`,
         );
     } else if (!drivers.includes(driver)) {
-        problems.invalid("driver", driver, `expected one of ${drivers.map((d) => `"${d}"`).join(", ")}`);
+        problems.invalid("driver", driver, `expected one of ${allowed}`);
     }
+    return driver;
+}
 
+/** What checking one node needs to know of the others: whose name, endpoint and platforms came first. */
+interface NodeContext {
+    builderName: string;
+    driver: string;
+    /** The argument path of node `i`'s fields: `nodes[i].`, or nothing for the one implicit node. */
+    path: (i: number) => string;
+    nodeNames: Map<string, number>;
+    endpoints: Map<string, number>;
+    platformOwner: Map<string, number>;
+}
+
+/** The nodes, `nodes` or one node of the builder-wide `platforms`, each checked against the ones before it. */
+function checkNodes(args: BuildxBuilderArgs, builderName: string, driver: string, problems: InputProblems): buildx.NodeSpec[] {
     if (args.platforms !== undefined && args.nodes !== undefined) {
         problems.invalid("platforms", args.platforms, "expected no builder-wide platforms when `nodes` is given: set each node's `platforms` instead");
     }
@@ -230,88 +263,98 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
         problems.invalid("nodes", args.nodes, "expected at least one node, or leave `nodes` out for one node on the current docker context");
     }
     const nodeArgs: BuilderNodeArgs[] = Array.isArray(args.nodes) && args.nodes.length > 0 ? args.nodes : [{ platforms: args.platforms }];
-    const nodePath = (i: number) => (args.nodes === undefined ? "" : `nodes[${i}].`);
-
-    const platformOwner = new Map<string, number>();
-    const nodeNames = new Map<string, number>();
-    const endpoints = new Map<string, number>();
-    const nodes = nodeArgs.map((node, i) => {
-        const nodeName = node.name ?? `${name}${i}`;
-        if (node.name !== undefined) {
-            const problem = buildx.nameProblem(node.name);
-            if (problem) {
-                problems.invalid(`nodes[${i}].name`, node.name, problem);
-            }
-        }
-        const earlierName = nodeNames.get(nodeName);
-        if (earlierName !== undefined) {
-            problems.invalid(`nodes[${i}].name`, nodeName, `duplicates nodes[${earlierName}].name; give each node its own name`);
-        }
-        nodeNames.set(nodeName, i);
-
-        if (node.endpoint !== undefined) {
-            const problem = buildx.positionalProblem(node.endpoint);
-            if (problem) {
-                problems.invalid(
-                    `${nodePath(i)}endpoint`,
-                    node.endpoint,
-                    `${problem}; expected a docker context name or an endpoint such as "ssh://user@arm-host"`,
-                );
-            }
-        }
-        if (driver === BuilderDriver.Remote && !node.endpoint) {
-            problems.invalid(
-                `${nodePath(i)}endpoint`,
-                node.endpoint,
-                'the remote driver needs the BuildKit address of every node, e.g. "tcp://buildkitd.example.com:1234"',
-            );
-        }
-        if (driver === BuilderDriver.Kubernetes && node.endpoint !== undefined) {
-            problems.invalid(
-                `${nodePath(i)}endpoint`,
-                node.endpoint,
-                "expected no endpoint with the kubernetes driver: its cluster comes from KUBECONFIG and its namespace from `driverOptions.namespace`",
-            );
-        }
-        if (driver !== BuilderDriver.Kubernetes) {
-            const endpointKey = node.endpoint ?? "";
-            const earlier = endpoints.get(endpointKey);
-            if (earlier !== undefined) {
-                problems.invalid(
-                    `${nodePath(i)}endpoint`,
-                    node.endpoint,
-                    `nodes[${earlier}] already runs on ${node.endpoint === undefined ? "the current docker context (no endpoint)" : "it"}; buildx refuses two nodes on one endpoint, so give each node its own`,
-                );
-            }
-            endpoints.set(endpointKey, i);
-        }
-
-        let platforms: string[] = [];
-        if (node.platforms !== undefined) {
-            const path = args.nodes === undefined ? "platforms" : `nodes[${i}].platforms`;
-            const normalised = normalisePlatforms(Array.isArray(node.platforms) ? node.platforms : []);
-            for (const p of normalised.problems) {
-                problems.invalid(p.index < 0 ? path : `${path}[${p.index}]`, p.value, p.reason);
-            }
-            platforms = normalised.platforms;
-            platforms.forEach((platform) => {
-                const owner = platformOwner.get(platform);
-                if (owner !== undefined && owner !== i) {
-                    problems.invalid(
-                        `${path}`,
-                        node.platforms,
-                        `${platform} is also on nodes[${owner}]; each platform may belong to one node (buildx would silently take it from the earlier one)`,
-                    );
-                }
-                platformOwner.set(platform, i);
-            });
-        }
+    const context: NodeContext = {
+        builderName,
+        driver,
+        path: (i) => (args.nodes === undefined ? "" : `nodes[${i}].`),
+        nodeNames: new Map(),
+        endpoints: new Map(),
+        platformOwner: new Map(),
+    };
+    return nodeArgs.map((node, i) => {
+        const nodeName = checkNodeName(node, i, context, problems);
+        checkEndpoint(node, i, context, problems);
+        const platforms = checkNodePlatforms(node, i, context, problems);
         for (const problem of buildx.driverOptionProblems(node.driverOptions ?? {})) {
             problems.invalid(`nodes[${i}].driverOptions`, hideValues(node.driverOptions ?? {}), problem);
         }
         return { name: nodeName, endpoint: node.endpoint, platforms, driverOptions: node.driverOptions ?? {} };
     });
+}
 
+function checkNodeName(node: BuilderNodeArgs, i: number, context: NodeContext, problems: InputProblems): string {
+    const nodeName = node.name ?? `${context.builderName}${i}`;
+    if (node.name !== undefined) {
+        const problem = buildx.nameProblem(node.name);
+        if (problem) {
+            problems.invalid(`nodes[${i}].name`, node.name, problem);
+        }
+    }
+    const earlierName = context.nodeNames.get(nodeName);
+    if (earlierName !== undefined) {
+        problems.invalid(`nodes[${i}].name`, nodeName, `duplicates nodes[${earlierName}].name; give each node its own name`);
+    }
+    context.nodeNames.set(nodeName, i);
+    return nodeName;
+}
+
+function checkEndpoint(node: BuilderNodeArgs, i: number, context: NodeContext, problems: InputProblems): void {
+    const path = `${context.path(i)}endpoint`;
+    if (node.endpoint !== undefined) {
+        const problem = buildx.positionalProblem(node.endpoint);
+        if (problem) {
+            problems.invalid(path, node.endpoint, `${problem}; expected a docker context name or an endpoint such as "ssh://user@arm-host"`);
+        }
+    }
+    if (context.driver === BuilderDriver.Remote && !node.endpoint) {
+        problems.invalid(path, node.endpoint, 'the remote driver needs the BuildKit address of every node, e.g. "tcp://buildkitd.example.com:1234"');
+    }
+    if (context.driver === BuilderDriver.Kubernetes && node.endpoint !== undefined) {
+        problems.invalid(
+            path,
+            node.endpoint,
+            "expected no endpoint with the kubernetes driver: its cluster comes from KUBECONFIG and its namespace from `driverOptions.namespace`",
+        );
+    }
+    if (context.driver !== BuilderDriver.Kubernetes) {
+        const endpointKey = node.endpoint ?? "";
+        const earlier = context.endpoints.get(endpointKey);
+        if (earlier !== undefined) {
+            problems.invalid(
+                path,
+                node.endpoint,
+                `nodes[${earlier}] already runs on ${node.endpoint === undefined ? "the current docker context (no endpoint)" : "it"}; buildx refuses two nodes on one endpoint, so give each node its own`,
+            );
+        }
+        context.endpoints.set(endpointKey, i);
+    }
+}
+
+function checkNodePlatforms(node: BuilderNodeArgs, i: number, context: NodeContext, problems: InputProblems): string[] {
+    if (node.platforms === undefined) {
+        return [];
+    }
+    const path = context.path(i) === "" ? "platforms" : `nodes[${i}].platforms`;
+    const normalised = normalisePlatforms(Array.isArray(node.platforms) ? node.platforms : []);
+    for (const p of normalised.problems) {
+        problems.invalid(p.index < 0 ? path : `${path}[${p.index}]`, p.value, p.reason);
+    }
+    for (const platform of normalised.platforms) {
+        const owner = context.platformOwner.get(platform);
+        if (owner !== undefined && owner !== i) {
+            problems.invalid(
+                path,
+                node.platforms,
+                `${platform} is also on nodes[${owner}]; each platform may belong to one node (buildx would silently take it from the earlier one)`,
+            );
+        }
+        context.platformOwner.set(platform, i);
+    }
+    return normalised.platforms;
+}
+
+/** The builder-wide settings known now: driver options, the daemon's config, the two switches. */
+function checkDaemon(args: BuildxBuilderArgs, problems: InputProblems): void {
     if (args.driverOptions !== undefined && isKnown(args.driverOptions)) {
         for (const problem of buildx.driverOptionProblems(args.driverOptions as Record<string, string>)) {
             problems.invalid("driverOptions", hideValues(args.driverOptions as Record<string, unknown>), problem);
@@ -325,8 +368,10 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
             problems.invalid(flag, args[flag], "expected true or false");
         }
     }
-    problems.throwIfAny("BuildxBuilder", resourceName);
+}
 
+/** The spec once the builder-wide driver options and daemon settings resolve; driver options known only now are checked here. */
+function resolveSpec(checked: CheckedBuilder, args: BuildxBuilderArgs): pulumi.Output<buildx.BuilderSpec> {
     return pulumi
         .all([pulumi.output(args.driverOptions ?? {}), pulumi.output(args.buildkitdFlags), pulumi.output(args.buildkitdConfig)])
         .apply(([shared, buildkitdFlags, buildkitdConfig]) => {
@@ -335,9 +380,9 @@ function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: strin
                 throw new pulumi.InputPropertyError({ propertyPath: "driverOptions", reason: `\`driverOptions\`: ${sharedProblems.join("; ")}` });
             }
             const spec: buildx.BuilderSpec = {
-                name,
-                driver,
-                nodes: nodes.map((node) => ({
+                name: checked.name,
+                driver: checked.driver,
+                nodes: checked.nodes.map((node) => ({
                     name: node.name,
                     ...(node.endpoint !== undefined ? { endpoint: node.endpoint } : {}),
                     platforms: node.platforms,
