@@ -4,7 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
-import { mutableTagFilters, parseRepositoryUrl, repositoryNameProblem, SIGNATURE_TAG_PREFIX } from "../rules/ecr";
+import { mutableTagFilters, SIGNATURE_TAG_PREFIX } from "../rules/ecr";
 import { pullPrincipalProblem, repositoryPullPolicy } from "../rules/ecrPolicy";
 import { InputProblems, show } from "../rules/errors";
 import { isKnown } from "../rules/inputs";
@@ -23,8 +23,9 @@ import {
 } from "../rules/buildPlan";
 import { toBakeFile } from "../rules/bake";
 import { CACHE_TO_OPTIONS } from "../rules/buildPlan";
-import { archOf, parsePlatform } from "../rules/platform";
-import { createRepository, existingRepository, repositoryUrlReason } from "./repository";
+import { archOf } from "../rules/platform";
+import { checkRepositoryArgs, createRepository, existingRepository, ImageRepository } from "./repository";
+import { pinnedImageOutputs, platformRefFor, platformRefsOf } from "./imageOutputs";
 import { PROVENANCE_PREDICATE_TYPE } from "../clients/cosign";
 
 /** Lifecycle settings of the ECR repository MultiArchImage creates. */
@@ -281,6 +282,13 @@ export interface MultiArchImageArgs {
 /** A manifest digest, as it ends a ref `<repo>[:<tag>]@sha256:…`. */
 const TRAILING_DIGEST = /@(sha256:[0-9a-f]{64})$/;
 
+/** How docker-build logs in to the repository's registry. */
+interface RegistryLogin {
+    address: pulumi.Input<string>;
+    username: pulumi.Input<string>;
+    password: pulumi.Input<string>;
+}
+
 /** The builder each MultiArchImage created, kept out of its fields (see `builder`). */
 const createdBuilders = new WeakMap<MultiArchImage, BuildxBuilder>();
 const CREDENTIAL_LIKE = /TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL/i;
@@ -323,123 +331,32 @@ export class MultiArchImage extends pulumi.ComponentResource {
         const spec = validate(name, args ?? ({} as MultiArchImageArgs));
         this.platforms = spec.platforms;
 
-        const target =
-            args.repositoryUrl === undefined
-                ? createRepository(name, args.repository ?? {}, mutableTagFilters(spec.tag), this)
-                : existingRepository(args.repositoryUrl, spec.tag, (url) => movingTags(spec, url, args.signing !== undefined), this);
-        if (target.repository !== undefined && args.pullPrincipals !== undefined && args.pullPrincipals.length > 0) {
-            new aws.ecr.RepositoryPolicy(
-                `${name}-pull-policy`,
-                { repository: target.repository.name, policy: pulumi.all(args.pullPrincipals).apply(repositoryPullPolicy) },
-                // Kept with the repository: other accounts' hosts may pin its images.
-                { parent: this, ...target.retain },
-            );
-        }
+        const target = imageRepository(name, args, spec, this);
         this.repository = target.repository;
         this.repositoryUrl = target.url;
         this.repositoryArn = target.arn;
-        const { registryId, region } = target;
-
-        const token = aws.ecr.getAuthorizationTokenOutput({ registryId, region }, { parent: this });
-        const registry = {
-            address: this.repositoryUrl.apply((url) => url.slice(0, url.indexOf("/"))),
-            username: token.userName,
-            password: pulumi.secret(token.password),
-        };
-
-        if (args.builderName === undefined) {
-            const builder = new BuildxBuilder(`${name}-builder`, {}, { parent: this });
-            createdBuilders.set(this, builder);
-            this.builderName = builder.name;
-        } else {
-            this.builderName = pulumi.output(args.builderName);
-        }
+        const registry = registryLogin(target, this);
+        this.builderName = builderFor(name, args, this);
 
         warnOnCredentialLikeBuildArgs(args.buildArgs, this);
-        const secrets = args.secrets === undefined ? undefined : pulumi.secret(args.secrets);
-        // The tags wait for the builder's name: docker-build receives an unknown name as ""
-        // and would build a preview on whichever builder it finds or creates (image.go
-        // normalize and buildable, host.go builderFor). An unknown tag makes buildable() false.
-        const builds = pulumi.all([this.builderName, this.repositoryUrl]).apply(([, url]) => platformBuilds(spec, url));
-
-        this.images = {};
-        spec.platforms.forEach((platform, i) => {
-            const build = builds.apply((b) => b[i]);
-            this.images[platform] = new dockerbuild.Image(
-                `${name}-${platformSuffix(platform)}`,
-                {
-                    context: namedContexts(spec),
-                    dockerfile: { location: spec.dockerfile },
-                    platforms: [platform as dockerbuild.Platform],
-                    tags: [build.imageTag],
-                    ...pushed(args.annotations),
-                    builder: { name: this.builderName },
-                    registries: [registry],
-                    ...caches(
-                        spec,
-                        platform,
-                        build.apply((b) => b.cacheRef!),
-                    ),
-                    ssh: args.ssh,
-                    network: args.network as dockerbuild.NetworkMode | undefined,
-                    addHosts: args.addHosts,
-                    pull: args.pull,
-                    noCache: args.noCache,
-                    buildArgs: args.buildArgs,
-                    target: spec.target,
-                    secrets,
-                    labels: args.labels,
-                    buildOnPreview: args.buildOnPreview ?? false,
-                },
-                // Image.Delete deletes the pushed manifest by digest (image.go Delete, client.go
-                // Delete): a replace that rebuilt the same digest would delete what the new
-                // state points at (pulumi/pulumi-docker-build#606), and destroy what other
-                // stacks pin. The repository's lifecycle policy is what removes images.
-                { parent: this, retainOnDelete: true },
-            );
-        });
+        this.images = platformImages(name, args, spec, { repositoryUrl: this.repositoryUrl, builderName: this.builderName, registry }, this);
         const images = spec.platforms.map((p) => this.images[p]);
-
-        this.index = new dockerbuild.Index(
-            `${name}-index`,
-            {
-                tag: this.repositoryUrl.apply((url) => indexTag(spec, url)),
-                sources: images.map((image) => image.ref),
-                push: true,
-                registry,
-            },
-            // Index.Delete deletes the index by its ref (index.go Delete), as Image.Delete does.
-            { parent: this, retainOnDelete: true },
-        );
+        this.index = imageIndex(name, spec, images, this.repositoryUrl, registry, this);
 
         this.platformDigests = pulumi
             .all(images.map((image) => image.digest))
             .apply((digests) => Object.fromEntries(spec.platforms.map((p, i) => [p, digests[i]])));
-        this.platformRefs = pulumi
-            .all([this.repositoryUrl, this.platformDigests])
-            .apply(([url, digests]) => Object.fromEntries(Object.entries(digests).map(([p, d]) => [p, `${url}@${d}`])));
+        this.platformRefs = platformRefsOf(this.repositoryUrl, this.platformDigests);
         this.indexRef = this.index.ref;
         this.indexDigest = this.index.ref.apply((ref) => indexDigestOf(ref, this));
 
         if (args.signing !== undefined) {
-            this.signingPublicKey = signImages(name, args, spec, this, registry).publicKey;
+            this.signingPublicKey = signImages(name, args.signing, args, spec, this, registry).publicKey;
         }
-
-        const secretIds = pulumi.unsecret(pulumi.output(args.secrets ?? {}).apply((s) => Object.keys(s ?? {})));
-        this.bakeFile = pulumi
-            .all([this.repositoryUrl, pulumi.output(args.buildArgs ?? {}), pulumi.output(args.labels ?? {}), secretIds, pulumi.output(args.annotations ?? {})])
-            .apply(([repositoryUrl, buildArgs, labels, ids, annotations]) =>
-                JSON.stringify(toBakeFile(spec, { repositoryUrl, buildArgs, labels, secretIds: ids, annotations }), null, 2),
-            );
+        this.bakeFile = bakeFileOf(args, spec, this.repositoryUrl);
 
         this.registerOutputs({
-            repositoryUrl: this.repositoryUrl,
-            repositoryArn: this.repositoryArn,
-            platforms: this.platforms,
-            platformDigests: this.platformDigests,
-            platformRefs: this.platformRefs,
-            indexRef: this.indexRef,
-            indexDigest: this.indexDigest,
+            ...pinnedImageOutputs(this),
             builderName: this.builderName,
             bakeFile: this.bakeFile,
             signingPublicKey: this.signingPublicKey,
@@ -464,16 +381,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
      * platform this image was not built for.
      */
     refFor(platform: string): pulumi.Output<string> {
-        const parsed = parsePlatform(platform);
-        if ("error" in parsed) {
-            throw new Error(`refFor(${show(platform)}): ${parsed.error}`);
-        }
-        if (!this.platforms.includes(parsed.platform)) {
-            throw new Error(
-                `refFor(${show(platform)}): this image was built for ${this.platforms.join(", ")} only, not ${parsed.platform}; add "${parsed.platform}" to \`platforms\``,
-            );
-        }
-        return this.platformRefs.apply((refs) => refs[parsed.platform]);
+        return platformRefFor(this, platform, "built");
     }
 }
 
@@ -549,88 +457,202 @@ function platformSuffix(platform: string): string {
 function validate(name: string, args: MultiArchImageArgs): BuildSpec {
     const problems = new InputProblems();
     const spec = normaliseBuildSpec(args, problems);
-
-    if (args.repository !== undefined && args.repositoryUrl !== undefined) {
-        problems.add(
-            "repository",
-            `\`repository\` and \`repositoryUrl\` are both given (${show(args.repositoryUrl)}): give \`repository\` to create a repository, or \`repositoryUrl\` to push to an existing one, not both`,
-        );
-    }
-    if (typeof args.repositoryUrl === "string" && !parseRepositoryUrl(args.repositoryUrl)) {
-        problems.add("repositoryUrl", repositoryUrlReason(args.repositoryUrl));
-    }
-    const repository = args.repository;
-    if (repository?.name !== undefined) {
-        const problem = typeof repository.name === "string" ? repositoryNameProblem(repository.name) : "expected a string";
-        if (problem) {
-            problems.invalid("repository.name", repository.name, problem);
-        }
-    }
-    for (const flag of ["forceDelete", "scanOnPush"] as const) {
-        if (repository?.[flag] !== undefined && typeof repository[flag] !== "boolean") {
-            problems.invalid(`repository.${flag}`, repository[flag], "expected true or false");
-        }
-    }
-    if (typeof repository?.kmsKeyArn === "string" && !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/.test(repository.kmsKeyArn)) {
-        problems.invalid("repository.kmsKeyArn", repository.kmsKeyArn, "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>");
-    }
-    const days = repository?.lifecycle?.untaggedExpiryDays;
-    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) {
-        problems.invalid("repository.lifecycle.untaggedExpiryDays", days, "expected a whole number of days from 1 to 3650");
-    }
+    checkRepositoryArgs(args.repository, args.repositoryUrl, "push to", problems);
     signingProblems(args.signing, problems);
-    if (args.pullPrincipals !== undefined) {
-        if (!Array.isArray(args.pullPrincipals)) {
-            problems.invalid("pullPrincipals", args.pullPrincipals, "expected a list of AWS account ids or IAM role ARNs");
-        } else if (args.repositoryUrl !== undefined && args.pullPrincipals.length > 0) {
-            problems.add(
-                "pullPrincipals",
-                "`pullPrincipals` is given with `repositoryUrl`: the policy of an existing repository is not this component's; grant pull there, or let the component create the repository",
-            );
-        } else {
-            args.pullPrincipals.forEach((principal, i) => {
-                const problem = typeof principal === "string" ? pullPrincipalProblem(principal) : undefined;
-                if (problem) {
-                    problems.invalid(`pullPrincipals[${i}]`, principal, problem);
-                }
-            });
-        }
-    }
+    checkPullPrincipals(args, problems);
     if (typeof args.builderName === "string" && args.builderName.trim() === "") {
         problems.invalid("builderName", args.builderName, "expected the name of a buildx builder, or leave it out to create one");
     }
-
-    const secrets = args.secrets;
-    if (secrets !== undefined && typeof secrets === "object" && isKnown(secrets)) {
-        for (const id of Object.keys(secrets)) {
-            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(id)) {
-                problems.add(
-                    "secrets",
-                    `\`secrets\` has the id ${show(id)}: expected letters, digits and _ (not first a digit), so the Bake file can read it from the environment variable of the same name`,
-                );
-            }
-        }
-    }
-    const annotations = args.annotations;
-    if (annotations !== undefined && isKnown(annotations)) {
-        if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) {
-            problems.invalid("annotations", annotations, 'expected key → value, e.g. { "org.opencontainers.image.source": "https://…" }');
-        } else {
-            checkAnnotations(annotations as Record<string, unknown>, problems);
-        }
-    }
+    checkSecretIds(args.secrets, problems);
+    checkAnnotationArgs(args.annotations, problems);
     return problems.valueOrThrow("MultiArchImage", name, spec);
+}
+
+function checkPullPrincipals(args: MultiArchImageArgs, problems: InputProblems): void {
+    if (args.pullPrincipals === undefined) {
+        return;
+    }
+    if (!Array.isArray(args.pullPrincipals)) {
+        problems.invalid("pullPrincipals", args.pullPrincipals, "expected a list of AWS account ids or IAM role ARNs");
+    } else if (args.repositoryUrl !== undefined && args.pullPrincipals.length > 0) {
+        problems.add(
+            "pullPrincipals",
+            "`pullPrincipals` is given with `repositoryUrl`: the policy of an existing repository is not this component's; grant pull there, or let the component create the repository",
+        );
+    } else {
+        args.pullPrincipals.forEach((principal, i) => {
+            const problem = typeof principal === "string" ? pullPrincipalProblem(principal) : undefined;
+            if (problem) {
+                problems.invalid(`pullPrincipals[${i}]`, principal, problem);
+            }
+        });
+    }
+}
+
+/** Secret ids become environment variable names in the Bake file. */
+function checkSecretIds(secrets: MultiArchImageArgs["secrets"], problems: InputProblems): void {
+    if (secrets === undefined || typeof secrets !== "object" || !isKnown(secrets)) {
+        return;
+    }
+    for (const id of Object.keys(secrets)) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(id)) {
+            problems.add(
+                "secrets",
+                `\`secrets\` has the id ${show(id)}: expected letters, digits and _ (not first a digit), so the Bake file can read it from the environment variable of the same name`,
+            );
+        }
+    }
+}
+
+function checkAnnotationArgs(annotations: MultiArchImageArgs["annotations"], problems: InputProblems): void {
+    if (annotations === undefined || !isKnown(annotations)) {
+        return;
+    }
+    if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) {
+        problems.invalid("annotations", annotations, 'expected key → value, e.g. { "org.opencontainers.image.source": "https://…" }');
+    } else {
+        checkAnnotations(annotations as Record<string, unknown>, problems);
+    }
+}
+
+/** The repository the images go to: one created (with its pull policy), or an existing one. */
+function imageRepository(name: string, args: MultiArchImageArgs, spec: BuildSpec, parent: MultiArchImage): ImageRepository {
+    const target =
+        args.repositoryUrl === undefined
+            ? createRepository(name, args.repository ?? {}, mutableTagFilters(spec.tag), parent)
+            : existingRepository(args.repositoryUrl, spec.tag, (url) => movingTags(spec, url, args.signing !== undefined), parent);
+    if (target.repository !== undefined && args.pullPrincipals !== undefined && args.pullPrincipals.length > 0) {
+        new aws.ecr.RepositoryPolicy(
+            `${name}-pull-policy`,
+            { repository: target.repository.name, policy: pulumi.all(args.pullPrincipals).apply(repositoryPullPolicy) },
+            // Kept with the repository: other accounts' hosts may pin its images.
+            { parent, ...target.retain },
+        );
+    }
+    return target;
+}
+
+/** How docker-build logs in to the repository's registry: an ECR token of its account and region. */
+function registryLogin(target: ImageRepository, parent: MultiArchImage): RegistryLogin {
+    const token = aws.ecr.getAuthorizationTokenOutput({ registryId: target.registryId, region: target.region }, { parent });
+    return {
+        address: target.url.apply((url) => url.slice(0, url.indexOf("/"))),
+        username: token.userName,
+        password: pulumi.secret(token.password),
+    };
+}
+
+/** The builder's name: the one given, or that of a child BuildxBuilder. */
+function builderFor(name: string, args: MultiArchImageArgs, parent: MultiArchImage): pulumi.Output<string> {
+    if (args.builderName !== undefined) {
+        return pulumi.output(args.builderName);
+    }
+    const builder = new BuildxBuilder(`${name}-builder`, {}, { parent });
+    createdBuilders.set(parent, builder);
+    return builder.name;
+}
+
+/** Where each platform's image goes and what builds it. */
+interface ImageTarget {
+    repositoryUrl: pulumi.Output<string>;
+    builderName: pulumi.Output<string>;
+    registry: RegistryLogin;
+}
+
+/** One docker-build Image per platform, by canonical platform. */
+function platformImages(
+    name: string,
+    args: MultiArchImageArgs,
+    spec: BuildSpec,
+    target: ImageTarget,
+    parent: MultiArchImage,
+): Record<string, dockerbuild.Image> {
+    const secrets = args.secrets === undefined ? undefined : pulumi.secret(args.secrets);
+    // The tags wait for the builder's name: docker-build receives an unknown name as ""
+    // and would build a preview on whichever builder it finds or creates (image.go
+    // normalize and buildable, host.go builderFor). An unknown tag makes buildable() false.
+    const builds = pulumi.all([target.builderName, target.repositoryUrl]).apply(([, url]) => platformBuilds(spec, url));
+
+    const images: Record<string, dockerbuild.Image> = {};
+    spec.platforms.forEach((platform, i) => {
+        const build = builds.apply((b) => b[i]);
+        images[platform] = new dockerbuild.Image(
+            `${name}-${platformSuffix(platform)}`,
+            {
+                context: namedContexts(spec),
+                dockerfile: { location: spec.dockerfile },
+                platforms: [platform as dockerbuild.Platform],
+                tags: [build.imageTag],
+                ...pushed(args.annotations),
+                builder: { name: target.builderName },
+                registries: [target.registry],
+                ...caches(
+                    spec,
+                    platform,
+                    build.apply((b) => b.cacheRef!),
+                ),
+                ssh: args.ssh,
+                network: args.network as dockerbuild.NetworkMode | undefined,
+                addHosts: args.addHosts,
+                pull: args.pull,
+                noCache: args.noCache,
+                buildArgs: args.buildArgs,
+                target: spec.target,
+                secrets,
+                labels: args.labels,
+                buildOnPreview: args.buildOnPreview ?? false,
+            },
+            // Image.Delete deletes the pushed manifest by digest (image.go Delete, client.go
+            // Delete): a replace that rebuilt the same digest would delete what the new
+            // state points at (pulumi/pulumi-docker-build#606), and destroy what other
+            // stacks pin. The repository's lifecycle policy is what removes images.
+            { parent, retainOnDelete: true },
+        );
+    });
+    return images;
+}
+
+/** The multi-platform index over the per-platform images, under the moving tag. */
+function imageIndex(
+    name: string,
+    spec: BuildSpec,
+    images: dockerbuild.Image[],
+    repositoryUrl: pulumi.Output<string>,
+    registry: RegistryLogin,
+    parent: MultiArchImage,
+): dockerbuild.Index {
+    return new dockerbuild.Index(
+        `${name}-index`,
+        {
+            tag: repositoryUrl.apply((url) => indexTag(spec, url)),
+            sources: images.map((image) => image.ref),
+            push: true,
+            registry,
+        },
+        // Index.Delete deletes the index by its ref (index.go Delete), as Image.Delete does.
+        { parent, retainOnDelete: true },
+    );
+}
+
+/** The same build as a Docker Bake file; secret ids only, never their values. */
+function bakeFileOf(args: MultiArchImageArgs, spec: BuildSpec, repositoryUrl: pulumi.Output<string>): pulumi.Output<string> {
+    const secretIds = pulumi.unsecret(pulumi.output(args.secrets ?? {}).apply((s) => Object.keys(s ?? {})));
+    return pulumi
+        .all([repositoryUrl, pulumi.output(args.buildArgs ?? {}), pulumi.output(args.labels ?? {}), secretIds, pulumi.output(args.annotations ?? {})])
+        .apply(([url, buildArgs, labels, ids, annotations]) =>
+            JSON.stringify(toBakeFile(spec, { repositoryUrl: url, buildArgs, labels, secretIds: ids, annotations }), null, 2),
+        );
 }
 
 /** The child that signs every platform's digest and the index (and attests the provenance). */
 function signImages(
     name: string,
+    signing: ImageSigningArgs,
     args: MultiArchImageArgs,
     spec: BuildSpec,
     image: MultiArchImage,
-    registry: { address: pulumi.Input<string>; username: pulumi.Input<string>; password: pulumi.Input<string> },
+    registry: RegistryLogin,
 ): ImageSignature {
-    const signing = args.signing!;
     const refs = pulumi
         .all([image.platformRefs, image.indexRef])
         .apply(([platformRefs, indexRef]) => [...spec.platforms.map((p) => platformRefs[p]), indexRef]);

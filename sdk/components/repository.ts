@@ -3,8 +3,8 @@
 // MultiArchImage and PromotedImage, which differ only in the tags each `up` moves.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryArnFromUrl, tagMutabilityProblem } from "../rules/ecr";
-import { show } from "../rules/errors";
+import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryArnFromUrl, repositoryNameProblem, tagMutabilityProblem } from "../rules/ecr";
+import { InputProblems, show } from "../rules/errors";
 import type { EcrRepositoryArgs } from "./multiArchImage";
 
 /** Days after which the lifecycle rule expires an untagged image, unless the user says. */
@@ -96,4 +96,44 @@ export function existingRepository(
 /** Why a `repositoryUrl` is not an ECR repository URL, and what one looks like. */
 export function repositoryUrlReason(url: unknown): string {
     return `\`repositoryUrl\` is ${show(url)}: expected the URL of an ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<name>, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api"`;
+}
+
+/**
+ * Checks `repository` and `repositoryUrl` as both image components take them: one or the
+ * other, an ECR URL, and the settings of a repository to create. `existingUse` says what
+ * the component does with an existing repository ("push to", "copy into").
+ */
+export function checkRepositoryArgs(
+    settings: EcrRepositoryArgs | undefined,
+    repositoryUrl: pulumi.Input<string> | undefined,
+    existingUse: string,
+    problems: InputProblems,
+): void {
+    if (settings !== undefined && repositoryUrl !== undefined) {
+        problems.add(
+            "repository",
+            `\`repository\` and \`repositoryUrl\` are both given (${show(repositoryUrl)}): give \`repository\` to create a repository, or \`repositoryUrl\` to ${existingUse} an existing one, not both`,
+        );
+    }
+    if (typeof repositoryUrl === "string" && !parseRepositoryUrl(repositoryUrl)) {
+        problems.add("repositoryUrl", repositoryUrlReason(repositoryUrl));
+    }
+    if (settings?.name !== undefined) {
+        const problem = typeof settings.name === "string" ? repositoryNameProblem(settings.name) : "expected a string";
+        if (problem) {
+            problems.invalid("repository.name", settings.name, problem);
+        }
+    }
+    for (const flag of ["forceDelete", "scanOnPush"] as const) {
+        if (settings?.[flag] !== undefined && typeof settings[flag] !== "boolean") {
+            problems.invalid(`repository.${flag}`, settings[flag], "expected true or false");
+        }
+    }
+    if (typeof settings?.kmsKeyArn === "string" && !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/.test(settings.kmsKeyArn)) {
+        problems.invalid("repository.kmsKeyArn", settings.kmsKeyArn, "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>");
+    }
+    const days = settings?.lifecycle?.untaggedExpiryDays;
+    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) {
+        problems.invalid("repository.lifecycle.untaggedExpiryDays", days, "expected a whole number of days from 1 to 3650");
+    }
 }
