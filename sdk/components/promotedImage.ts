@@ -3,14 +3,15 @@
 // outputs of a MultiArchImage so a VmDeployment runs it as it is.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { parseRepositoryUrl, repositoryNameProblem, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "../rules/ecr";
+import { parseRepositoryUrl, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "../rules/ecr";
 import { InputProblems, show } from "../rules/errors";
 import { isKnown } from "../rules/inputs";
 import { requirementProblems, SignatureCheck, SignatureRequirement } from "./imageSignature";
 import type { EcrRepositoryArgs } from "./multiArchImage";
 import { normalisePlatforms, parsePlatform } from "../rules/platform";
 import * as promote from "../clients/imageCopy";
-import { createRepository, existingRepository, repositoryUrlReason } from "./repository";
+import { checkRepositoryArgs, createRepository, existingRepository, ImageRepository } from "./repository";
+import { pinnedImageOutputs, platformRefFor, platformRefsOf } from "./imageOutputs";
 import { parseImageReference } from "../rules/imageReference";
 import { planCopy, PromotionCopy } from "./promotionCopy";
 
@@ -164,114 +165,30 @@ export class PromotedImage extends pulumi.ComponentResource {
         const plan = validate(name, args);
         this.platforms = plan.platforms;
 
-        // Only the moving tag is mutable; the platform manifests under it are untagged but
-        // cannot be deleted, by hand or by the lifecycle policy, while an index refers to
-        // them (ECR's ImageReferencedByManifestList). buildx writes each manifest under the
-        // tag before the index, so an existing repository must let the tag move.
-        // With `requireSignature`, cosign's signature tags (`sha256-<hex>.sig`) move too.
-        const signed = args.requireSignature !== undefined;
-        const movingFilters = [plan.tag, ...(signed ? [`${SIGNATURE_TAG_PREFIX}*`] : [])].map((filter) => ({ filter, filterType: "WILDCARD" }));
-        const target =
-            args.repositoryUrl === undefined
-                ? createRepository(name, args.repository ?? {}, movingFilters, this)
-                : existingRepository(args.repositoryUrl, plan.tag, () => [plan.tag, ...(signed ? [`${SIGNATURE_TAG_PREFIX}${"0".repeat(64)}.sig`] : [])], this);
+        const target = destinationRepository(name, args, plan, this);
         this.repository = target.repository;
         this.repositoryUrl = target.url;
         this.repositoryArn = target.arn;
-        const { registryId, region } = target;
 
-        const destinationToken = aws.ecr.getAuthorizationTokenOutput({ registryId, region }, { parent: this });
-        const destinationLogin = pulumi.all([this.repositoryUrl, destinationToken.userName, destinationToken.password]).apply(([url, username, password]) => ({
-            registry: url.slice(0, url.indexOf("/")),
-            username,
-            password,
-        }));
-
-        const source = {
+        const source: PromotionSource = {
             indexRef: args.image?.indexRef ?? args.indexRef,
             platformRefs: args.image?.platformRefs ?? args.platformRefs,
         };
-        const sourceRegistry = pulumi
-            .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs)])
-            .apply(([indexRef, refs]) => registryOf(indexRef ?? Object.values(refs ?? {})[0]));
-        const sourceLogin: pulumi.Output<promote.RegistryLogin | undefined> =
-            args.sourceCredentials !== undefined
-                ? pulumi
-                      .all([sourceRegistry, pulumi.output(args.sourceCredentials)])
-                      .apply(([registry, c]) => ({ registry, username: c.username, password: c.password }))
-                : sourceRegistry.apply((registry): pulumi.Output<promote.RegistryLogin | undefined> => {
-                      const ecr = parseRepositoryUrl(`${registry}/source`);
-                      if (ecr === undefined) {
-                          return pulumi.output(undefined);
-                      }
-                      // A token of the destination's identity: the source repository's policy grants it pull.
-                      const token = aws.ecr.getAuthorizationTokenOutput({ registryId: ecr.registryId, region: ecr.region }, { parent: this });
-                      return pulumi.all([token.userName, token.password]).apply(([username, password]) => ({ registry, username, password }));
-                  });
+        const toLogin = destinationLogin(target, this);
+        const fromLogin = sourceLogin(source, args.sourceCredentials, this);
         const logins = pulumi
-            .secret(pulumi.all([destinationLogin, sourceLogin]))
+            .secret(pulumi.all([toLogin, fromLogin]))
             .apply(([destination, from]) => (from === undefined || from.registry === destination.registry ? [destination] : [destination, from]));
-
-        // Read before the copy: a source without a needed platform, or whose registry
-        // serves other digests, fails here, before anything is tagged.
-        const spec = pulumi.unsecret(
-            pulumi
-                .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs), this.repositoryUrl, logins])
-                .apply(([indexRef, platformRefs, url, resolvedLogins]) =>
-                    planCopy({ indexRef, platformRefs }, plan.platforms, `${url}:${plan.tag}`, resolvedLogins)
-                        .then((planned) => (signed ? { ...planned, signatures: signedSources(planned, plan.platforms) } : planned))
-                        .catch((error: Error) => {
-                            const denied = /authentication failed/.test(error.message)
-                                ? "; an ECR source must grant this account pull (the build's MultiArchImage `pullPrincipals`)"
-                                : "";
-                            throw new Error(`PromotedImage "${name}": ${error.message}${denied}`);
-                        }),
-                ),
-        );
-
-        // One check per source digest the copy tags (each platform's, and the index's when
-        // it is copied byte for byte): the copy waits for every one, so a digest whose
-        // signature does not verify stops the `up` before anything reaches the destination.
-        const checks: SignatureCheck[] = [];
-        if (args.requireSignature !== undefined) {
-            const requirement = args.requireSignature;
-            const sourceRegistries = pulumi
-                .all([sourceLogin])
-                .apply(([login]) => (login === undefined ? [] : [{ address: login.registry, username: login.username, password: login.password }]));
-            const keys = [...plan.platforms, ...(source.indexRef !== undefined ? ["index"] : [])];
-            for (const key of keys) {
-                const ref = spec.apply((s) => {
-                    const refs = signedSources(s, plan.platforms);
-                    return key === "index" ? refs[refs.length - 1] : refs[plan.platforms.indexOf(key)];
-                });
-                checks.push(
-                    new SignatureCheck(
-                        `${name}-signature-check-${key.replace(/\//g, "-")}`,
-                        { ref, requirement, registries: sourceRegistries, context: `PromotedImage "${name}"` },
-                        { parent: this },
-                    ),
-                );
-            }
-        }
-
+        const spec = copySpec(name, source, plan, this.repositoryUrl, logins, args.requireSignature !== undefined);
+        const checks = args.requireSignature === undefined ? [] : signatureChecks(name, args.requireSignature, plan, source, spec, fromLogin, this);
         const copy = new PromotionCopy(`${name}-copy`, { spec, logins }, { parent: this, dependsOn: checks });
 
         this.platformDigests = copy.platformDigests.apply((digests) => Object.fromEntries(plan.platforms.map((p) => [p, digests[p]])));
-        this.platformRefs = pulumi
-            .all([this.repositoryUrl, this.platformDigests])
-            .apply(([url, digests]) => Object.fromEntries(Object.entries(digests).map(([p, d]) => [p, `${url}@${d}`])));
+        this.platformRefs = platformRefsOf(this.repositoryUrl, this.platformDigests);
         this.indexDigest = copy.indexDigest;
         this.indexRef = pulumi.interpolate`${this.repositoryUrl}:${plan.tag}@${copy.indexDigest}`;
 
-        this.registerOutputs({
-            repositoryUrl: this.repositoryUrl,
-            repositoryArn: this.repositoryArn,
-            platforms: this.platforms,
-            platformDigests: this.platformDigests,
-            platformRefs: this.platformRefs,
-            indexRef: this.indexRef,
-            indexDigest: this.indexDigest,
-        });
+        this.registerOutputs(pinnedImageOutputs(this));
     }
 
     /**
@@ -281,16 +198,7 @@ export class PromotedImage extends pulumi.ComponentResource {
      * platform that was not promoted.
      */
     refFor(platform: string): pulumi.Output<string> {
-        const parsed = parsePlatform(platform);
-        if ("error" in parsed) {
-            throw new Error(`refFor(${show(platform)}): ${parsed.error}`);
-        }
-        if (!this.platforms.includes(parsed.platform)) {
-            throw new Error(
-                `refFor(${show(platform)}): this image was promoted for ${this.platforms.join(", ")} only, not ${parsed.platform}; add "${parsed.platform}" to \`platforms\``,
-            );
-        }
-        return this.platformRefs.apply((refs) => refs[parsed.platform]);
+        return platformRefFor(this, platform, "promoted");
     }
 }
 
@@ -315,10 +223,137 @@ function registryOf(reference: string | undefined): string {
     return parseImageReference(reference).registry;
 }
 
+/** The source's refs, as the arguments give them. */
+interface PromotionSource {
+    indexRef: pulumi.Input<string> | undefined;
+    platformRefs: pulumi.Input<Record<string, pulumi.Input<string>>> | undefined;
+}
+
+/**
+ * The destination repository: one created, or an existing one that lets the tag move.
+ *
+ * Only the moving tag is mutable; the platform manifests under it are untagged but
+ * cannot be deleted, by hand or by the lifecycle policy, while an index refers to them
+ * (ECR's ImageReferencedByManifestList). buildx writes each manifest under the tag before
+ * the index, so an existing repository must let the tag move. With `requireSignature`,
+ * cosign's signature tags (`sha256-<hex>.sig`) move too.
+ */
+function destinationRepository(name: string, args: PromotedImageArgs, plan: Plan, parent: PromotedImage): ImageRepository {
+    const signed = args.requireSignature !== undefined;
+    const movingFilters = [plan.tag, ...(signed ? [`${SIGNATURE_TAG_PREFIX}*`] : [])].map((filter) => ({ filter, filterType: "WILDCARD" }));
+    return args.repositoryUrl === undefined
+        ? createRepository(name, args.repository ?? {}, movingFilters, parent)
+        : existingRepository(args.repositoryUrl, plan.tag, () => [plan.tag, ...(signed ? [`${SIGNATURE_TAG_PREFIX}${"0".repeat(64)}.sig`] : [])], parent);
+}
+
+/** The destination's login: an ECR token of its account and region. */
+function destinationLogin(target: ImageRepository, parent: PromotedImage): pulumi.Output<promote.RegistryLogin> {
+    const token = aws.ecr.getAuthorizationTokenOutput({ registryId: target.registryId, region: target.region }, { parent });
+    return pulumi.all([target.url, token.userName, token.password]).apply(([url, username, password]) => ({
+        registry: url.slice(0, url.indexOf("/")),
+        username,
+        password,
+    }));
+}
+
+/** The source's login: the credentials given, else a token of the destination's identity for an ECR source, else none. */
+function sourceLogin(
+    source: PromotionSource,
+    credentials: PromotedImageArgs["sourceCredentials"],
+    parent: PromotedImage,
+): pulumi.Output<promote.RegistryLogin | undefined> {
+    const sourceRegistry = pulumi
+        .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs)])
+        .apply(([indexRef, refs]) => registryOf(indexRef ?? Object.values(refs ?? {})[0]));
+    if (credentials !== undefined) {
+        return pulumi.all([sourceRegistry, pulumi.output(credentials)]).apply(([registry, c]) => ({ registry, username: c.username, password: c.password }));
+    }
+    return sourceRegistry.apply((registry): pulumi.Output<promote.RegistryLogin | undefined> => {
+        const ecr = parseRepositoryUrl(`${registry}/source`);
+        if (ecr === undefined) {
+            return pulumi.output(undefined);
+        }
+        // A token of the destination's identity: the source repository's policy grants it pull.
+        const token = aws.ecr.getAuthorizationTokenOutput({ registryId: ecr.registryId, region: ecr.region }, { parent });
+        return pulumi.all([token.userName, token.password]).apply(([username, password]) => ({ registry, username, password }));
+    });
+}
+
+/**
+ * What the copy does, read before the copy: a source without a needed platform, or
+ * whose registry serves other digests, fails here, before anything is tagged.
+ */
+function copySpec(
+    name: string,
+    source: PromotionSource,
+    plan: Plan,
+    repositoryUrl: pulumi.Output<string>,
+    logins: pulumi.Output<promote.RegistryLogin[]>,
+    signed: boolean,
+): pulumi.Output<promote.CopySpec> {
+    return pulumi.unsecret(
+        pulumi
+            .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs), repositoryUrl, logins])
+            .apply(([indexRef, platformRefs, url, resolvedLogins]) =>
+                planCopy({ indexRef, platformRefs }, plan.platforms, `${url}:${plan.tag}`, resolvedLogins)
+                    .then((planned) => (signed ? { ...planned, signatures: signedSources(planned, plan.platforms) } : planned))
+                    .catch((error: Error) => {
+                        const denied = /authentication failed/.test(error.message)
+                            ? "; an ECR source must grant this account pull (the build's MultiArchImage `pullPrincipals`)"
+                            : "";
+                        throw new Error(`PromotedImage "${name}": ${error.message}${denied}`);
+                    }),
+            ),
+    );
+}
+
+/**
+ * One check per source digest the copy tags (each platform's, and the index's when it is
+ * copied byte for byte): the copy waits for every one, so a digest whose signature does
+ * not verify stops the `up` before anything reaches the destination.
+ */
+function signatureChecks(
+    name: string,
+    requirement: SignatureRequirement,
+    plan: Plan,
+    source: PromotionSource,
+    spec: pulumi.Output<promote.CopySpec>,
+    login: pulumi.Output<promote.RegistryLogin | undefined>,
+    parent: PromotedImage,
+): SignatureCheck[] {
+    const sourceRegistries = pulumi
+        .all([login])
+        .apply(([resolved]) => (resolved === undefined ? [] : [{ address: resolved.registry, username: resolved.username, password: resolved.password }]));
+    const keys = [...plan.platforms, ...(source.indexRef !== undefined ? ["index"] : [])];
+    return keys.map((key) => {
+        const ref = spec.apply((s) => {
+            const refs = signedSources(s, plan.platforms);
+            return key === "index" ? refs[refs.length - 1] : refs[plan.platforms.indexOf(key)];
+        });
+        return new SignatureCheck(
+            `${name}-signature-check-${key.replace(/\//g, "-")}`,
+            { ref, requirement, registries: sourceRegistries, context: `PromotedImage "${name}"` },
+            { parent },
+        );
+    });
+}
+
 /** Checks every plain argument and throws all problems together, before any child exists. */
 function validate(name: string, args: PromotedImageArgs): Plan {
     const problems = new InputProblems();
+    checkSource(args, problems);
+    const platforms = checkPlatforms(args, problems);
+    const tag = args.tag ?? DEFAULT_TAG;
+    if (typeof tag !== "string" || !TAG_PATTERN.test(tag)) {
+        problems.invalid("tag", tag, 'expected an image tag: letters, digits, _ . - (not first), at most 128 characters (ECR\'s rule), e.g. "prod"');
+    }
+    checkRepositoryArgs(args.repository, args.repositoryUrl, "copy into", problems);
+    requirementProblems(args.requireSignature, problems);
+    return problems.valueOrThrow("PromotedImage", name, { platforms, tag });
+}
 
+/** `image`, or `indexRef` and/or `platformRefs`: one source, each ref pinned by digest. */
+function checkSource(args: PromotedImageArgs, problems: InputProblems): void {
     const given = (["image", "indexRef", "platformRefs"] as const).filter((key) => args[key] !== undefined);
     if (given.length === 0) {
         problems.add(
@@ -332,87 +367,62 @@ function validate(name: string, args: PromotedImageArgs): Plan {
         problems.add("image", "`image` is not a MultiArchImage: pass the MultiArchImage itself, or its `indexRef` and `platformRefs`");
     }
     if (typeof args.indexRef === "string") {
-        try {
-            if (parseImageReference(args.indexRef).digest === undefined) {
-                problems.invalid(
-                    "indexRef",
-                    args.indexRef,
-                    "expected an index pinned by digest, <repository>[:<tag>]@sha256:<64 hex>, such as a MultiArchImage's `indexRef`",
-                );
-            }
-        } catch (error) {
-            problems.invalid("indexRef", args.indexRef, (error as Error).message);
-        }
-    }
-    const refs = args.platformRefs;
-    if (refs !== undefined && isKnown(refs)) {
-        if (typeof refs !== "object" || refs === null || Array.isArray(refs) || Object.keys(refs).length === 0) {
-            problems.invalid("platformRefs", refs, 'expected an object of platform → "<repository>@sha256:<digest>" with at least one entry');
-        } else {
-            for (const [key, value] of Object.entries(refs)) {
-                const platform = parsePlatform(key);
-                if ("error" in platform) {
-                    problems.add("platformRefs", `\`platformRefs\` has the key ${show(key)}: ${platform.error}`);
-                } else if (typeof value === "string") {
-                    try {
-                        if (parseImageReference(value).digest === undefined) {
-                            problems.invalid(
-                                `platformRefs[${show(key)}]`,
-                                value,
-                                "expected an image pinned by digest, <repository>@sha256:<64 hex>, not a tag",
-                            );
-                        }
-                    } catch (error) {
-                        problems.invalid(`platformRefs[${show(key)}]`, value, (error as Error).message);
-                    }
-                }
-            }
-        }
-    }
-
-    let platforms = args.platforms ?? (Array.isArray(args.image?.platforms) ? args.image.platforms : DEFAULT_PROMOTED_PLATFORMS);
-    if (args.platforms !== undefined) {
-        const normalised = normalisePlatforms(Array.isArray(args.platforms) ? args.platforms : []);
-        for (const p of normalised.problems) {
-            problems.invalid(p.index < 0 ? "platforms" : `platforms[${p.index}]`, p.value, p.reason);
-        }
-        platforms = normalised.platforms;
-        const built = args.image?.platforms;
-        if (Array.isArray(built)) {
-            for (const platform of platforms.filter((p) => !built.includes(p))) {
-                problems.add(
-                    "platforms",
-                    `\`platforms\` has ${platform}, but \`image\` was built for ${built.join(", ")} only: add it to the image's \`platforms\``,
-                );
-            }
-        }
-    }
-
-    const tag = args.tag ?? DEFAULT_TAG;
-    if (typeof tag !== "string" || !TAG_PATTERN.test(tag)) {
-        problems.invalid("tag", tag, 'expected an image tag: letters, digits, _ . - (not first), at most 128 characters (ECR\'s rule), e.g. "prod"');
-    }
-    if (args.repository !== undefined && args.repositoryUrl !== undefined) {
-        problems.add(
-            "repository",
-            `\`repository\` and \`repositoryUrl\` are both given (${show(args.repositoryUrl)}): give \`repository\` to create a repository, or \`repositoryUrl\` to copy into an existing one, not both`,
+        checkPinned(
+            "indexRef",
+            args.indexRef,
+            "expected an index pinned by digest, <repository>[:<tag>]@sha256:<64 hex>, such as a MultiArchImage's `indexRef`",
+            problems,
         );
     }
-    if (typeof args.repositoryUrl === "string" && !parseRepositoryUrl(args.repositoryUrl)) {
-        problems.add("repositoryUrl", repositoryUrlReason(args.repositoryUrl));
+    const refs = args.platformRefs;
+    if (refs === undefined || !isKnown(refs)) {
+        return;
     }
-    const repositoryName = args.repository?.name;
-    if (repositoryName !== undefined) {
-        const problem = typeof repositoryName === "string" ? repositoryNameProblem(repositoryName) : "expected a string";
-        if (problem) {
-            problems.invalid("repository.name", repositoryName, problem);
+    if (typeof refs !== "object" || refs === null || Array.isArray(refs) || Object.keys(refs).length === 0) {
+        problems.invalid("platformRefs", refs, 'expected an object of platform → "<repository>@sha256:<digest>" with at least one entry');
+        return;
+    }
+    for (const [key, value] of Object.entries(refs)) {
+        const platform = parsePlatform(key);
+        if ("error" in platform) {
+            problems.add("platformRefs", `\`platformRefs\` has the key ${show(key)}: ${platform.error}`);
+        } else if (typeof value === "string") {
+            checkPinned(`platformRefs[${show(key)}]`, value, "expected an image pinned by digest, <repository>@sha256:<64 hex>, not a tag", problems);
         }
     }
-    const days = args.repository?.lifecycle?.untaggedExpiryDays;
-    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) {
-        problems.invalid("repository.lifecycle.untaggedExpiryDays", days, "expected a whole number of days from 1 to 3650");
+}
+
+/** Records a problem unless `ref` parses and carries a digest. */
+function checkPinned(path: string, ref: string, expected: string, problems: InputProblems): void {
+    let digest: string | undefined;
+    try {
+        digest = parseImageReference(ref).digest;
+    } catch (error) {
+        problems.invalid(path, ref, (error as Error).message);
+        return;
     }
-    requirementProblems(args.requireSignature, problems);
-    problems.throwIfAny("PromotedImage", name);
-    return { platforms, tag };
+    if (digest === undefined) {
+        problems.invalid(path, ref, expected);
+    }
+}
+
+/** The platforms to promote, normalised: those given, else the image's, else amd64 and arm64. */
+function checkPlatforms(args: PromotedImageArgs, problems: InputProblems): string[] {
+    const built = args.image?.platforms;
+    if (args.platforms === undefined) {
+        return Array.isArray(built) ? built : DEFAULT_PROMOTED_PLATFORMS;
+    }
+    const normalised = normalisePlatforms(Array.isArray(args.platforms) ? args.platforms : []);
+    for (const p of normalised.problems) {
+        problems.invalid(p.index < 0 ? "platforms" : `platforms[${p.index}]`, p.value, p.reason);
+    }
+    if (Array.isArray(built)) {
+        for (const platform of normalised.platforms.filter((p) => !built.includes(p))) {
+            problems.add(
+                "platforms",
+                `\`platforms\` has ${platform}, but \`image\` was built for ${built.join(", ")} only: add it to the image's \`platforms\``,
+            );
+        }
+    }
+    return normalised.platforms;
 }

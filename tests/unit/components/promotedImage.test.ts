@@ -269,6 +269,26 @@ describe("PromotedImage", () => {
         assert.match(errorOf(() => new PromotedImage("api", {})).message, /none of `image`, `indexRef` and `platformRefs` is given/);
     });
 
+    it("checks the settings of the repository it creates as MultiArchImage does", () => {
+        const error = errorOf(
+            () =>
+                new PromotedImage("api", {
+                    indexRef: INDEX_REF,
+                    repository: { forceDelete: "yes" as unknown as boolean, scanOnPush: 1 as unknown as boolean, kmsKeyArn: "alias/mine" },
+                }),
+        );
+        assert.strictEqual(
+            error.message,
+            [
+                'PromotedImage "api" has 3 invalid argument problems:',
+                '  - `repository.forceDelete` is "yes": expected true or false',
+                "  - `repository.scanOnPush` is 1: expected true or false",
+                '  - `repository.kmsKeyArn` is "alias/mine": expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>',
+            ].join("\n"),
+        );
+        assert.strictEqual(registered(REPOSITORY).length, 0);
+    });
+
     describe("requireSignature", () => {
         const PUBLIC_KEY = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
         const KMS_ARN = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
