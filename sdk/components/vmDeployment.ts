@@ -236,12 +236,20 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/;
 // Host ports the host itself serves, with who: publishing one breaks the host or the container.
 const HOST_PORTS: Record<number, string> = { 22: "sshd, which Amazon Linux runs on the host" };
 
-/** The plain arguments, checked and with their defaults. */
-interface Plan {
+/** Where the digests come from: a MultiArchImage (or its fields), or refs built elsewhere. */
+type ImageChoice = { image: DeployableImage } | { platformRefs: pulumi.Input<Record<string, pulumi.Input<string>>> };
+
+/** The hosts' size: the instance type and how many run. */
+interface HostCounts {
     instanceType: string;
     desiredCount: number;
     minSize: number;
     maxSize: number;
+}
+
+/** The plain arguments, checked and with their defaults. */
+interface Plan extends HostCounts {
+    source: ImageChoice;
     ports: PortMapping[];
     healthCheck?: HealthCheck;
     /** Seconds `up` waits for a rollout, or undefined when it does not wait. */
@@ -289,35 +297,11 @@ export class VmDeployment extends pulumi.ComponentResource {
         args = args ?? {};
         const plan = validate(name, args);
 
-        const source = imageSource(name, args);
-        const instanceType = aws.ec2.getInstanceTypeOutput({ instanceType: plan.instanceType }, { parent: this });
-        // Inside apply, so that it runs (and fails) at preview: getInstanceType is answered then.
-        this.platform = pulumi.all([instanceType.supportedArchitectures, source.platforms]).apply(([architectures, platforms]) => {
-            const chosen = hostPlatform(plan.instanceType, architectures, platforms, source.kind);
-            if ("reason" in chosen) {
-                throw new pulumi.InputPropertyError({ propertyPath: "instanceType", reason: chosen.reason });
-            }
-            return chosen.platform;
-        });
+        const source = imageSource(name, plan.source);
+        this.platform = hostPlatformOf(plan, source, this);
         this.imageRef = pulumi.all([this.platform, source.refs]).apply(([platform, refs]) => refs[platform]);
         const signatureCheck = args.requireSignature === undefined ? undefined : requireSignedImage(name, this.imageRef, args.requireSignature, this);
-
-        // By default EC2 resolves the public parameter at each launch, so the launch
-        // template, and the fleet, stay as they are when AWS publishes an AMI.
-        if (args.amiId === undefined) {
-            this.imageId = this.platform.apply((platform) => `resolve:ssm:${al2023AmiParameter(platform)}`);
-        } else {
-            // A given AMI must be of the hosts' architecture: checked at preview, as the image is.
-            const amiId = pulumi.output(args.amiId);
-            const ami = aws.ec2.getAmiOutput({ filters: [{ name: "image-id", values: [amiId] }] }, { parent: this });
-            this.imageId = pulumi.all([amiId, ami.architecture, this.platform]).apply(([id, architecture, platform]) => {
-                const problem = amiArchitectureProblem(id, architecture, plan.instanceType, platform);
-                if (problem !== undefined) {
-                    throw new pulumi.InputPropertyError({ propertyPath: "amiId", reason: problem });
-                }
-                return id;
-            });
-        }
+        this.imageId = hostImageId(args.amiId, plan, this.platform, this);
         const subnetIds = args.subnetIds ?? defaultSubnetIds(this);
 
         this.role = new aws.iam.Role(
@@ -328,179 +312,21 @@ export class VmDeployment extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-
-        let environmentKeyArn: pulumi.Output<string> | undefined;
-        if (args.environment !== undefined) {
-            if (args.environmentKeyArn !== undefined) {
-                environmentKeyArn = pulumi.output(args.environmentKeyArn);
-            } else {
-                // With the AWS managed key aws/ssm, anyone in the account allowed
-                // ssm:GetParameter could decrypt; this key's policy names who may.
-                this.environmentKey = new aws.kms.Key(
-                    `${name}-environment-key`,
-                    {
-                        description: `Encrypts the container environment of VmDeployment ${name}`,
-                        enableKeyRotation: true,
-                        policy: this.role.arn.apply(environmentKeyPolicy),
-                    },
-                    { parent: this },
-                );
-                environmentKeyArn = this.environmentKey.arn;
-            }
-            // User data is readable by anyone allowed ec2:DescribeLaunchTemplateVersions,
-            // so the environment lives in a SecureString only the hosts' role can read.
-            this.environmentParameter = new aws.ssm.Parameter(
-                `${name}-environment`,
-                {
-                    type: "SecureString",
-                    keyId: environmentKeyArn,
-                    value: pulumi.secret(pulumi.output(args.environment).apply(environmentParameterValue)),
-                    description: `The container environment of VmDeployment ${name}, as a Docker env file`,
-                },
-                { parent: this },
-            );
-        }
-        const parameter = this.environmentParameter;
+        const environment = args.environment === undefined ? undefined : environmentStore(name, args.environment, args.environmentKeyArn, this.role, this);
+        this.environmentKey = environment?.key;
+        this.environmentParameter = environment?.parameter;
 
         // The group's name is fixed up front, so that the hosts' policy and boot script
         // can name it before it exists (its ARN would be a cycle).
-        const groupName = autoScalingGroupName(pulumi.getProject(), pulumi.getStack(), name);
-        const region = aws.getRegionOutput({}, { parent: this }).region;
-        const policy = new aws.iam.RolePolicy(
-            `${name}-host-policy`,
-            {
-                role: this.role.id,
-                policy: pulumi
-                    .all([source.repositoryArn, parameter?.arn, environmentKeyArn, this.role.arn, region])
-                    .apply(([repositoryArn, environmentParameterArn, keyArn, roleArn, groupRegion]) =>
-                        hostPolicyDocument({
-                            repositoryArn,
-                            environmentParameterArn,
-                            environmentKeyArn: keyArn,
-                            roleArn,
-                            group: { name: groupName, region: groupRegion },
-                        }),
-                    ),
-            },
-            { parent: this },
-        );
+        const group = { name: autoScalingGroupName(pulumi.getProject(), pulumi.getStack(), name), region: aws.getRegionOutput({}, { parent: this }).region };
+        const policy = hostPolicy(name, this.role, source.repositoryArn, environment, group, this);
         this.instanceProfile = new aws.iam.InstanceProfile(`${name}-profile`, { role: this.role.name }, { parent: this });
 
-        const environmentParameter = parameter
-            ? pulumi.all([parameter.name, parameter.version, parameter.arn]).apply(([parameterName, version, arn]) => ({
-                  name: parameterName,
-                  version,
-                  region: arn.split(":")[3],
-              }))
-            : undefined;
-        // The digest (and the environment's version) is in the script, so a new image is
-        // a new launch template version, which the group's instance refresh rolls out.
-        this.userData = pulumi
-            .all([this.imageRef, this.platform, pulumi.output(args.command ?? []), environmentParameter, region])
-            .apply(([imageRef, platform, command, environment, groupRegion]) =>
-                renderBootScript({
-                    containerName: containerName(name),
-                    imageRef,
-                    platform,
-                    registryRegion: repositoryArnFromUrl(imageRef.slice(0, imageRef.indexOf("@")))!.split(":")[3],
-                    ports: plan.ports,
-                    command,
-                    environmentParameter: environment,
-                    healthCheck: plan.healthCheck,
-                    lifecycleHook: { name: LAUNCH_HOOK_NAME, groupName, region: groupRegion },
-                }),
-            );
-
-        this.launchTemplate = new aws.ec2.LaunchTemplate(
-            `${name}-launch-template`,
-            {
-                description: `Hosts of VmDeployment ${name}`,
-                imageId: this.imageId,
-                instanceType: plan.instanceType,
-                keyName: args.keyName,
-                vpcSecurityGroupIds: args.securityGroupIds,
-                iamInstanceProfile: { arn: this.instanceProfile.arn },
-                // IMDSv2 only. A hop limit of 1 keeps the instance role's credentials from
-                // containers (one hop further, on Docker's bridge): only the host needs them.
-                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-                blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeType: "gp3", deleteOnTermination: "true" } }],
-                userData: this.userData.apply((script) => Buffer.from(script, "utf8").toString("base64")),
-                updateDefaultVersion: true,
-            },
-            // With `requireSignature`, no launch template names a digest before it verifies.
-            { parent: this, dependsOn: signatureCheck ? [signatureCheck] : [] },
-        );
-
-        const heartbeat = launchHeartbeatSeconds(plan.healthCheck);
-        this.autoScalingGroup = new aws.autoscaling.Group(
-            `${name}-asg`,
-            {
-                name: groupName,
-                vpcZoneIdentifiers: subnetIds,
-                desiredCapacity: plan.desiredCount,
-                minSize: plan.minSize,
-                maxSize: plan.maxSize,
-                launchTemplate: { id: this.launchTemplate.id, version: this.launchTemplate.latestVersion.apply(String) },
-                // A host is in service only once its boot script completes this hook
-                // (CONTINUE) after the container answers; it abandons it otherwise, and a
-                // host that says nothing is abandoned when the heartbeat runs out.
-                initialLifecycleHooks: [
-                    {
-                        name: LAUNCH_HOOK_NAME,
-                        lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
-                        defaultResult: "ABANDON",
-                        heartbeatTimeout: heartbeat,
-                    },
-                ],
-                // Launch before terminating, at every fleet size: replacements (up to the
-                // whole fleet again) start and pass their check while every old host
-                // serves, and an old host stops only once its replacement is in service,
-                // so a refresh whose replacements fail leaves the old hosts serving.
-                //
-                // No autoRollback: it cannot return to the previous version here.
-                // - The aws provider updates the group's launch template to the new version
-                //   (UpdateAutoScalingGroup) before it starts the refresh with that same
-                //   version as the desired configuration (`resourceGroupUpdate`,
-                //   `expandStartInstanceRefreshInput` in terraform-provider-aws
-                //   internal/service/autoscaling/group.go), and a rollback returns to "the
-                //   configuration that you last saved on the Auto Scaling group before
-                //   starting the instance refresh" (Auto Scaling user guide, "Undo changes
-                //   with a manual or auto rollback"): the new version, which launches the
-                //   failing hosts again (hashicorp/terraform-provider-aws#34189, open; the
-                //   fix, #39007, was closed unmerged).
-                // - "A rollback is not supported" when the launch template's ImageId is a
-                //   Systems Manager parameter (RefreshPreferences.AutoRollback and
-                //   RollbackInstanceRefresh in the Auto Scaling API reference), which is
-                //   this component's default AMI (`resolve:ssm:…`).
-                instanceRefresh: {
-                    strategy: "Rolling",
-                    preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: false },
-                },
-                // The first `up` waits for the hosts to pass their checks, and fails if they do not.
-                waitForCapacityTimeout: `${Math.ceil(heartbeat / 60) + 5}m`,
-                tags: [{ key: "Name", value: name, propagateAtLaunch: true }],
-            },
-            // Hosts log in at boot: the role's policy must exist before the first one starts.
-            { parent: this, dependsOn: [policy, this.instanceProfile] },
-        );
-
-        // The provider starts the refresh and does not wait for it: a later `up` waits here.
+        this.userData = bootScript(name, plan, this.imageRef, this.platform, args.command, environment?.parameter, group);
+        this.launchTemplate = launchTemplate(name, args, plan, this.imageId, this.instanceProfile, this.userData, signatureCheck, this);
+        this.autoScalingGroup = autoScalingGroup(name, plan, group.name, subnetIds, this.launchTemplate, [policy, this.instanceProfile], this);
         if (plan.rolloutTimeoutSeconds !== undefined) {
-            new RolloutWait(
-                `${name}-rollout`,
-                {
-                    context: `VmDeployment "${name}"`,
-                    groupName: this.autoScalingGroup.name,
-                    region,
-                    launchTemplateId: this.autoScalingGroup.launchTemplate.apply((template) => template?.id ?? ""),
-                    launchTemplateVersion: this.autoScalingGroup.launchTemplate.apply((template) => template?.version ?? ""),
-                    platform: this.platform,
-                    imageRef: this.imageRef,
-                    timeoutSeconds: plan.rolloutTimeoutSeconds,
-                    pollIntervalSeconds: ROLLOUT_POLL_SECONDS,
-                },
-                { parent: this, dependsOn: [this.autoScalingGroup] },
-            );
+            rolloutWait(name, plan.rolloutTimeoutSeconds, this.autoScalingGroup, group.region, this);
         }
 
         this.launchTemplateId = this.launchTemplate.id;
@@ -519,20 +345,292 @@ export class VmDeployment extends pulumi.ComponentResource {
     }
 }
 
-/** Where the digests come from: the image's platforms and refs, and its repository. */
-function imageSource(
-    name: string,
-    args: VmDeploymentArgs,
-): {
+/** The image's platforms and refs, and the repository the hosts pull from. */
+interface ImageSource {
     kind: "image" | "platformRefs";
     platforms: pulumi.Output<string[]>;
     refs: pulumi.Output<Record<string, string>>;
     repositoryArn: pulumi.Output<string>;
-} {
+}
+
+/** The group's fixed name and its region, known before the group exists. */
+interface GroupName {
+    name: string;
+    region: pulumi.Output<string>;
+}
+
+/** Where the container's environment is kept: a SecureString parameter and the key that encrypts it. */
+interface EnvironmentStore {
+    parameter: aws.ssm.Parameter;
+    keyArn: pulumi.Output<string>;
+    /** The key, when the component created it. */
+    key?: aws.kms.Key;
+}
+
+/**
+ * The platform the hosts run, from the instance type's architecture as EC2 reports it.
+ * Inside apply, so that it runs (and fails) at preview: getInstanceType is answered then.
+ */
+function hostPlatformOf(plan: Plan, source: ImageSource, parent: VmDeployment): pulumi.Output<string> {
+    const instanceType = aws.ec2.getInstanceTypeOutput({ instanceType: plan.instanceType }, { parent });
+    return pulumi.all([instanceType.supportedArchitectures, source.platforms]).apply(([architectures, platforms]) => {
+        const chosen = hostPlatform(plan.instanceType, architectures, platforms, source.kind);
+        if ("reason" in chosen) {
+            throw new pulumi.InputPropertyError({ propertyPath: "instanceType", reason: chosen.reason });
+        }
+        return chosen.platform;
+    });
+}
+
+/**
+ * The AMI the hosts boot. By default EC2 resolves the public parameter at each launch, so
+ * the launch template, and the fleet, stay as they are when AWS publishes an AMI. A given
+ * AMI must be of the hosts' architecture: checked at preview, as the image is.
+ */
+function hostImageId(given: pulumi.Input<string> | undefined, plan: Plan, hostPlatform: pulumi.Output<string>, parent: VmDeployment): pulumi.Output<string> {
+    if (given === undefined) {
+        return hostPlatform.apply((platform) => `resolve:ssm:${al2023AmiParameter(platform)}`);
+    }
+    const amiId = pulumi.output(given);
+    const ami = aws.ec2.getAmiOutput({ filters: [{ name: "image-id", values: [amiId] }] }, { parent });
+    return pulumi.all([amiId, ami.architecture, hostPlatform]).apply(([id, architecture, platform]) => {
+        const problem = amiArchitectureProblem(id, architecture, plan.instanceType, platform);
+        if (problem !== undefined) {
+            throw new pulumi.InputPropertyError({ propertyPath: "amiId", reason: problem });
+        }
+        return id;
+    });
+}
+
+/**
+ * The container's environment in a SecureString parameter: user data is readable by
+ * anyone allowed ec2:DescribeLaunchTemplateVersions, so the environment lives where only
+ * the hosts' role can read it, encrypted with the key given or one of its own.
+ */
+function environmentStore(
+    name: string,
+    environment: NonNullable<VmDeploymentArgs["environment"]>,
+    givenKeyArn: pulumi.Input<string> | undefined,
+    role: aws.iam.Role,
+    parent: VmDeployment,
+): EnvironmentStore {
+    let key: aws.kms.Key | undefined;
+    let keyArn: pulumi.Output<string>;
+    if (givenKeyArn !== undefined) {
+        keyArn = pulumi.output(givenKeyArn);
+    } else {
+        // With the AWS managed key aws/ssm, anyone in the account allowed
+        // ssm:GetParameter could decrypt; this key's policy names who may.
+        key = new aws.kms.Key(
+            `${name}-environment-key`,
+            {
+                description: `Encrypts the container environment of VmDeployment ${name}`,
+                enableKeyRotation: true,
+                policy: role.arn.apply(environmentKeyPolicy),
+            },
+            { parent },
+        );
+        keyArn = key.arn;
+    }
+    const parameter = new aws.ssm.Parameter(
+        `${name}-environment`,
+        {
+            type: "SecureString",
+            keyId: keyArn,
+            value: pulumi.secret(pulumi.output(environment).apply(environmentParameterValue)),
+            description: `The container environment of VmDeployment ${name}, as a Docker env file`,
+        },
+        { parent },
+    );
+    return { parameter, keyArn, key };
+}
+
+/** The hosts' policy: pull the image, read the environment, complete their own launch. */
+function hostPolicy(
+    name: string,
+    role: aws.iam.Role,
+    repositoryArn: pulumi.Output<string>,
+    environment: EnvironmentStore | undefined,
+    group: GroupName,
+    parent: VmDeployment,
+): aws.iam.RolePolicy {
+    return new aws.iam.RolePolicy(
+        `${name}-host-policy`,
+        {
+            role: role.id,
+            policy: pulumi
+                .all([repositoryArn, environment?.parameter.arn, environment?.keyArn, role.arn, group.region])
+                .apply(([imageRepositoryArn, environmentParameterArn, keyArn, roleArn, groupRegion]) =>
+                    hostPolicyDocument({
+                        repositoryArn: imageRepositoryArn,
+                        environmentParameterArn,
+                        environmentKeyArn: keyArn,
+                        roleArn,
+                        group: { name: group.name, region: groupRegion },
+                    }),
+                ),
+        },
+        { parent },
+    );
+}
+
+/**
+ * The hosts' boot script. The digest (and the environment's version) is in it, so a new
+ * image is a new launch template version, which the group's instance refresh rolls out.
+ */
+function bootScript(
+    name: string,
+    plan: Plan,
+    imageRef: pulumi.Output<string>,
+    platform: pulumi.Output<string>,
+    command: VmDeploymentArgs["command"],
+    parameter: aws.ssm.Parameter | undefined,
+    group: GroupName,
+): pulumi.Output<string> {
+    const environmentParameter = parameter
+        ? pulumi.all([parameter.name, parameter.version, parameter.arn]).apply(([parameterName, version, arn]) => ({
+              name: parameterName,
+              version,
+              region: arn.split(":")[3],
+          }))
+        : undefined;
+    return pulumi
+        .all([imageRef, platform, pulumi.output(command ?? []), environmentParameter, group.region])
+        .apply(([pinnedRef, hostPlatform, containerCommand, environment, groupRegion]) =>
+            renderBootScript({
+                containerName: containerName(name),
+                imageRef: pinnedRef,
+                platform: hostPlatform,
+                registryRegion: repositoryArnFromUrl(pinnedRef.slice(0, pinnedRef.indexOf("@")))!.split(":")[3],
+                ports: plan.ports,
+                command: containerCommand,
+                environmentParameter: environment,
+                healthCheck: plan.healthCheck,
+                lifecycleHook: { name: LAUNCH_HOOK_NAME, groupName: group.name, region: groupRegion },
+            }),
+        );
+}
+
+/** The hosts' launch template; with `requireSignature`, no version names a digest before it verifies. */
+function launchTemplate(
+    name: string,
+    args: VmDeploymentArgs,
+    plan: Plan,
+    imageId: pulumi.Output<string>,
+    instanceProfile: aws.iam.InstanceProfile,
+    userData: pulumi.Output<string>,
+    signatureCheck: pulumi.Resource | undefined,
+    parent: VmDeployment,
+): aws.ec2.LaunchTemplate {
+    return new aws.ec2.LaunchTemplate(
+        `${name}-launch-template`,
+        {
+            description: `Hosts of VmDeployment ${name}`,
+            imageId,
+            instanceType: plan.instanceType,
+            keyName: args.keyName,
+            vpcSecurityGroupIds: args.securityGroupIds,
+            iamInstanceProfile: { arn: instanceProfile.arn },
+            // IMDSv2 only. A hop limit of 1 keeps the instance role's credentials from
+            // containers (one hop further, on Docker's bridge): only the host needs them.
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+            blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeType: "gp3", deleteOnTermination: "true" } }],
+            userData: userData.apply((script) => Buffer.from(script, "utf8").toString("base64")),
+            updateDefaultVersion: true,
+        },
+        { parent, dependsOn: signatureCheck ? [signatureCheck] : [] },
+    );
+}
+
+/** The hosts' auto-scaling group, which rolls every new launch template version out. */
+function autoScalingGroup(
+    name: string,
+    plan: Plan,
+    groupName: string,
+    subnetIds: pulumi.Input<pulumi.Input<string>[]>,
+    template: aws.ec2.LaunchTemplate,
+    // Hosts log in at boot: the role's policy must exist before the first one starts.
+    dependsOn: pulumi.Resource[],
+    parent: VmDeployment,
+): aws.autoscaling.Group {
+    const heartbeat = launchHeartbeatSeconds(plan.healthCheck);
+    return new aws.autoscaling.Group(
+        `${name}-asg`,
+        {
+            name: groupName,
+            vpcZoneIdentifiers: subnetIds,
+            desiredCapacity: plan.desiredCount,
+            minSize: plan.minSize,
+            maxSize: plan.maxSize,
+            launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
+            // A host is in service only once its boot script completes this hook
+            // (CONTINUE) after the container answers; it abandons it otherwise, and a
+            // host that says nothing is abandoned when the heartbeat runs out.
+            initialLifecycleHooks: [
+                {
+                    name: LAUNCH_HOOK_NAME,
+                    lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+                    defaultResult: "ABANDON",
+                    heartbeatTimeout: heartbeat,
+                },
+            ],
+            // Launch before terminating, at every fleet size: replacements (up to the
+            // whole fleet again) start and pass their check while every old host
+            // serves, and an old host stops only once its replacement is in service,
+            // so a refresh whose replacements fail leaves the old hosts serving.
+            //
+            // No autoRollback: it cannot return to the previous version here.
+            // - The aws provider updates the group's launch template to the new version
+            //   (UpdateAutoScalingGroup) before it starts the refresh with that same
+            //   version as the desired configuration (`resourceGroupUpdate`,
+            //   `expandStartInstanceRefreshInput` in terraform-provider-aws
+            //   internal/service/autoscaling/group.go), and a rollback returns to "the
+            //   configuration that you last saved on the Auto Scaling group before
+            //   starting the instance refresh" (Auto Scaling user guide, "Undo changes
+            //   with a manual or auto rollback"): the new version, which launches the
+            //   failing hosts again (hashicorp/terraform-provider-aws#34189, open; the
+            //   fix, #39007, was closed unmerged).
+            // - "A rollback is not supported" when the launch template's ImageId is a
+            //   Systems Manager parameter (RefreshPreferences.AutoRollback and
+            //   RollbackInstanceRefresh in the Auto Scaling API reference), which is
+            //   this component's default AMI (`resolve:ssm:…`).
+            instanceRefresh: {
+                strategy: "Rolling",
+                preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: false },
+            },
+            // The first `up` waits for the hosts to pass their checks, and fails if they do not.
+            waitForCapacityTimeout: `${Math.ceil(heartbeat / 60) + 5}m`,
+            tags: [{ key: "Name", value: name, propagateAtLaunch: true }],
+        },
+        { parent, dependsOn },
+    );
+}
+
+/** The provider starts the refresh and does not wait for it: a later `up` waits here. */
+function rolloutWait(name: string, timeoutSeconds: number, group: aws.autoscaling.Group, region: pulumi.Output<string>, parent: VmDeployment): RolloutWait {
+    return new RolloutWait(
+        `${name}-rollout`,
+        {
+            context: `VmDeployment "${name}"`,
+            groupName: group.name,
+            region,
+            launchTemplateId: group.launchTemplate.apply((template) => template?.id ?? ""),
+            launchTemplateVersion: group.launchTemplate.apply((template) => template?.version ?? ""),
+            platform: parent.platform,
+            imageRef: parent.imageRef,
+            timeoutSeconds,
+            pollIntervalSeconds: ROLLOUT_POLL_SECONDS,
+        },
+        { parent, dependsOn: [group] },
+    );
+}
+
+/** Where the digests come from: the image's platforms and refs, and its repository. */
+function imageSource(name: string, choice: ImageChoice): ImageSource {
     let pinned: pulumi.Output<PinnedRefs>;
     let platforms: pulumi.Output<string[]>;
-    if (args.image !== undefined) {
-        const image = args.image;
+    if ("image" in choice) {
+        const image = choice.image;
         // Checked once known, by the same function as plain values in validate().
         pinned = pulumi.all([image.platforms, image.platformRefs, image.repositoryArn]).apply(([imagePlatforms, refs, repositoryArn]) => {
             const problems = new InputProblems();
@@ -542,14 +640,14 @@ function imageSource(
         // architecture check runs on them then.
         platforms = pulumi.output(image.platforms);
     } else {
-        pinned = pulumi.output(args.platformRefs!).apply((refs) => {
+        pinned = pulumi.output(choice.platformRefs).apply((refs) => {
             const problems = new InputProblems();
             return problems.valueOrThrow("VmDeployment", name, pinRefs(refs, problems));
         });
         platforms = pinned.apply((p) => Object.keys(p.refs));
     }
     return {
-        kind: args.image !== undefined ? "image" : "platformRefs",
+        kind: "image" in choice ? "image" : "platformRefs",
         platforms,
         refs: pinned.apply((p) => p.refs),
         repositoryArn: pinned.apply((p) => p.repositoryArn),
@@ -565,32 +663,42 @@ function defaultSubnetIds(parent: pulumi.Resource): pulumi.Output<string[]> {
 /** Checks every plain argument and throws all problems together, before any child exists. */
 function validate(name: string, args: VmDeploymentArgs): Plan {
     const problems = new InputProblems();
+    const source = checkImageChoice(args, problems);
+    const hosts = checkHostCounts(args, problems);
+    const ports = checkPorts(args.ports ?? [], problems);
+    checkEnvironment(args, problems);
+    checkContainer(args, ports, problems);
+    requirementProblems(args.requireSignature, problems);
+    const rolloutTimeoutSeconds = checkRollout(args, problems);
+    return problems.valueOrThrow("VmDeployment", name, source && { source, ...hosts, ports, healthCheck: args.healthCheck, rolloutTimeoutSeconds });
+}
 
-    if (args.image !== undefined && args.platformRefs !== undefined) {
+/** `image` or `platformRefs`, exactly one; plain refs are checked now, Output ones once known, by the same function. */
+function checkImageChoice(args: VmDeploymentArgs, problems: InputProblems): ImageChoice | undefined {
+    const image = args.image;
+    if (image !== undefined && args.platformRefs !== undefined) {
         problems.add(
             "image",
             "`image` and `platformRefs` are both given: give `image` to run a MultiArchImage, or `platformRefs` to run images built elsewhere, not both",
         );
-    } else if (args.image === undefined && args.platformRefs === undefined) {
+    } else if (image === undefined && args.platformRefs === undefined) {
         problems.add(
             "image",
             'neither `image` nor `platformRefs` is given: give `image` (a MultiArchImage) or `platformRefs` (platform → "<repository>@sha256:<digest>")',
         );
     } else if (
-        args.image !== undefined &&
-        (typeof args.image !== "object" ||
-            args.image === null ||
-            !Array.isArray(args.image.platforms) ||
-            args.image.platformRefs === undefined ||
-            args.image.repositoryArn === undefined)
+        image !== undefined &&
+        (typeof image !== "object" ||
+            image === null ||
+            !Array.isArray(image.platforms) ||
+            image.platformRefs === undefined ||
+            image.repositoryArn === undefined)
     ) {
         problems.add(
             "image",
             `\`image\` is not a MultiArchImage: pass the MultiArchImage itself (or its \`platforms\`, \`platformRefs\` and \`repositoryArn\`), or its \`platformRefs\` as \`platformRefs\``,
         );
-    } else if (args.image !== undefined) {
-        const image = args.image;
-        // Plain values are checked now; Output values once known, by the same function.
+    } else if (image !== undefined) {
         const refs = image.platformRefs as unknown;
         const refValues = isKnown(refs) && typeof refs === "object" && refs !== null ? Object.values(refs) : [];
         if ([image.platforms, refs, image.repositoryArn, ...refValues].every(isKnown)) {
@@ -600,12 +708,18 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
     if (args.platformRefs !== undefined && isKnown(args.platformRefs)) {
         pinRefs(args.platformRefs, problems);
     }
+    if (image !== undefined) {
+        return { image };
+    }
+    return args.platformRefs === undefined ? undefined : { platformRefs: args.platformRefs };
+}
 
+/** The instance type and the group's three sizes, with their defaults; the sizes must leave room for a rollout. */
+function checkHostCounts(args: VmDeploymentArgs, problems: InputProblems): HostCounts {
     const instanceType = args.instanceType ?? DEFAULT_INSTANCE_TYPE;
     if (typeof instanceType !== "string" || !INSTANCE_TYPE.test(instanceType)) {
         problems.invalid("instanceType", instanceType, 'expected an EC2 instance type as a plain string, e.g. "t3.small" or "t4g.small"');
     }
-
     const counts: Record<"desiredCount" | "minSize" | "maxSize", number | undefined> = {
         desiredCount: args.desiredCount,
         minSize: args.minSize,
@@ -635,31 +749,38 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
             );
         }
     }
+    return { instanceType, desiredCount, minSize, maxSize };
+}
 
-    const ports = args.ports ?? [];
+/** Each published port: whole numbers, not one the host serves, each host port once. */
+function checkPorts(ports: PortMapping[], problems: InputProblems): PortMapping[] {
     if (!Array.isArray(ports)) {
         problems.invalid("ports", ports, "expected a list of { host, container } port numbers");
-    } else {
-        const hostPorts = new Map<number, number>();
-        ports.forEach((port, i) => {
-            for (const side of ["host", "container"] as const) {
-                const value = port?.[side];
-                if (!(Number.isInteger(value) && value >= 1 && value <= 65535)) {
-                    problems.invalid(`ports[${i}].${side}`, value, "expected a whole-number port from 1 to 65535");
-                }
-            }
-            const earlier = hostPorts.get(port?.host);
-            const owner = HOST_PORTS[port?.host];
-            if (owner !== undefined) {
-                problems.invalid(`ports[${i}].host`, port.host, `the host itself serves that port (${owner}): publish the container on another host port`);
-            } else if (earlier !== undefined) {
-                problems.invalid(`ports[${i}].host`, port.host, `duplicates ports[${earlier}].host: publish each host port once`);
-            } else if (port !== undefined && port !== null) {
-                hostPorts.set(port.host, i);
-            }
-        });
+        return ports;
     }
+    const hostPorts = new Map<number, number>();
+    ports.forEach((port, i) => {
+        for (const side of ["host", "container"] as const) {
+            const value = port?.[side];
+            if (!(Number.isInteger(value) && value >= 1 && value <= 65535)) {
+                problems.invalid(`ports[${i}].${side}`, value, "expected a whole-number port from 1 to 65535");
+            }
+        }
+        const earlier = hostPorts.get(port?.host);
+        const owner = HOST_PORTS[port?.host];
+        if (owner !== undefined) {
+            problems.invalid(`ports[${i}].host`, port.host, `the host itself serves that port (${owner}): publish the container on another host port`);
+        } else if (earlier !== undefined) {
+            problems.invalid(`ports[${i}].host`, port.host, `duplicates ports[${earlier}].host: publish each host port once`);
+        } else if (port !== undefined && port !== null) {
+            hostPorts.set(port.host, i);
+        }
+    });
+    return ports;
+}
 
+/** The environment's names and plain values, and the key that encrypts it. */
+function checkEnvironment(args: VmDeploymentArgs, problems: InputProblems): void {
     const environment = args.environment;
     if (environment !== undefined && isKnown(environment)) {
         if (typeof environment !== "object" || environment === null || Array.isArray(environment)) {
@@ -674,16 +795,6 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
             }
         }
     }
-
-    if (args.command !== undefined && isKnown(args.command) && !Array.isArray(args.command)) {
-        problems.invalid("command", args.command, 'expected a list of arguments, e.g. ["node", "server.js"]');
-    }
-    if (typeof args.amiId === "string" && !AMI_ID.test(args.amiId)) {
-        problems.invalid("amiId", args.amiId, "expected an AMI id, ami- followed by 8 or 17 hex digits, or leave it out for Amazon Linux 2023");
-    }
-    for (const problem of healthCheckProblems(args.healthCheck, Array.isArray(ports) ? ports : [])) {
-        problems.add(problem.propertyPath, problem.reason);
-    }
     if (typeof args.environmentKeyArn === "string" && !KMS_KEY_ARN.test(args.environmentKeyArn)) {
         problems.invalid(
             "environmentKeyArn",
@@ -697,12 +808,26 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
             "`environmentKeyArn` is given without `environment`: there is nothing to encrypt; leave it out or give `environment`",
         );
     }
+}
+
+/** What each host runs and boots: the command, the AMI, the health check, the key pair. */
+function checkContainer(args: VmDeploymentArgs, ports: PortMapping[], problems: InputProblems): void {
+    if (args.command !== undefined && isKnown(args.command) && !Array.isArray(args.command)) {
+        problems.invalid("command", args.command, 'expected a list of arguments, e.g. ["node", "server.js"]');
+    }
+    if (typeof args.amiId === "string" && !AMI_ID.test(args.amiId)) {
+        problems.invalid("amiId", args.amiId, "expected an AMI id, ami- followed by 8 or 17 hex digits, or leave it out for Amazon Linux 2023");
+    }
+    for (const problem of healthCheckProblems(args.healthCheck, Array.isArray(ports) ? ports : [])) {
+        problems.add(problem.propertyPath, problem.reason);
+    }
     if (typeof args.keyName === "string" && args.keyName.trim() === "") {
         problems.invalid("keyName", args.keyName, "expected the name of an EC2 key pair, or leave it out");
     }
+}
 
-    requirementProblems(args.requireSignature, problems);
-
+/** How long `up` waits for a rollout, or undefined when it does not wait. */
+function checkRollout(args: VmDeploymentArgs, problems: InputProblems): number | undefined {
     const waitForRollout = args.waitForRollout ?? true;
     if (typeof waitForRollout !== "boolean") {
         problems.invalid("waitForRollout", waitForRollout, "expected true or false");
@@ -721,15 +846,5 @@ function validate(name: string, args: VmDeploymentArgs): Plan {
             "`rolloutTimeoutSeconds` is given with `waitForRollout: false`: nothing waits for a rollout; leave one of them out",
         );
     }
-
-    problems.throwIfAny("VmDeployment", name);
-    return {
-        instanceType,
-        desiredCount,
-        minSize,
-        maxSize,
-        ports,
-        healthCheck: args.healthCheck,
-        rolloutTimeoutSeconds: waitForRollout === false ? undefined : (timeout ?? defaultRolloutTimeoutSeconds(args.healthCheck)),
-    };
+    return waitForRollout === false ? undefined : (timeout ?? defaultRolloutTimeoutSeconds(args.healthCheck));
 }
