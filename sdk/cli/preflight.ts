@@ -218,8 +218,8 @@ export function planPreflight(options: PreflightOptions): PreflightPlan {
             problems.invalid(`secrets[${i}].src`, secret.src, `expected a file that holds the secret; nothing is at ${path.resolve(secret.src)}`);
         }
     });
-    problems.throwIfAny("preflight", options.bakeFile ?? options.context ?? "", (message) => new PreflightError(message));
-    return { repositoryUrl: repositoryUrl(), tag, builds, notes };
+    const plan = { repositoryUrl: repositoryUrl(), tag, builds, notes };
+    return problems.valueOrThrow("preflight", options.bakeFile ?? options.context ?? "", plan, (message) => new PreflightError(message));
 }
 
 function checkRepository(repository: string, problems: InputProblems): string {

@@ -22,28 +22,26 @@ export class InputProblems {
     }
 
     /**
-     * Throws one error listing every problem, if there is any.
+     * Returns what a validator built from the arguments, or throws one error listing every
+     * problem recorded.
      *
-     * `toError` turns the message into the error to throw (a CLI's own error type);
-     * by default it is Pulumi's `InputPropertiesError`, which the engine pretty-prints.
+     * This is how a validator ends (`return problems.valueOrThrow(component, name, plan)`):
+     * the caller receives the value typed as checked, with no `undefined` to assert away.
+     * A check may return `undefined` only after recording a problem, so the value is
+     * defined whenever nothing was recorded. `toError` turns the message into the error to
+     * throw (a CLI's own error type); by default it is Pulumi's `InputPropertiesError`,
+     * which the engine pretty-prints.
      */
-    throwIfAny(component: string, name: string, toError?: (message: string) => Error): void {
-        if (this.found.length > 0) {
+    valueOrThrow<T>(component: string, name: string, value: T | undefined, toError?: (message: string) => Error): T {
+        if (this.found.length > 0 || value === undefined) {
             this.raise(component, name, toError);
         }
+        return value;
     }
 
-    /**
-     * Returns what a validator produced, or throws every problem found.
-     *
-     * Validators return `undefined` only after recording a problem, so the value is
-     * defined whenever nothing was recorded; the return type says so to the caller.
-     */
-    valueOrThrow<T>(component: string, name: string, value: T | undefined): T {
-        if (this.found.length > 0 || value === undefined) {
-            this.raise(component, name);
-        }
-        return value;
+    /** Throws one error listing every problem, if there is any: `valueOrThrow` for a check that builds nothing. */
+    throwIfAny(component: string, name: string, toError?: (message: string) => Error): void {
+        this.valueOrThrow(component, name, true, toError);
     }
 
     private raise(component: string, name: string, toError?: (message: string) => Error): never {
