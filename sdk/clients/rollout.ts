@@ -45,6 +45,11 @@ export interface RolloutSpec {
     timeoutSeconds: number;
     /** How long to wait between two looks at the refresh. */
     pollIntervalSeconds: number;
+    /**
+     * The named AWS profile the CLI uses (`AWS_PROFILE`): the stack's `aws:profile`, which
+     * the stack's default AWS provider uses too. Absent: the environment's own credentials.
+     */
+    profile?: string;
 }
 
 /** What a followed rollout leaves in the stack's state. */
@@ -90,12 +95,13 @@ const OPT_OUT = "set `waitForRollout: false` on the VmDeployment to deploy witho
  * Runs one AWS CLI command with `--region` and `--output json` and returns its parsed
  * output. Throws a message that names the command, what the CLI said and the opt-out.
  */
-export function runAws(spec: Pick<RolloutSpec, "context" | "region">, argv: string[]): Promise<unknown> {
+export function runAws(spec: Pick<RolloutSpec, "context" | "region" | "profile">, argv: string[]): Promise<unknown> {
     const full = [...argv, "--region", spec.region, "--output", "json"];
     const command = `aws ${full.join(" ")}`;
     return new Promise((resolve, reject) => {
         // AWS_PAGER="": the CLI must print, not open a pager, when a terminal is attached.
-        execFile("aws", full, { env: { ...process.env, AWS_PAGER: "" }, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
+        const env = { ...process.env, AWS_PAGER: "", ...(spec.profile === undefined ? {} : { AWS_PROFILE: spec.profile }) };
+        execFile("aws", full, { env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
             if (error) {
                 const code = (error as NodeJS.ErrnoException).code;
                 if (code === "ENOENT") {
@@ -111,7 +117,9 @@ export function runAws(spec: Pick<RolloutSpec, "context" | "region">, argv: stri
                 reject(
                     new Error(
                         `${spec.context}: \`${command}\` failed${error.killed ? " (stopped after 120 s)" : ""}: ${said}\n` +
-                            `The CLI uses the credentials of the environment \`pulumi\` runs in (AWS_PROFILE, AWS_ACCESS_KEY_ID, …), not the stack's \`aws:\` config; ` +
+                            (spec.profile === undefined
+                                ? `The CLI uses the credentials of the environment \`pulumi\` runs in (AWS_PROFILE, AWS_ACCESS_KEY_ID, …), not the stack's \`aws:\` config or an explicit provider's settings; `
+                                : `The CLI uses the stack's \`aws:profile\` ${spec.profile}, not the stack's other \`aws:\` config (assumeRole, keys) or an explicit provider's settings; `) +
                             `they need autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeInstanceRefreshes, autoscaling:DescribeScalingActivities and ec2:DescribeInstances. ` +
                             `Or ${OPT_OUT}.`,
                     ),
@@ -137,7 +145,8 @@ async function describeGroup(spec: RolloutSpec): Promise<Group> {
         throw new Error(
             `${spec.context}: the AWS CLI finds no auto-scaling group ${spec.groupName} in ${spec.region}, which this update just created or changed, ` +
                 `so it cannot follow the rollout: its credentials point at another account than the stack's AWS provider ` +
-                `(compare \`aws sts get-caller-identity\` with the stack's account; the CLI reads AWS_PROFILE and AWS_ACCESS_KEY_ID, not the stack's \`aws:profile\`). ` +
+                `(compare \`aws sts get-caller-identity${spec.profile === undefined ? "" : ` --profile ${spec.profile}`}\` with the stack's account; ` +
+                `the CLI uses ${spec.profile === undefined ? "the environment's credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, …)" : `the stack's \`aws:profile\` ${spec.profile}`}, not an explicit provider's settings). ` +
                 `Point the CLI at the stack's account, or ${OPT_OUT}.`,
         );
     }

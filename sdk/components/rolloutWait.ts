@@ -63,6 +63,8 @@ export interface RolloutWaitArgs {
     timeoutSeconds: number;
     /** How long to wait between two looks at the refresh. */
     pollIntervalSeconds: number;
+    /** The AWS profile the CLI uses; absent: the environment's credentials. */
+    profile?: string;
 }
 
 /**

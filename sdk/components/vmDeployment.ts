@@ -326,7 +326,7 @@ export class VmDeployment extends pulumi.ComponentResource {
         this.launchTemplate = launchTemplate(name, args, plan, this.imageId, this.instanceProfile, this.userData, signatureCheck, this);
         this.autoScalingGroup = autoScalingGroup(name, plan, group.name, subnetIds, this.launchTemplate, [policy, this.instanceProfile], this);
         if (plan.rolloutTimeoutSeconds !== undefined) {
-            rolloutWait(name, plan.rolloutTimeoutSeconds, this.autoScalingGroup, group.region, this);
+            rolloutWait(name, plan.rolloutTimeoutSeconds, this.autoScalingGroup, group.region, stackAwsProfile(opts), this);
         }
 
         this.launchTemplateId = this.launchTemplate.id;
@@ -607,7 +607,26 @@ function autoScalingGroup(
 }
 
 /** The provider starts the refresh and does not wait for it: a later `up` waits here. */
-function rolloutWait(name: string, timeoutSeconds: number, group: aws.autoscaling.Group, region: pulumi.Output<string>, parent: VmDeployment): RolloutWait {
+/**
+ * The named profile the stack's default AWS provider uses (`aws:profile`), for the AWS CLI
+ * that follows rollouts; undefined when none is set or the program gives the component its
+ * own provider, whose settings a component cannot read.
+ */
+function stackAwsProfile(opts: pulumi.ComponentResourceOptions | undefined): string | undefined {
+    const providers = opts?.providers;
+    const explicit =
+        opts?.provider !== undefined || (Array.isArray(providers) ? providers.length > 0 : providers !== undefined && Object.keys(providers).length > 0);
+    return explicit ? undefined : new pulumi.Config("aws").get("profile");
+}
+
+function rolloutWait(
+    name: string,
+    timeoutSeconds: number,
+    group: aws.autoscaling.Group,
+    region: pulumi.Output<string>,
+    profile: string | undefined,
+    parent: VmDeployment,
+): RolloutWait {
     return new RolloutWait(
         `${name}-rollout`,
         {
@@ -620,6 +639,7 @@ function rolloutWait(name: string, timeoutSeconds: number, group: aws.autoscalin
             imageRef: parent.imageRef,
             timeoutSeconds,
             pollIntervalSeconds: ROLLOUT_POLL_SECONDS,
+            ...(profile === undefined ? {} : { profile }),
         },
         { parent, dependsOn: [group] },
     );

@@ -93,6 +93,7 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
                 'const fs = require("fs");',
                 "const argv = process.argv.slice(2);",
                 'fs.appendFileSync(process.env.STAND_IN_AWS_LOG, JSON.stringify(argv) + "\\n");',
+                'fs.appendFileSync(process.env.STAND_IN_AWS_LOG + ".profile", (process.env.AWS_PROFILE ?? "(none)") + "\\n");',
                 "const scenario = JSON.parse(fs.readFileSync(process.env.STAND_IN_AWS_SCENARIO, 'utf8'));",
                 'const key = argv[0] + " " + argv[1];',
                 'const counts = process.env.STAND_IN_AWS_SCENARIO + ".counts";',
@@ -145,7 +146,14 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
             .split("\n")
             .filter((line) => line !== "")
             .map((line) => JSON.parse(line));
+        const profiles = fs.existsSync(`${log}.profile`)
+            ? fs
+                  .readFileSync(`${log}.profile`, "utf8")
+                  .split("\n")
+                  .filter((line) => line !== "")
+            : [];
         return {
+            profiles,
             ok: result.status === 0,
             // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the provider's results are JSON the test navigates
             value: result.status === 0 ? (JSON.parse(result.stdout) as any) : undefined,
@@ -358,6 +366,28 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
         const created = host({ "autoscaling describe-auto-scaling-groups": [{ json: { AutoScalingGroups: [] } }] }, "create", [SPEC]);
         assert.ok(!created.ok);
         assert.match(created.error, /finds no auto-scaling group/);
+    });
+
+    it("runs every call with the stack's aws:profile when given one, and with the environment's credentials otherwise", () => {
+        const scenario: Scenario = {
+            "autoscaling describe-auto-scaling-groups": [{ json: GROUP }],
+            "autoscaling describe-instance-refreshes": [refreshes(refresh("r-new", "Successful"), refresh("r-old", "Successful"))],
+        };
+        const withProfile = host(scenario, "update", ["multiarch-dev-api", OLDS, { ...SPEC, profile: "prod" }]);
+        assert.ok(withProfile.ok, withProfile.error);
+        assert.deepStrictEqual(withProfile.profiles, ["prod", "prod"]);
+        const without = host(scenario, "update", ["multiarch-dev-api", OLDS, SPEC]);
+        assert.ok(without.ok, without.error);
+        assert.deepStrictEqual(without.profiles, ["(none)", "(none)"]);
+        // The profile the CLI used is the one the messages name.
+        const lost = host({ "autoscaling describe-auto-scaling-groups": [{ json: { AutoScalingGroups: [] } }] }, "update", [
+            "multiarch-dev-api",
+            OLDS,
+            { ...SPEC, profile: "prod" },
+        ]);
+        assert.ok(!lost.ok);
+        assert.match(lost.error, /aws sts get-caller-identity --profile prod/);
+        assert.match(lost.error, /the stack's `aws:profile` prod/);
     });
 
     it("fails, naming the opt-out, when the AWS CLI is missing", () => {

@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import * as path from "path";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MultiArchImage } from "../../../sdk/components/multiArchImage";
 import { repositoryArnFromUrl } from "../../../sdk/rules/ecr";
@@ -251,6 +252,28 @@ describe("VmDeployment", () => {
             await resetMocks(MOCKS);
             await deploy({ rolloutTimeoutSeconds: 60 });
             assert.strictEqual(rolloutWait().inputs.timeoutSeconds, 60);
+        });
+
+        // The stack's default AWS provider reads `aws:profile`; the CLI that follows the
+        // rollout must use the same account, so it gets the same profile. A provider the
+        // program passes has settings a component cannot read: the environment's then.
+        it("hands the stack's aws:profile to the CLI, unless the component is given its own provider", async () => {
+            const config = pulumi.runtime.allConfig();
+            try {
+                pulumi.runtime.setConfig("aws:profile", "production");
+                await deploy();
+                assert.strictEqual(rolloutWait().inputs.profile, "production");
+                await resetMocks(MOCKS);
+                const provider = new aws.Provider("elsewhere", { region: "us-west-2" });
+                const vm = new VmDeployment("api", { platformRefs: REFS }, { providers: [provider] });
+                await settle(vm.autoScalingGroupName);
+                assert.strictEqual("profile" in rolloutWait().inputs, false);
+            } finally {
+                pulumi.runtime.setAllConfig(config);
+            }
+            await resetMocks(MOCKS);
+            await deploy();
+            assert.strictEqual("profile" in rolloutWait().inputs, false);
         });
 
         it("waits for nothing with waitForRollout: false", async () => {
