@@ -4,9 +4,10 @@
 // engine run is.
 import * as fs from "fs";
 import * as path from "path";
+import { ROOT } from "./paths";
 
 /** NODE_PATH for the host process: this checkout's node_modules (require-from-string). */
-export const HOST_NODE_PATH = path.join(__dirname, "..", "node_modules");
+export const HOST_NODE_PATH = path.join(ROOT, "node_modules");
 
 /**
  * Writes the host script into `dir` and returns its path. It reads the provider text from

@@ -58,6 +58,8 @@ export const ACCOUNT = "123456789012";
 export const REGION = "us-west-2";
 export const REGISTRY = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
 export const ECR_PASSWORD = "ecr-password-not-for-logs";
+/** What ECR's GetAuthorizationToken also returns: base64 of "AWS:<password>". */
+export const ECR_TOKEN = Buffer.from(`AWS:${ECR_PASSWORD}`).toString("base64");
 
 /** What the mock's getInstanceType reports as each instance type's `supportedArchitectures`. */
 export const INSTANCE_TYPE_ARCHITECTURES: Record<string, string[]> = {
@@ -89,7 +91,7 @@ type ResourceHandler = (args: pulumi.runtime.MockResourceArgs) => Record<string,
 
 const defaultCalls: Record<string, CallHandler> = {
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": (inputs) => ({
-        authorizationToken: Buffer.from(`AWS:${ECR_PASSWORD}`).toString("base64"),
+        authorizationToken: ECR_TOKEN,
         expiresAt: "2030-01-01T00:00:00Z",
         password: ECR_PASSWORD,
         proxyEndpoint: `https://${REGISTRY}`,
@@ -317,4 +319,21 @@ export function reveal(value: EngineValue): EngineValue {
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
     }
     return value;
+}
+
+/** Paths in a registered input where a secret appears outside a secret wrapper (in a key or a value). */
+export function leaks(value: unknown, secret: string, where: string): string[] {
+    if (isSecretInput(value)) {
+        return [];
+    }
+    if (typeof value === "string") {
+        return value.includes(secret) ? [where] : [];
+    }
+    if (Array.isArray(value)) {
+        return value.flatMap((v, i) => leaks(v, secret, `${where}[${i}]`));
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.entries(value).flatMap(([k, v]) => [...(k.includes(secret) ? [`${where} (key)`] : []), ...leaks(v, secret, `${where}.${k}`)]);
+    }
+    return [];
 }

@@ -22,20 +22,12 @@ import { formatTable } from "../../../sdk/cli/resultsTable";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { RegistryError } from "../../../sdk/rules/registryError";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, uniqueName, useDockerStack, withEnv } from "../stack";
+import { ROOT } from "../../paths";
+import { freePort } from "../../helpers";
 
-const ROOT = path.join(__dirname, "..", "..", "..");
 const APP = path.join(ROOT, "examples", "app");
 const BASE_IMAGE = `${REGISTRY}/multiarch/busybox:latest`;
 const BASE_REFERENCE = "multiarch/busybox:latest";
-
-/** A free TCP port on 127.0.0.1 (free when asked; the caller binds it right away). */
-async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
 
 /**
  * A registry of this suite's own (Debian's docker-registry, as scripts/docker-stack.sh

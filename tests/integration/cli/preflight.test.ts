@@ -16,8 +16,8 @@ import { normaliseBuildSpec } from "../../../sdk/rules/buildPlan";
 import { toBakeFile } from "../../../sdk/rules/bake";
 import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SECRET_VALUE, SSH_DOCKERFILE, contextWith, startAgent } from "../components/buildInputs";
 import { REGISTRY, docker, uniqueName, useDockerStack, withEnv } from "../stack";
+import { ROOT } from "../../paths";
 
-const ROOT = path.join(__dirname, "..", "..", "..");
 const APP = path.join(ROOT, "examples", "app");
 
 /** A fixture context with the app's per-platform busybox binaries beside its Dockerfile. */

@@ -7,7 +7,7 @@ import { BuilderSpec, imagetoolsCreateArgv } from "../../../sdk/clients/buildx";
 import { createBuilder, diffBuilder, inspectBuilder, removeBuilder } from "../../../sdk/clients/builderLifecycle";
 import { runDocker } from "../../../sdk/clients/docker";
 import { BuildxBuilder } from "../../../sdk/components/buildxBuilder";
-import { writeHostScript } from "../../dynamicHost";
+import { HOST_NODE_PATH, writeHostScript } from "../../dynamicHost";
 import { registered, resetMocks, settle } from "../../mocks";
 import { REGISTRY, useDockerStack } from "../stack";
 
@@ -225,7 +225,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         const out = execFileSync(process.execPath, [script], {
             env: {
                 ...process.env,
-                NODE_PATH: path.join(__dirname, "..", "..", "..", "node_modules"),
+                NODE_PATH: HOST_NODE_PATH,
                 PROVIDER_TEXT: providerText,
                 INPUTS: JSON.stringify({ spec: registration.inputs.spec }),
             },
@@ -271,7 +271,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
             env: {
                 ...process.env,
                 DOCKER_CONFIG: dockerConfig,
-                NODE_PATH: path.join(__dirname, "..", "..", "..", "node_modules"),
+                NODE_PATH: HOST_NODE_PATH,
                 PROVIDER_TEXT: provider.text,
                 OP: op,
                 ARGS: JSON.stringify(args),

@@ -14,13 +14,12 @@ import { preflight } from "../../../sdk/cli/preflight";
 import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, signImages } from "../../../sdk/clients/cosign";
 import { registered, resetMocks, settle } from "../../mocks";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack, withEnv } from "../stack";
+import { EXAMPLE_APP, ROOT, fixture } from "../../paths";
 
-const APP = path.join(__dirname, "..", "..", "..", "examples", "app");
 const PASSWORD = "integration-key-password";
 const CREDENTIALS = [{ address: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD }];
 const BASIC = `Basic ${Buffer.from(`${AUTH_USER}:${AUTH_PASSWORD}`).toString("base64")}`;
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const ROOT = path.join(__dirname, "..", "..", "..");
 
 /**
  * The ImageSignature provider exactly as the engine keeps it: the text Pulumi serialises
@@ -30,7 +29,7 @@ const ROOT = path.join(__dirname, "..", "..", "..");
 async function createFromSerialisedProvider(inputs: object, dir: string): Promise<{ id: string; outs: Record<string, unknown> }> {
     await resetMocks();
     const image = new MultiArchImage("api", {
-        context: path.join(ROOT, "tests", "fixtures", "hello"),
+        context: fixture("hello"),
         builderName: "shared",
         signing: { kmsKeyArn: "arn:aws:kms:us-west-2:123456789012:key/only-to-serialise-the-provider" },
     });
@@ -138,7 +137,7 @@ describe("image signing with cosign (needs scripts/docker-stack.sh)", function (
 
         // Both platforms, built and pushed by the plan MultiArchImage declares.
         const built = await withEnv({ DOCKER_CONFIG: dockerConfig }, () =>
-            preflight({ context: APP, registry: AUTH_REGISTRY, repository, registryAuth: { username: AUTH_USER, password: AUTH_PASSWORD } }),
+            preflight({ context: EXAMPLE_APP, registry: AUTH_REGISTRY, repository, registryAuth: { username: AUTH_USER, password: AUTH_PASSWORD } }),
         );
         assert.strictEqual(built.ok, true, JSON.stringify(built, null, 2));
         // One more image in the same repository that nobody signs.

@@ -20,8 +20,8 @@ import { signImages } from "../../../sdk/clients/cosign";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { fakeDigest, registered, resetMocks, settle } from "../../mocks";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "../stack";
+import { ROOT } from "../../paths";
 
-const ROOT = path.join(__dirname, "..", "..", "..");
 const APP = path.join(ROOT, "examples", "app");
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
 

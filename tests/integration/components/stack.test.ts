@@ -7,13 +7,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "../stack";
+import { EXAMPLE_APP } from "../../paths";
 
-const APP = path.resolve(__dirname, "../../../examples/app");
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
 
 /** Builds examples/app for both platforms with the default builder and pushes it. */
 function buildAndPush(tag: string, config?: string): Promise<string> {
-    return docker(["buildx", "build", "--builder", "default", "--progress", "plain", "--platform", PLATFORMS.join(","), "--tag", tag, "--push", APP], {
+    return docker(["buildx", "build", "--builder", "default", "--progress", "plain", "--platform", PLATFORMS.join(","), "--tag", tag, "--push", EXAMPLE_APP], {
         config,
     });
 }
@@ -27,7 +27,7 @@ describe("Docker stack (needs scripts/docker-stack.sh)", function () {
 
     before(function () {
         for (const arch of ["amd64", "arm64"]) {
-            const binary = path.join(APP, "busybox", arch, "busybox");
+            const binary = path.join(EXAMPLE_APP, "busybox", arch, "busybox");
             if (!fs.existsSync(binary)) {
                 throw new Error(`${binary} is missing: scripts/docker-stack.sh puts Debian's busybox-static there`);
             }

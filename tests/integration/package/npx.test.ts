@@ -5,8 +5,8 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { promisify } from "util";
+import { ROOT } from "../../paths";
 
-const ROOT = path.join(__dirname, "..", "..", "..");
 const CLI = path.join(ROOT, "bin", "sdk", "cli", "main.js");
 
 describe("npx multiarch in a checkout", function () {

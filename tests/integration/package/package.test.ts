@@ -7,13 +7,13 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { ROOT } from "../../paths";
 
-const root = path.resolve(__dirname, "..", "..", "..");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 /** The version of a dependency installed in this repository, so the consumer builds with the same one. */
 function installedVersion(name: string): string {
-    return (JSON.parse(fs.readFileSync(path.join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
 }
 
 function run(command: string, args: string[], cwd: string): string {
@@ -56,7 +56,7 @@ describe("npm package (packs the tarball, installs it into a new project, type-c
 
     before(() => {
         workdir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-package-"));
-        const packed = JSON.parse(run(npm, ["pack", "--json", "--pack-destination", workdir], root)) as { filename: string; files: { path: string }[] }[];
+        const packed = JSON.parse(run(npm, ["pack", "--json", "--pack-destination", workdir], ROOT)) as { filename: string; files: { path: string }[] }[];
         files = packed[0].files.map((f) => f.path).sort();
         fs.renameSync(path.join(workdir, packed[0].filename), path.join(workdir, "multiarch.tgz"));
     });
@@ -101,8 +101,8 @@ describe("npm package (packs the tarball, installs it into a new project, type-c
     it("passes publint on the packed tarball: its entry points and types resolve, with no error, warning or suggestion", () => {
         const report = run(
             process.execPath,
-            [path.join(root, "node_modules", "publint", "src", "cli.js"), "run", path.join(workdir, "multiarch.tgz"), "--strict", "--pack", "false"],
-            root,
+            [path.join(ROOT, "node_modules", "publint", "src", "cli.js"), "run", path.join(workdir, "multiarch.tgz"), "--strict", "--pack", "false"],
+            ROOT,
         );
         assert.match(report, /All good!/, report);
         assert.doesNotMatch(report, /Errors:|Warnings:|Suggestions:/, report);
@@ -140,7 +140,7 @@ describe("npm package (packs the tarball, installs it into a new project, type-c
             consumer,
         );
         const installed = JSON.parse(fs.readFileSync(path.join(consumer, "node_modules", "multiarch", "package.json"), "utf8")) as { version: string };
-        assert.strictEqual(installed.version, (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version);
+        assert.strictEqual(installed.version, (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version);
         assert.ok(!fs.existsSync(path.join(consumer, "node_modules", "multiarch", "sdk")), "the TypeScript sources were installed");
 
         run(process.execPath, [path.join(consumer, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], consumer);

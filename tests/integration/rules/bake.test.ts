@@ -10,8 +10,9 @@ import { toBakeFile } from "../../../sdk/rules/bake";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SECRET_VALUE, SSH_DOCKERFILE, contextWith, startAgent } from "../components/buildInputs";
 import { REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "../stack";
+import { fixture } from "../../paths";
 
-const FIXTURE = path.join(__dirname, "..", "..", "fixtures", "hello");
+const FIXTURE = fixture("hello");
 
 describe("Bake file of the build plan (needs scripts/docker-stack.sh)", function () {
     this.timeout(300000);

@@ -11,15 +11,15 @@
 import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { ARCHITECTURE_MISMATCH_EXIT_CODE, BootScriptOptions, environmentFile, renderBootScript } from "../../../sdk/rules/bootScript";
 import { LAUNCH_FAILURE_TAG } from "../../../sdk/rules/iamPolicy";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack } from "../stack";
+import { EXAMPLE_APP } from "../../paths";
+import { freePort } from "../../helpers";
 
-const APP = path.join(__dirname, "..", "..", "..", "examples", "app");
 // Quotes, `$`, backticks, a backslash and spaces: a shell that interpolated them would change them.
 const GREETING = `say "hi" to $USER's \`friends\` & $(id) \\n  `;
 const ARGUMENT = `it's "quoted" $HOME ; echo injected`;
@@ -60,17 +60,6 @@ function completion(result: "CONTINUE" | "ABANDON"): string[] {
         "--lifecycle-action-result",
         result,
     ];
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 async function fetchText(url: string, timeoutMs = 20000): Promise<string> {
@@ -116,9 +105,12 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         fs.mkdirSync(pushConfig);
         const env = { ...process.env, DOCKER_CONFIG: pushConfig };
         await docker(["login", "--username", AUTH_USER, "--password-stdin", AUTH_REGISTRY], { env, input: AUTH_PASSWORD });
-        await docker(["buildx", "build", "--builder", "default", "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--push", "-t", tag, APP], {
-            env,
-        });
+        await docker(
+            ["buildx", "build", "--builder", "default", "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--push", "-t", tag, EXAMPLE_APP],
+            {
+                env,
+            },
+        );
         const client = new RegistryClient({ auth: { registry: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD } });
         digests = await client.platformDigests(tag);
         indexDigest = (await client.getManifest(tag)).digest;

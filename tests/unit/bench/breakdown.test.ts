@@ -8,8 +8,9 @@ import * as path from "path";
 import { breakDown, buildError, imageStoreSeconds, parseVertices, pushedDigests } from "../../../bench/breakdown";
 import { dockerfileSteps, executedSteps } from "../../../bench/builds";
 import { parseBuildSteps } from "../../../sdk/cli/buildProgress";
+import { fixture } from "../../paths";
 
-const PROGRESS = path.join(__dirname, "..", "..", "fixtures", "progress");
+const PROGRESS = fixture("progress");
 const lines = (name: string) => fs.readFileSync(path.join(PROGRESS, name), "utf8").split("\n");
 
 describe("bench timing breakdown (real plain progress)", () => {

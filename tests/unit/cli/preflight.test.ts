@@ -12,12 +12,11 @@ import { formatTable } from "../../../sdk/cli/resultsTable";
 import { InputProblems } from "../../../sdk/rules/errors";
 import { normaliseBuildSpec } from "../../../sdk/rules/buildPlan";
 import { escapeBake, toBakeFile } from "../../../sdk/rules/bake";
-
-const APP = path.join(__dirname, "..", "..", "..", "examples", "app");
+import { EXAMPLE_APP } from "../../paths";
 
 describe("preflight planning", () => {
     it("pushes to the local registry under the context's folder name by default", () => {
-        const { builds, repositoryUrl, tag } = planPreflight({ context: APP });
+        const { builds, repositoryUrl, tag } = planPreflight({ context: EXAMPLE_APP });
         assert.strictEqual(repositoryUrl, "127.0.0.1:5000/multiarch-preflight/app");
         assert.deepStrictEqual(
             builds.map((b) => [b.platform, b.target.tags[0]]),
@@ -74,7 +73,7 @@ describe("preflight of a Bake file", () => {
 
     it("retargets the stack's tags and own caches to the rehearsal repository, keeping secret references", () => {
         const spec = normaliseBuildSpec(
-            { context: APP, tag: "v1", cacheTo: [{ inline: {} }, { s3: { region: "us-west-2", bucket: "b" } }] },
+            { context: EXAMPLE_APP, tag: "v1", cacheTo: [{ inline: {} }, { s3: { region: "us-west-2", bucket: "b" } }] },
             new InputProblems(),
         )!;
         const file = planFile(toBakeFile(spec, { repositoryUrl: ECR, secretIds: ["NPM_TOKEN"], buildArgs: { V: "${x}" } }));
@@ -90,15 +89,15 @@ describe("preflight of a Bake file", () => {
         ]);
         assert.deepStrictEqual(arm.secret, ["id=NPM_TOKEN,env=NPM_TOKEN"]);
         assert.deepStrictEqual(arm.args, { V: "${x}" }, "read back as Bake reads it");
-        assert.strictEqual(arm.dockerfile, path.join(APP, "Dockerfile"));
+        assert.strictEqual(arm.dockerfile, path.join(EXAMPLE_APP, "Dockerfile"));
         assert.match(plan.notes.join("\n"), /linux\/arm64: the rehearsal leaves out the cache type=s3/);
     });
 
     it("refuses build options beside a Bake file, a file that is not one, and a string Bake would interpolate", () => {
-        const spec = normaliseBuildSpec({ context: APP }, new InputProblems())!;
+        const spec = normaliseBuildSpec({ context: EXAMPLE_APP }, new InputProblems())!;
         const bake = toBakeFile(spec, { repositoryUrl: ECR });
         assert.throws(
-            () => planPreflight({ bakeFile: planFile(bake), context: APP, pull: true }),
+            () => planPreflight({ bakeFile: planFile(bake), context: EXAMPLE_APP, pull: true }),
             (e: Error) => {
                 assert.match(e.message, /`context` is given with a Bake file .*: the file describes the build; leave `context` out/);
                 assert.match(e.message, /`pull` is given with a Bake file/);
@@ -257,17 +256,23 @@ describe("multiarch command line", () => {
         [["deploy"], /unknown command "deploy"; expected "preflight"/],
         [["preflight"], /expected exactly one <context> directory, got \[\]/],
         [["preflight", "a", "b"], /expected exactly one <context> directory, got \["a","b"\]/],
-        [["preflight", APP, "--frobnicate"], /Unknown option '--frobnicate'/],
-        [["preflight", APP, "--build-arg", "NOVALUE"], /--build-arg is "NOVALUE": expected KEY=VALUE/],
+        [["preflight", EXAMPLE_APP, "--frobnicate"], /Unknown option '--frobnicate'/],
+        [["preflight", EXAMPLE_APP, "--build-arg", "NOVALUE"], /--build-arg is "NOVALUE": expected KEY=VALUE/],
         [["preflight", "/no/such/dir"], /`context` is "\/no\/such\/dir": expected an existing directory/],
-        [["preflight", APP, "--platforms", "linux/amd64,linux/amd65"], /`platforms\[1\]` is "linux\/amd65"/],
-        [["preflight", APP, "--secret", "id=npm,value=hunter2"], /--secret has the fields \["id","value"\]: expected id=ID,env=VARIABLE or id=ID,src=FILE/],
-        [["preflight", APP, "--secret", "id=a,env=A,src=/f"], /--secret has the fields \["id","env","src"\]/],
-        [["preflight", APP, "--secret", "id=a,src=/no/such/secret"], /`secrets\[0\].src` is "\/no\/such\/secret": expected a file that holds the secret/],
-        [["preflight", APP, "--build-context", "extra"], /--build-context is "extra": expected NAME=LOCATION/],
-        [["preflight", APP, "--network", "bridge"], /`network` is "bridge": expected one of "default", "host", "none"/],
-        [["preflight", APP, "--add-host", "db"], /`addHosts\[0\]` is "db": expected host:ip/],
-        [["preflight", APP, "--bake-file", "plan.json"], /expected no <context> with --bake-file, got \[".*app"\]/],
+        [["preflight", EXAMPLE_APP, "--platforms", "linux/amd64,linux/amd65"], /`platforms\[1\]` is "linux\/amd65"/],
+        [
+            ["preflight", EXAMPLE_APP, "--secret", "id=npm,value=hunter2"],
+            /--secret has the fields \["id","value"\]: expected id=ID,env=VARIABLE or id=ID,src=FILE/,
+        ],
+        [["preflight", EXAMPLE_APP, "--secret", "id=a,env=A,src=/f"], /--secret has the fields \["id","env","src"\]/],
+        [
+            ["preflight", EXAMPLE_APP, "--secret", "id=a,src=/no/such/secret"],
+            /`secrets\[0\].src` is "\/no\/such\/secret": expected a file that holds the secret/,
+        ],
+        [["preflight", EXAMPLE_APP, "--build-context", "extra"], /--build-context is "extra": expected NAME=LOCATION/],
+        [["preflight", EXAMPLE_APP, "--network", "bridge"], /`network` is "bridge": expected one of "default", "host", "none"/],
+        [["preflight", EXAMPLE_APP, "--add-host", "db"], /`addHosts\[0\]` is "db": expected host:ip/],
+        [["preflight", EXAMPLE_APP, "--bake-file", "plan.json"], /expected no <context> with --bake-file, got \[".*app"\]/],
     ];
     for (const [argv, message] of usage) {
         it(`exits 2 on ${JSON.stringify(argv)}`, async () => {

@@ -1,13 +1,11 @@
 // Values that start with `-` never reach the docker CLI where it expects a positional
 // argument: they are refused before anything runs, and every positional follows `--`.
 import * as assert from "assert";
-import * as path from "path";
 import { imagetoolsCreateArgv, positionalProblem } from "../../../sdk/clients/buildx";
 import { main } from "../../../sdk/cli/main";
 import { planPreflight } from "../../../sdk/cli/preflight";
 import { PreflightError } from "../../../sdk/rules/preflightError";
-
-const APP = path.join(__dirname, "..", "..", "..", "examples", "app");
+import { EXAMPLE_APP } from "../../paths";
 
 describe("positional arguments of the docker CLI", () => {
     it("refuses values that start with `-`, and empty ones", () => {
@@ -49,7 +47,7 @@ describe("positional arguments of the docker CLI", () => {
     for (const [options, message] of refused) {
         it(`preflight refuses ${JSON.stringify(options)} before anything runs`, () => {
             assert.throws(
-                () => planPreflight({ context: APP, ...options }),
+                () => planPreflight({ context: EXAMPLE_APP, ...options }),
                 (error: Error) => error instanceof PreflightError && message.test(error.message),
             );
         });
@@ -58,7 +56,7 @@ describe("positional arguments of the docker CLI", () => {
     it("the command line refuses `--registry=-x` and `--builder=--rm` with exit code 2", async () => {
         const err: string[] = [];
         const code = await main(
-            ["preflight", APP, "--registry=-x", "--builder=--rm"],
+            ["preflight", EXAMPLE_APP, "--registry=-x", "--builder=--rm"],
             () => undefined,
             (line) => err.push(line),
         );

@@ -13,8 +13,10 @@ import { PreflightOptions, planPreflight } from "../../../sdk/cli/preflight";
 import { PreflightError } from "../../../sdk/rules/preflightError";
 import { VmDeployment, VmDeploymentArgs } from "../../../sdk/components/vmDeployment";
 import { REGISTRY, registrations, resetMocks } from "../../mocks";
+import { fixture } from "../../paths";
+import { ErrorWithProblems, errorOf } from "../../helpers";
 
-const CONTEXT = path.join(__dirname, "..", "..", "fixtures", "hello");
+const CONTEXT = fixture("hello");
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const AMD64_REF = `${REGISTRY}/team/api@${DIGEST}`;
 
@@ -394,19 +396,13 @@ const cases: Case[] = [
 ];
 
 /** The error a bad call throws, checked to be the clear kind and never anything else. */
-function errorOf(call: () => unknown): Error & { errors?: { propertyPath: string }[] } {
-    let thrown: unknown;
-    try {
-        call();
-    } catch (e) {
-        thrown = e;
-    }
-    assert.ok(thrown !== undefined, "expected the call to throw");
+function clearErrorOf(call: () => unknown): ErrorWithProblems {
+    const thrown = errorOf(call);
     assert.ok(
         pulumi.InputPropertiesError.isInstance(thrown) || thrown instanceof PreflightError,
         `expected InputPropertiesError or PreflightError, got ${(thrown as Error)?.name}: ${(thrown as Error)?.message}`,
     );
-    return thrown as Error;
+    return thrown;
 }
 
 describe("bad input, across every entry point", () => {
@@ -418,7 +414,7 @@ describe("bad input, across every entry point", () => {
 
     for (const c of cases) {
         it(`refuses ${c.what}`, async () => {
-            const error = errorOf(c.call);
+            const error = clearErrorOf(c.call);
             assert.match(error.message, c.says);
             assert.doesNotMatch(error.message, /TypeError|\n\s+at /, "the message must not be a stack trace");
             if (error.errors) {
@@ -444,7 +440,7 @@ describe("bad input, across every entry point", () => {
     }
 
     it("reports several problems of one component together", () => {
-        const error = errorOf(
+        const error = clearErrorOf(
             () =>
                 new VmDeployment("bad", {
                     platformRefs: { "linux/amd64": AMD64_REF },

@@ -24,9 +24,25 @@ import {
     verificationFailure,
 } from "../../../sdk/clients/cosign";
 import { VmDeployment } from "../../../sdk/components/vmDeployment";
-import { ECR_PASSWORD, REGISTRY, fakeDigest, isSecretInput, promiseOf, registered, registrations, resetMocks, reveal, settle, theOne } from "../../mocks";
+import {
+    ECR_PASSWORD,
+    ECR_TOKEN,
+    REGISTRY,
+    fakeDigest,
+    isSecretInput,
+    leaks,
+    promiseOf,
+    registered,
+    registrations,
+    resetMocks,
+    reveal,
+    settle,
+    theOne,
+} from "../../mocks";
+import { fixture } from "../../paths";
+import { errorOf } from "../../helpers";
 
-const CONTEXT = path.join(__dirname, "..", "..", "fixtures", "hello");
+const CONTEXT = fixture("hello");
 const REPO_URL = `${REGISTRY}/multiarch/dev/api`;
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 const KMS_ARN = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -35,38 +51,11 @@ const PRIVATE_KEY = `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n${crypto.ra
 const KEY_BODY = PRIVATE_KEY.split("\n")[1];
 const PASSWORD = "cosign-password-never-shown";
 const PUBLIC_KEY = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
-const ECR_TOKEN = Buffer.from(`AWS:${ECR_PASSWORD}`).toString("base64");
 
 async function build(args: Partial<MultiArchImageArgs> = {}): Promise<MultiArchImage> {
     const image = new MultiArchImage("api", { context: CONTEXT, builderName: "shared", ...args });
     await settle(image.platformRefs, image.indexRef, image.bakeFile);
     return image;
-}
-
-function errorOf(fn: () => unknown): Error {
-    try {
-        fn();
-    } catch (e) {
-        return e as Error;
-    }
-    throw new Error("expected an error");
-}
-
-/** Paths in a registered input where a secret appears outside a secret wrapper. */
-function leaks(value: unknown, secret: string, where: string): string[] {
-    if (isSecretInput(value)) {
-        return [];
-    }
-    if (typeof value === "string") {
-        return value.includes(secret) ? [where] : [];
-    }
-    if (Array.isArray(value)) {
-        return value.flatMap((v, i) => leaks(v, secret, `${where}[${i}]`));
-    }
-    if (typeof value === "object" && value !== null) {
-        return Object.entries(value).flatMap(([k, v]) => leaks(v, secret, `${where}.${k}`));
-    }
-    return [];
 }
 
 describe("MultiArchImage signing", () => {

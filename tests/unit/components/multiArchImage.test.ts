@@ -16,8 +16,10 @@ import {
     settle,
     theOne,
 } from "../../mocks";
+import { fixture } from "../../paths";
+import { errorOf } from "../../helpers";
 
-const CONTEXT = path.join(__dirname, "..", "..", "fixtures", "hello");
+const CONTEXT = fixture("hello");
 const REPO_URL = `${REGISTRY}/multiarch/dev/api`;
 const IMAGE = "docker-build:index:Image";
 const INDEX = "docker-build:index:Index";
@@ -29,15 +31,6 @@ async function build(args: Partial<MultiArchImageArgs> = {}, name = "api"): Prom
     const image = new MultiArchImage(name, { context: CONTEXT, builderName: "shared", ...args });
     await settle(image.platformRefs, image.indexRef, image.bakeFile);
     return image;
-}
-
-function errorOf(fn: () => unknown): Error & { errors?: { propertyPath: string; reason: string }[] } {
-    try {
-        fn();
-    } catch (e) {
-        return e as Error;
-    }
-    throw new Error("expected an error");
 }
 
 describe("MultiArchImage", () => {

@@ -29,8 +29,10 @@ import {
     settle,
     theOne,
 } from "../../mocks";
+import { fixture } from "../../paths";
+import { errorOf } from "../../helpers";
 
-const CONTEXT = path.join(__dirname, "..", "..", "fixtures", "hello");
+const CONTEXT = fixture("hello");
 const BUILD_ACCOUNT = "111111111111";
 const BUILD_REGION = "us-east-1";
 const BUILD_REGISTRY = `${BUILD_ACCOUNT}.dkr.ecr.${BUILD_REGION}.amazonaws.com`;
@@ -81,15 +83,6 @@ async function promote(args: PromotedImageArgs, name = "api", opts?: pulumi.Comp
     const promoted = new PromotedImage(name, args, opts);
     await settle(promoted.platformRefs, promoted.indexRef, promoted.repositoryArn);
     return promoted;
-}
-
-function errorOf(fn: () => unknown): Error {
-    try {
-        fn();
-    } catch (e) {
-        return e as Error;
-    }
-    throw new Error("expected an error");
 }
 
 describe("PromotedImage", () => {

@@ -2,15 +2,13 @@
 // secret in every output that carries them, and must never reach the Bake file, a
 // non-secret input the engine records, or a log message.
 import * as assert from "assert";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { MultiArchImage, MultiArchImageArgs } from "../../../sdk/components/multiArchImage";
-import { ECR_PASSWORD, REGISTRY, isSecretInput, promiseOf, registrations, resetMocks, reveal, settle } from "../../mocks";
+import { ECR_PASSWORD, ECR_TOKEN, REGISTRY, leaks, promiseOf, registrations, resetMocks, reveal, settle } from "../../mocks";
+import { fixture } from "../../paths";
 
-const CONTEXT = path.join(__dirname, "..", "..", "fixtures", "hello");
+const CONTEXT = fixture("hello");
 const BUILD_SECRET = "s3cr3t-build-value";
-// What ECR's GetAuthorizationToken also returns: base64 of "AWS:<password>".
-const ECR_TOKEN = Buffer.from(`AWS:${ECR_PASSWORD}`).toString("base64");
 const SECRETS = [ECR_PASSWORD, ECR_TOKEN, BUILD_SECRET];
 
 type LogLevel = "debug" | "info" | "warn" | "error";
@@ -39,23 +37,6 @@ async function capturingLogs<T>(body: () => Promise<T>): Promise<{ result: T; lo
 // change that, so those lines alone are left out of the check.
 function isSdkRpcTrace(level: LogLevel, message: string): boolean {
     return level === "debug" && /^(Invoke|RegisterResource|RegisterResourceOutputs|Call) RPC finished: /.test(message);
-}
-
-/** Paths in a registered input where a secret appears outside a secret wrapper. */
-function leaks(value: unknown, secret: string, where: string): string[] {
-    if (isSecretInput(value)) {
-        return [];
-    }
-    if (typeof value === "string") {
-        return value.includes(secret) ? [where] : [];
-    }
-    if (Array.isArray(value)) {
-        return value.flatMap((v, i) => leaks(v, secret, `${where}[${i}]`));
-    }
-    if (typeof value === "object" && value !== null) {
-        return Object.entries(value).flatMap(([k, v]) => [...(k.includes(secret) ? [`${where} (key)`] : []), ...leaks(v, secret, `${where}.${k}`)]);
-    }
-    return [];
 }
 
 /** Every public `Output` of a resource, by property name. */

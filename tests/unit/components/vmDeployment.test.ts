@@ -1,5 +1,4 @@
 import * as assert from "assert";
-import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MultiArchImage } from "../../../sdk/components/multiArchImage";
@@ -25,8 +24,10 @@ import {
     settle,
     theOne,
 } from "../../mocks";
+import { fixture } from "../../paths";
+import { errorOf } from "../../helpers";
 
-const CONTEXT = path.join(__dirname, "..", "..", "fixtures", "hello");
+const CONTEXT = fixture("hello");
 const REPO_URL = `${REGISTRY}/team/api`;
 const REPO_ARN = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/team/api`;
 const AMD64_REF = `${REPO_URL}@${fakeDigest("amd64")}`;
@@ -97,15 +98,6 @@ async function rejectionOf(output: pulumi.Output<unknown>): Promise<Error & { pr
         return e as Error;
     }
     throw new Error("expected the output to reject");
-}
-
-function errorOf(fn: () => unknown): Error & { errors?: { propertyPath: string; reason: string }[] } {
-    try {
-        fn();
-    } catch (e) {
-        return e as Error;
-    }
-    throw new Error("expected an error");
 }
 
 function decode(base64: string): string {

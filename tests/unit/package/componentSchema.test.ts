@@ -12,9 +12,9 @@ import { Analyzer, AnalyzeResult, PropertyDefinition } from "@pulumi/pulumi/prov
 import { getPulumiComponents } from "@pulumi/pulumi/provider/experimental/provider";
 import { generateSchema, PackageSpec } from "@pulumi/pulumi/provider/experimental/schema";
 import * as sdk from "../../../sdk";
+import { ROOT, fixture } from "../../paths";
 
-const root = path.resolve(__dirname, "..", "..", "..");
-const invalidFixture = path.join(root, "tests", "fixtures", "component-package-invalid");
+const invalidFixture = fixture("component-package-invalid");
 
 function readJson(file: string): Record<string, unknown> {
     return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
@@ -54,13 +54,13 @@ describe("component package schema (what `pulumi package add` infers from the Ty
     // The analyzer builds a TypeScript program over sdk/ and @pulumi/aws's declarations.
     this.timeout(180_000);
 
-    const packageJson = readJson(path.join(root, "package.json"));
+    const packageJson = readJson(path.join(ROOT, "package.json"));
     let result: AnalyzeResult;
     let schema: PackageSpec;
 
     before(() => {
         const name = providerName(String(packageJson.name));
-        result = new Analyzer(root, name, packageJson, new Set(componentNames)).analyze();
+        result = new Analyzer(ROOT, name, packageJson, new Set(componentNames)).analyze();
         schema = generateSchema(
             name,
             String(packageJson.version),
@@ -72,7 +72,7 @@ describe("component package schema (what `pulumi package add` infers from the Ty
     });
 
     it("declares a Node.js plugin beside package.json", () => {
-        const manifest = fs.readFileSync(path.join(root, "PulumiPlugin.yaml"), "utf8");
+        const manifest = fs.readFileSync(path.join(ROOT, "PulumiPlugin.yaml"), "utf8");
         assert.match(manifest, /^runtime:\s*nodejs\s*$/m);
         assert.strictEqual(providerName(String(packageJson.name)), "multiarch");
     });
@@ -166,8 +166,8 @@ describe("component package schema (what `pulumi package add` infers from the Ty
 
     it("names each component's second constructor parameter `args`, typed by a declared interface, and registers the type token multiarch:index:<Class>", () => {
         const problems: string[] = [];
-        for (const file of fs.readdirSync(path.join(root, "sdk")).filter((f) => f.endsWith(".ts"))) {
-            const source = ts.createSourceFile(file, fs.readFileSync(path.join(root, "sdk", file), "utf8"), ts.ScriptTarget.ES2022, true);
+        for (const file of fs.readdirSync(path.join(ROOT, "sdk")).filter((f) => f.endsWith(".ts"))) {
+            const source = ts.createSourceFile(file, fs.readFileSync(path.join(ROOT, "sdk", file), "utf8"), ts.ScriptTarget.ES2022, true);
             for (const node of source.statements) {
                 if (!ts.isClassDeclaration(node) || !node.name || !componentNames.includes(node.name.text)) {
                     continue;

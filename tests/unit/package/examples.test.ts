@@ -6,8 +6,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { getPulumiComponents } from "@pulumi/pulumi/provider/experimental/provider";
 import * as sdk from "../../../sdk";
+import { ROOT } from "../../paths";
 
-const examples = path.resolve(__dirname, "..", "..", "..", "examples");
+const examples = path.join(ROOT, "examples");
 const folders = fs
     .readdirSync(examples, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())

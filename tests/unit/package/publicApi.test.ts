@@ -3,8 +3,9 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { ROOT } from "../../paths";
 
-const sdkDir = path.resolve(__dirname, "..", "..", "..", "sdk");
+const sdkDir = path.join(ROOT, "sdk");
 
 describe("public API", () => {
     it("exports from the package root exactly the components, BuilderDriver and the programmatic preflight", () => {

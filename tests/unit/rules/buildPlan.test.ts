@@ -3,8 +3,9 @@ import * as path from "path";
 import { InputProblems } from "../../../sdk/rules/errors";
 import { BuildSpecArgs, indexTag, normaliseBuildSpec, platformBuilds } from "../../../sdk/rules/buildPlan";
 import { escapeBake, toBakeFile, unescapeBake } from "../../../sdk/rules/bake";
+import { fixture } from "../../paths";
 
-const FIXTURE = path.join(__dirname, "..", "..", "fixtures", "hello");
+const FIXTURE = fixture("hello");
 const REPO = "127.0.0.1:5000/team/api";
 
 function reasons(args: BuildSpecArgs): string[] {
