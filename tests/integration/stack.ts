@@ -2,7 +2,8 @@
 // registries, arm64 emulation), as `scripts/docker-stack.sh` starts it. A suite calls
 // `useDockerStack()` in its `describe`: under CI=true a missing stack fails the suite;
 // elsewhere the suite skips with one line that names the script.
-import { execFileSync } from "child_process";
+import { execFile } from "child_process";
+import { runDocker } from "../../sdk/clients/docker";
 
 /** The anonymous local registry. */
 export const REGISTRY = "127.0.0.1:5000";
@@ -18,12 +19,12 @@ const SCRIPT = "scripts/docker-stack.sh";
 export async function missingStackParts(): Promise<string[]> {
     const missing: string[] = [];
     try {
-        execFileSync("docker", ["version", "--format", "{{.Server.Version}}"], { stdio: "pipe", timeout: 15000 });
+        await runDocker(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 15000 });
     } catch {
         missing.push("dockerd (docker version cannot reach the daemon)");
     }
     try {
-        execFileSync("docker", ["buildx", "version"], { stdio: "pipe", timeout: 15000 });
+        await runDocker(["buildx", "version"], { timeoutMs: 15000 });
     } catch {
         missing.push("the buildx plugin");
     }
@@ -63,13 +64,20 @@ export interface DockerCallOptions {
     env?: NodeJS.ProcessEnv;
     /** A DOCKER_CONFIG dir (credentials) over `env`, so logins touch no real config. */
     config?: string;
-    /** Written to the call's stdin. */
-    input?: string;
+    /** Stop the call after this long; 4 minutes unless given (a two-platform build under QEMU). */
     timeoutMs?: number;
 }
 
+/** The environment of a call: `env` (or this process's), with `config` as its DOCKER_CONFIG. */
+function callEnv(options: DockerCallOptions): NodeJS.ProcessEnv {
+    return { ...(options.env ?? process.env), ...(options.config ? { DOCKER_CONFIG: options.config } : {}) };
+}
+
+const DOCKER_CALL_TIMEOUT_MS = 240000;
+
 /**
- * Runs the real docker CLI (no shell) and returns its stdout; fails with its stderr.
+ * Runs the real docker CLI through the project's own runner (`runDocker`: no shell, a
+ * failure explained with the CLI's stderr) and returns its stdout.
  *
  * A `--push` the local registry answered with a 500 "invalid checksum digest format" is
  * run once more: with the containerd store the engine pushes again right after BuildKit,
@@ -78,30 +86,34 @@ export interface DockerCallOptions {
  * the test registry's, not the code under test's.
  */
 export async function docker(args: string[], options: DockerCallOptions = {}): Promise<string> {
+    const once = async () => (await runDocker(args, { env: callEnv(options), timeoutMs: options.timeoutMs ?? DOCKER_CALL_TIMEOUT_MS })).stdout;
     try {
-        return await dockerOnce(args, options);
+        return await once();
     } catch (error) {
         if (args.includes("--push") && /500 Internal Server Error/.test(String(error))) {
-            return dockerOnce(args, options);
+            return once();
         }
         throw error;
     }
 }
 
-async function dockerOnce(args: string[], options: DockerCallOptions): Promise<string> {
-    const { execFile } = await import("child_process");
-    const env = { ...(options.env ?? process.env), ...(options.config ? { DOCKER_CONFIG: options.config } : {}) };
+/**
+ * `docker login` to the auth registry with the stack's credentials, the password on
+ * stdin (`--password-stdin`, so it is in no argv); returns what the CLI printed.
+ *
+ * The one docker call `docker` cannot make: `runDocker` writes nothing to a call's stdin.
+ */
+export function loginToAuthRegistry(options: DockerCallOptions = {}): Promise<string> {
+    const args = ["login", AUTH_REGISTRY, "--username", AUTH_USER, "--password-stdin"];
     return new Promise((resolve, reject) => {
-        const child = execFile("docker", args, { env, timeout: options.timeoutMs ?? 240000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+        const child = execFile("docker", args, { env: callEnv(options), timeout: options.timeoutMs ?? DOCKER_CALL_TIMEOUT_MS }, (error, stdout, stderr) => {
             if (error) {
                 reject(new Error(`docker ${args.join(" ")} failed: ${String(stderr).trim() || error.message}`));
             } else {
                 resolve(String(stdout));
             }
         });
-        if (options.input !== undefined) {
-            child.stdin?.end(options.input);
-        }
+        child.stdin?.end(AUTH_PASSWORD);
     });
 }
 

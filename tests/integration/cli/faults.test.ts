@@ -21,7 +21,7 @@ import { preflight } from "../../../sdk/cli/preflight";
 import { formatTable } from "../../../sdk/cli/resultsTable";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { RegistryError } from "../../../sdk/rules/registryError";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, uniqueName, useDockerStack, withEnv } from "../stack";
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, loginToAuthRegistry, uniqueName, useDockerStack, withEnv } from "../stack";
 import { ROOT } from "../../paths";
 import { freePort } from "../../helpers";
 
@@ -392,10 +392,7 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             fs.mkdirSync(dockerConfig, { recursive: true });
             // Pushes log in with the docker CLI's own (right) credentials, in a throwaway config;
             // reading the index back uses the (wrong) ones from the environment.
-            await docker(["login", AUTH_REGISTRY, "--username", AUTH_USER, "--password-stdin"], {
-                env: { ...process.env, DOCKER_CONFIG: dockerConfig },
-                input: AUTH_PASSWORD,
-            });
+            await loginToAuthRegistry({ config: dockerConfig });
             const out: string[] = [];
             const err: string[] = [];
             const code = await withEnv({ DOCKER_CONFIG: dockerConfig, MULTIARCH_REGISTRY_USER: AUTH_USER, MULTIARCH_REGISTRY_PASSWORD: wrong }, () =>

@@ -9,7 +9,7 @@ import { runDocker } from "../../../sdk/clients/docker";
 import { BuildxBuilder } from "../../../sdk/components/buildxBuilder";
 import { HOST_NODE_PATH, writeHostScript } from "../../dynamicHost";
 import { registered, resetMocks, settle } from "../../mocks";
-import { REGISTRY, useDockerStack } from "../stack";
+import { REGISTRY, docker, useDockerStack } from "../stack";
 
 // /var/run is a link to /run here: one engine, two endpoint spellings, so a second
 // node can be appended without a second machine (buildx refuses duplicate endpoints).
@@ -74,7 +74,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         assert.deepStrictEqual(builder.nodes[0].driverOptions, { network: "host", "env.BUILDKIT_STEP_LOG_MAX_SIZE": "10485760" });
         assert.deepStrictEqual(builder.nodes[0].buildkitdFlags.slice(0, 3), ["--debug", "--allow-insecure-entitlement", "network.host"]);
         assert.strictEqual(builder.nodes[0].status, "inactive");
-        const listed = execFileSync("docker", ["buildx", "ls", "--format", "json"], { encoding: "utf8" })
+        const listed = (await docker(["buildx", "ls", "--format", "json"]))
             .trim()
             .split("\n")
             .map((line) => JSON.parse(line))
@@ -103,24 +103,20 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
 
     it("adopts an identical builder that already exists", async () => {
         const name = uniqueName("adopt");
-        execFileSync(
-            "docker",
-            [
-                "buildx",
-                "create",
-                "--name",
-                name,
-                "--driver",
-                "docker-container",
-                "--node",
-                `${name}0`,
-                "--platform",
-                "linux/arm64",
-                "--driver-opt",
-                "network=host",
-            ],
-            { stdio: "pipe" },
-        );
+        await docker([
+            "buildx",
+            "create",
+            "--name",
+            name,
+            "--driver",
+            "docker-container",
+            "--node",
+            `${name}0`,
+            "--platform",
+            "linux/arm64",
+            "--driver-opt",
+            "network=host",
+        ]);
         const builder = await createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: ["linux/arm64"], driverOptions: { network: "host" } }] }));
         assert.strictEqual(builder.name, name);
         assert.deepStrictEqual(builder.nodes[0].fixedPlatforms, ["linux/arm64"]);
@@ -128,9 +124,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
 
     it("refuses a conflicting builder that already exists, saying how to resolve it", async () => {
         const name = uniqueName("conflict");
-        execFileSync("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`, "--platform", "linux/amd64"], {
-            stdio: "pipe",
-        });
+        await docker(["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`, "--platform", "linux/amd64"]);
         await assert.rejects(createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: ["linux/arm64"], driverOptions: {} }] })), (error: Error) => {
             assert.match(error.message, new RegExp(`a buildx builder named "${name}" already exists`));
             assert.match(error.message, /has platforms \[linux\/amd64\], wanted \[linux\/arm64\]/);
@@ -144,7 +138,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         const name = uniqueName("gone");
         await createBuilder(spec(name));
         assert.ok(await inspectBuilder(name));
-        execFileSync("docker", ["buildx", "rm", name], { stdio: "pipe" });
+        await docker(["buildx", "rm", name]);
         assert.strictEqual(await inspectBuilder(name), undefined);
         await removeBuilder(name);
     });
@@ -288,17 +282,17 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         return config;
     }
 
-    function existsOn(dockerConfig: string, name: string): boolean {
+    async function existsOn(dockerConfig: string, name: string): Promise<boolean> {
         try {
-            execFileSync("docker", ["buildx", "inspect", "--", name], { env: { ...process.env, DOCKER_CONFIG: dockerConfig }, stdio: "pipe" });
+            await docker(["buildx", "inspect", "--", name], { config: dockerConfig });
             return true;
         } catch {
             return false;
         }
     }
 
-    function rmOn(dockerConfig: string, name: string): void {
-        execFileSync("docker", ["buildx", "rm", name], { env: { ...process.env, DOCKER_CONFIG: dockerConfig }, stdio: "pipe" });
+    async function rmOn(dockerConfig: string, name: string): Promise<void> {
+        await docker(["buildx", "rm", name], { config: dockerConfig });
     }
 
     it("recreates the builder on a machine that lacks it, as the next up's diff, read and update run there", async () => {
@@ -311,8 +305,8 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
             const created = host(provider, laptop, "create", provider.inputs);
             assert.strictEqual(created.id, name);
             assert.strictEqual(created.outs.created, true);
-            assert.ok(existsOn(laptop, name));
-            assert.ok(!existsOn(runner, name));
+            assert.ok(await existsOn(laptop, name));
+            assert.ok(!(await existsOn(runner, name)));
 
             // `preview`/`up` on a fresh runner with the laptop's state: diff plans an update
             // (not a replace, so the name stays), and a refresh keeps the resource.
@@ -329,7 +323,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
             assert.strictEqual(updated.outs.name, name);
             assert.strictEqual(updated.outs.created, true);
             assert.strictEqual(updated.outs.nodes[0].driverOptions.network, "host");
-            assert.ok(existsOn(runner, name), "the runner now has the builder");
+            assert.ok(await existsOn(runner, name), "the runner now has the builder");
             assert.deepStrictEqual(host(provider, runner, "diff", name, updated.outs, provider.inputs), {
                 changes: false,
                 replaces: [],
@@ -337,20 +331,20 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
             });
 
             // Removed out of band on the laptop: its next up recreates it the same way.
-            rmOn(laptop, name);
+            await rmOn(laptop, name);
             assert.strictEqual(host(provider, laptop, "diff", name, updated.outs, provider.inputs).changes, true);
             host(provider, laptop, "update", name, updated.outs, provider.inputs);
-            assert.ok(existsOn(laptop, name));
+            assert.ok(await existsOn(laptop, name));
 
             // destroy removes the builder this stack created, on the machine that runs it.
             host(provider, runner, "delete", name, updated.outs);
-            assert.ok(!existsOn(runner, name));
-            assert.ok(existsOn(laptop, name));
+            assert.ok(!(await existsOn(runner, name)));
+            assert.ok(await existsOn(laptop, name));
             host(provider, laptop, "delete", name, updated.outs);
-            assert.ok(!existsOn(laptop, name));
+            assert.ok(!(await existsOn(laptop, name)));
         } finally {
             for (const config of [laptop, runner]) {
-                if (existsOn(config, name)) rmOn(config, name);
+                if (await existsOn(config, name)) await rmOn(config, name);
             }
         }
     });
@@ -360,20 +354,17 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         const provider = await registeredProvider(name);
         const config = machine("adopter");
         try {
-            execFileSync("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`], {
-                env: { ...process.env, DOCKER_CONFIG: config },
-                stdio: "pipe",
-            });
+            await docker(["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`], { config });
             const adopted = host(provider, config, "create", provider.inputs);
             assert.strictEqual(adopted.outs.created, false);
             host(provider, config, "delete", name, adopted.outs);
-            assert.ok(existsOn(config, name), "an adopted builder stays after delete");
+            assert.ok(await existsOn(config, name), "an adopted builder stays after delete");
 
             // State written before `created` existed: read as adopted, never removed.
             const { created: _ignored, ...oldState } = adopted.outs;
             assert.strictEqual(oldState.created, undefined);
             host(provider, config, "delete", name, oldState);
-            assert.ok(existsOn(config, name), "a builder from old state stays after delete");
+            assert.ok(await existsOn(config, name), "a builder from old state stays after delete");
 
             // A replace that needs another builder of this name: delete leaves the adopted
             // one, and create says how to resolve the conflict instead of removing it.
@@ -383,9 +374,9 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
                 (error: Error & { stderr?: string }) =>
                     /already exists and differs/.test(String(error.stderr)) && /docker buildx rm/.test(String(error.stderr)),
             );
-            assert.ok(existsOn(config, name));
+            assert.ok(await existsOn(config, name));
         } finally {
-            if (existsOn(config, name)) rmOn(config, name);
+            if (await existsOn(config, name)) await rmOn(config, name);
         }
     });
 

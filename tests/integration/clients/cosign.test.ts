@@ -13,7 +13,7 @@ import { MultiArchImage } from "../../../sdk/components/multiArchImage";
 import { preflight } from "../../../sdk/cli/preflight";
 import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, signImages } from "../../../sdk/clients/cosign";
 import { registered, resetMocks, settle } from "../../mocks";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack, withEnv } from "../stack";
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, loginToAuthRegistry, uniqueName, useDockerStack, withEnv } from "../stack";
 import { EXAMPLE_APP, ROOT, fixture } from "../../paths";
 
 const PASSWORD = "integration-key-password";
@@ -133,7 +133,7 @@ describe("image signing with cosign (needs scripts/docker-stack.sh)", function (
         }
         dockerConfig = path.join(work, "docker-config");
         fs.mkdirSync(dockerConfig);
-        await docker(["login", AUTH_REGISTRY, "--username", AUTH_USER, "--password-stdin"], { config: dockerConfig, input: AUTH_PASSWORD });
+        await loginToAuthRegistry({ config: dockerConfig });
 
         // Both platforms, built and pushed by the plan MultiArchImage declares.
         const built = await withEnv({ DOCKER_CONFIG: dockerConfig }, () =>

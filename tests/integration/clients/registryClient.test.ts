@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { RegistryError } from "../../../sdk/rules/registryError";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, isAttestationEntry, useDockerStack } from "../stack";
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, isAttestationEntry, loginToAuthRegistry, useDockerStack } from "../stack";
 
 const BASE_IMAGE = `${REGISTRY}/multiarch/busybox:latest`;
 
@@ -156,7 +156,7 @@ describe("registry reader (needs scripts/docker-stack.sh)", function () {
             const dockerConfig = path.join(workDir, "docker-config");
             fs.mkdirSync(dockerConfig);
             dockerEnv = { ...process.env, DOCKER_CONFIG: dockerConfig };
-            await docker(["login", AUTH_REGISTRY, "--username", AUTH_USER, "--password-stdin"], { env: dockerEnv, input: AUTH_PASSWORD });
+            await loginToAuthRegistry({ env: dockerEnv });
             pushedTags.push(await pushMultiArch(context, reference, ["--provenance=mode=min"], dockerEnv));
         });
 

@@ -6,7 +6,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "../stack";
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, loginToAuthRegistry, uniqueName, useDockerStack } from "../stack";
 import { EXAMPLE_APP } from "../../paths";
 
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
@@ -85,10 +85,7 @@ describe("Docker stack (needs scripts/docker-stack.sh)", function () {
         });
 
         it("accepts the push after docker login with the stack's credentials", async function () {
-            const login = await docker(["login", AUTH_REGISTRY, "--username", AUTH_USER, "--password-stdin"], {
-                config,
-                input: AUTH_PASSWORD,
-            });
+            const login = await loginToAuthRegistry({ config });
             assert.match(login, /Login Succeeded/);
             await buildAndPush(`${repository}:v1`, config);
 

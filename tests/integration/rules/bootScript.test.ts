@@ -16,7 +16,7 @@ import * as path from "path";
 import { ARCHITECTURE_MISMATCH_EXIT_CODE, BootScriptOptions, environmentFile, renderBootScript } from "../../../sdk/rules/bootScript";
 import { LAUNCH_FAILURE_TAG } from "../../../sdk/rules/iamPolicy";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, uniqueName, useDockerStack } from "../stack";
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, loginToAuthRegistry, uniqueName, useDockerStack } from "../stack";
 import { EXAMPLE_APP } from "../../paths";
 import { freePort } from "../../helpers";
 
@@ -104,7 +104,7 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         const pushConfig = path.join(work, "push-docker-config");
         fs.mkdirSync(pushConfig);
         const env = { ...process.env, DOCKER_CONFIG: pushConfig };
-        await docker(["login", "--username", AUTH_USER, "--password-stdin", AUTH_REGISTRY], { env, input: AUTH_PASSWORD });
+        await loginToAuthRegistry({ env });
         await docker(
             ["buildx", "build", "--builder", "default", "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--push", "-t", tag, EXAMPLE_APP],
             {
