@@ -4,6 +4,7 @@
 // engine run is.
 import * as fs from "fs";
 import * as path from "path";
+import { ProgramRun, runProgram } from "./helpers";
 import { ROOT } from "./paths";
 
 /** NODE_PATH for the host process: this checkout's node_modules (require-from-string). */
@@ -29,4 +30,27 @@ export function writeHostScript(dir: string): string {
         ].join("\n"),
     );
     return script;
+}
+
+/**
+ * Calls `op` of a serialised provider with `args` in a plain Node process (a host script
+ * written into `dir`), over the environment `env`; resolves with how the process ended:
+ * the result as JSON on stdout, or the error's message on stderr and exit status 1.
+ */
+export function hostCall(
+    dir: string,
+    providerText: string,
+    op: string,
+    args: unknown[],
+    env: NodeJS.ProcessEnv = process.env,
+    timeoutMs?: number,
+): Promise<ProgramRun> {
+    const script = writeHostScript(dir);
+    return runProgram(
+        process.execPath,
+        [script],
+        { ...env, NODE_PATH: HOST_NODE_PATH, PROVIDER_TEXT: providerText, OP: op, ARGS: JSON.stringify(args) },
+        undefined,
+        timeoutMs,
+    );
 }

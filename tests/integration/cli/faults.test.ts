@@ -22,10 +22,9 @@ import { formatTable } from "../../../sdk/cli/resultsTable";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { RegistryError } from "../../../sdk/rules/registryError";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, loginToAuthRegistry, uniqueName, useDockerStack, withEnv } from "../stack";
-import { ROOT } from "../../paths";
+import { EXAMPLE_APP } from "../../paths";
 import { freePort } from "../../helpers";
 
-const APP = path.join(ROOT, "examples", "app");
 const BASE_IMAGE = `${REGISTRY}/multiarch/busybox:latest`;
 const BASE_REFERENCE = "multiarch/busybox:latest";
 
@@ -397,7 +396,7 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             const err: string[] = [];
             const code = await withEnv({ DOCKER_CONFIG: dockerConfig, MULTIARCH_REGISTRY_USER: AUTH_USER, MULTIARCH_REGISTRY_PASSWORD: wrong }, () =>
                 main(
-                    ["preflight", APP, "--registry", AUTH_REGISTRY, "--repository", `multiarch-test/${uniqueName("cli-auth")}`, "--no-cache"],
+                    ["preflight", EXAMPLE_APP, "--registry", AUTH_REGISTRY, "--repository", `multiarch-test/${uniqueName("cli-auth")}`, "--no-cache"],
                     (l) => out.push(l),
                     (l) => err.push(l),
                 ),
@@ -614,7 +613,7 @@ describe("faults (needs scripts/docker-stack.sh)", function () {
             const err: string[] = [];
             const code = await withEnv({ DOCKER_HOST: deadHost }, () =>
                 main(
-                    ["preflight", APP],
+                    ["preflight", EXAMPLE_APP],
                     () => undefined,
                     (l) => err.push(l),
                 ),

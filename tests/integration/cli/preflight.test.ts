@@ -16,15 +16,13 @@ import { normaliseBuildSpec } from "../../../sdk/rules/buildPlan";
 import { toBakeFile } from "../../../sdk/rules/bake";
 import { CONTEXT_DOCKERFILE, SECRET_DOCKERFILE, SECRET_VALUE, SSH_DOCKERFILE, contextWith, startAgent } from "../components/buildInputs";
 import { REGISTRY, docker, uniqueName, useDockerStack, withEnv } from "../stack";
-import { ROOT } from "../../paths";
-
-const APP = path.join(ROOT, "examples", "app");
+import { EXAMPLE_APP, fixture } from "../../paths";
 
 /** A fixture context with the app's per-platform busybox binaries beside its Dockerfile. */
-function contextWithBusybox(fixture: string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `multiarch-${fixture}-`));
-    fs.copyFileSync(path.join(ROOT, "tests", "fixtures", fixture, "Dockerfile"), path.join(dir, "Dockerfile"));
-    fs.cpSync(path.join(APP, "busybox"), path.join(dir, "busybox"), { recursive: true });
+function contextWithBusybox(name: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `multiarch-${name}-`));
+    fs.copyFileSync(fixture(name, "Dockerfile"), path.join(dir, "Dockerfile"));
+    fs.cpSync(path.join(EXAMPLE_APP, "busybox"), path.join(dir, "busybox"), { recursive: true });
     return dir;
 }
 
@@ -39,7 +37,7 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
     it("builds, pushes and runs each platform of the example app as itself", async () => {
         const repository = `multiarch-test/${uniqueName("app")}`;
         const lines: string[] = [];
-        const result = await preflight({ context: APP, repository, log: (l) => lines.push(l) });
+        const result = await preflight({ context: EXAMPLE_APP, repository, log: (l) => lines.push(l) });
         assert.strictEqual(result.ok, true, JSON.stringify(result, null, 2));
         assert.strictEqual(result.builder, "default");
         assert.deepStrictEqual(
@@ -92,7 +90,7 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
 
     it("runs the user's --check in each image instead of uname -m", async () => {
         const result = await preflight({
-            context: APP,
+            context: EXAMPLE_APP,
             repository: `multiarch-test/${uniqueName("check")}`,
             check: 'test -f /app/hello.sh && echo "app present on $(uname -m)"',
         });
@@ -101,7 +99,7 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
             result.platforms.map((p) => p.seen),
             ["app present on x86_64", "app present on aarch64"],
         );
-        const failing = await preflight({ context: APP, repository: `multiarch-test/${uniqueName("check")}`, check: "test -f /missing" });
+        const failing = await preflight({ context: EXAMPLE_APP, repository: `multiarch-test/${uniqueName("check")}`, check: "test -f /missing" });
         assert.strictEqual(failing.ok, false);
         assert.match(failing.platforms[0].reason!, /^the check `test -f \/missing` failed/);
     });
@@ -119,7 +117,12 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
             `image=${REGISTRY}/multiarch-test/no-such-buildkit:1`,
         ]);
         try {
-            const result = await preflight({ context: APP, repository: `multiarch-test/${uniqueName("fallback")}`, builder, platforms: ["linux/amd64"] });
+            const result = await preflight({
+                context: EXAMPLE_APP,
+                repository: `multiarch-test/${uniqueName("fallback")}`,
+                builder,
+                platforms: ["linux/amd64"],
+            });
             assert.strictEqual(result.builder, "default");
             assert.strictEqual(result.ok, true);
             assert.match(
@@ -156,7 +159,7 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
     });
 
     it("refuses a builder that does not exist", async () => {
-        await assert.rejects(preflight({ context: APP, builder: "no-such-builder-here" }), (e: Error) => {
+        await assert.rejects(preflight({ context: EXAMPLE_APP, builder: "no-such-builder-here" }), (e: Error) => {
             assert.ok(e instanceof PreflightError);
             assert.match(e.message, /^builder "no-such-builder-here" does not exist \(see `docker buildx ls`\)/);
             return true;
@@ -167,7 +170,7 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
         const saved = process.env.DOCKER_HOST;
         process.env.DOCKER_HOST = "unix:///nonexistent/docker.sock";
         try {
-            await assert.rejects(preflight({ context: APP }), (e: Error) => {
+            await assert.rejects(preflight({ context: EXAMPLE_APP }), (e: Error) => {
                 assert.ok(e instanceof PreflightError);
                 assert.match(e.message, /the Docker daemon is not running or not reachable/);
                 assert.match(e.message, /scripts\/docker-stack\.sh/);
@@ -184,7 +187,7 @@ describe("multiarch preflight (needs scripts/docker-stack.sh)", function () {
 
     it("ends the command line with the table and exit code 0, or 1 when a platform fails", async () => {
         const out: string[] = [];
-        const code = await main(["preflight", APP, "--repository", `multiarch-test/${uniqueName("cli")}`], (l) => out.push(l));
+        const code = await main(["preflight", EXAMPLE_APP, "--repository", `multiarch-test/${uniqueName("cli")}`], (l) => out.push(l));
         assert.strictEqual(code, 0, out.join("\n"));
         const text = out.join("\n");
         assert.match(text, /^platform +digest +build +arch seen +verdict$/m);

@@ -4,7 +4,6 @@
 // refused by the SignatureCheck provider VmDeployment runs when the digest is unsigned,
 // signed by another key, or its signature was tampered with.
 import * as assert from "assert";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,7 +13,9 @@ import { preflight } from "../../../sdk/cli/preflight";
 import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, signImages } from "../../../sdk/clients/cosign";
 import { registered, resetMocks, settle } from "../../mocks";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, loginToAuthRegistry, uniqueName, useDockerStack, withEnv } from "../stack";
-import { EXAMPLE_APP, ROOT, fixture } from "../../paths";
+import { EXAMPLE_APP, fixture } from "../../paths";
+import { hostCall } from "../../dynamicHost";
+import { runProgram } from "../../helpers";
 
 const PASSWORD = "integration-key-password";
 const CREDENTIALS = [{ address: AUTH_REGISTRY, username: AUTH_USER, password: AUTH_PASSWORD }];
@@ -35,41 +36,9 @@ async function createFromSerialisedProvider(inputs: object, dir: string): Promis
     });
     await settle(image.indexRef);
     const providerText: string = registered("pulumi-nodejs:dynamic:Resource").find((r) => r.name === "api-signature")!.inputs.__provider;
-    const script = path.join(dir, "host.js");
-    fs.writeFileSync(
-        script,
-        [
-            'const requireFromString = require("require-from-string");',
-            "const provider = requireFromString(process.env.PROVIDER_TEXT).handler();",
-            "provider.create(JSON.parse(process.env.INPUTS)).then(",
-            "  (created) => console.log(JSON.stringify(created)),",
-            "  (e) => { console.error(e && e.stack ? e.stack : e); process.exit(1); },",
-            ");",
-        ].join("\n"),
-    );
-    const hosted = await run(process.execPath, [script], {
-        ...process.env,
-        NODE_PATH: path.join(ROOT, "node_modules"),
-        PROVIDER_TEXT: providerText,
-        INPUTS: JSON.stringify(inputs),
-    });
+    const hosted = await hostCall(dir, providerText, "create", [inputs]);
     assert.strictEqual(hosted.code, 0, hosted.stderr);
     return JSON.parse(hosted.stdout);
-}
-
-interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Run> {
-    return new Promise((resolve) => {
-        execFile(file, args, { env, cwd, timeout: 180000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-            const code = error ? (typeof (error as NodeJS.ErrnoException).code === "number" ? Number((error as NodeJS.ErrnoException).code) : 1) : 0;
-            resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-        });
-    });
 }
 
 describe("image signing with cosign (needs scripts/docker-stack.sh)", function () {
@@ -85,7 +54,7 @@ describe("image signing with cosign (needs scripts/docker-stack.sh)", function (
 
     /** The real `cosign verify`, as anyone would run it, with a logged-in docker config. */
     const cosignVerify = (ref: string, publicKeyFile: string) =>
-        run("cosign", ["verify", "--key", publicKeyFile, "--insecure-ignore-tlog=true", "--output", "json", ref], {
+        runProgram("cosign", ["verify", "--key", publicKeyFile, "--insecure-ignore-tlog=true", "--output", "json", ref], {
             ...process.env,
             DOCKER_CONFIG: dockerConfig,
         });
@@ -124,7 +93,7 @@ describe("image signing with cosign (needs scripts/docker-stack.sh)", function (
         for (const name of ["a", "b"] as const) {
             const dir = path.join(work, name);
             fs.mkdirSync(dir);
-            const generated = await run("cosign", ["generate-key-pair"], { ...process.env, COSIGN_PASSWORD: PASSWORD }, dir);
+            const generated = await runProgram("cosign", ["generate-key-pair"], { ...process.env, COSIGN_PASSWORD: PASSWORD }, dir);
             assert.strictEqual(generated.code, 0, generated.stderr);
             keys[name] = {
                 privateKey: fs.readFileSync(path.join(dir, "cosign.key"), "utf8"),
@@ -203,7 +172,7 @@ describe("image signing with cosign (needs scripts/docker-stack.sh)", function (
                 [ref.split("@")[1]],
             );
         }
-        const attestation = await run(
+        const attestation = await runProgram(
             "cosign",
             ["verify-attestation", "--key", path.join(work, "a", "cosign.pub"), "--insecure-ignore-tlog=true", "--type", PROVENANCE_PREDICATE_TYPE, refs.arm64],
             { ...process.env, DOCKER_CONFIG: dockerConfig },

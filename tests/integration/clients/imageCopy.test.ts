@@ -5,7 +5,6 @@
 // registries, each promoted image runs as its platform, and a second promotion is
 // counted, request by request, through a proxy in front of the destination.
 import * as assert from "assert";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
@@ -20,9 +19,10 @@ import { signImages } from "../../../sdk/clients/cosign";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { fakeDigest, registered, resetMocks, settle } from "../../mocks";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "../stack";
-import { ROOT } from "../../paths";
+import { EXAMPLE_APP } from "../../paths";
+import { hostCall } from "../../dynamicHost";
+import { runProgram } from "../../helpers";
 
-const APP = path.join(ROOT, "examples", "app");
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
 
 /** A proxy on 127.0.0.1 in front of a registry that records every request as `METHOD /path`. */
@@ -102,7 +102,7 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-promote-test-"));
         providerText = await serialisedProvider();
         const repository = `multiarch-test/${uniqueName("promote-src")}`;
-        const result = await preflight({ context: APP, repository, cache: false });
+        const result = await preflight({ context: EXAMPLE_APP, repository, cache: false });
         assert.strictEqual(result.ok, true, JSON.stringify(result.platforms));
         const index = await sourceClient.resolveImage(result.indexRef!);
         built = { indexRef: result.indexRef!, indexDigest: index.digest, platforms: index.platforms, repository: `${REGISTRY}/${repository}` };
@@ -126,34 +126,11 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
      */
     async function createThroughProvider(spec: CopySpec, logins: RegistryLogin[]): Promise<{ id: string; outs: Record<string, unknown>; leftInTmp: string[] }> {
         const tmp = fs.mkdtempSync(path.join(work, "tmp-"));
-        const script = path.join(work, "host.js");
-        fs.writeFileSync(
-            script,
-            [
-                'const requireFromString = require("require-from-string");',
-                "const provider = requireFromString(process.env.PROVIDER_TEXT).handler();",
-                "provider.create(JSON.parse(process.env.INPUTS))",
-                "  .then((created) => console.log(JSON.stringify(created)))",
-                "  .catch((e) => { console.error(e && e.message ? e.message : e); process.exit(1); });",
-            ].join("\n"),
-        );
-        const out = await new Promise<string>((resolve, reject) =>
-            execFile(
-                process.execPath,
-                [script],
-                {
-                    env: {
-                        ...process.env,
-                        TMPDIR: tmp,
-                        NODE_PATH: path.join(ROOT, "node_modules"),
-                        PROVIDER_TEXT: providerText,
-                        INPUTS: JSON.stringify({ spec, logins }),
-                    },
-                    timeout: 300000,
-                },
-                (error, stdout, stderr) => (error ? reject(new Error(`the provider's create failed: ${stderr || error.message}`)) : resolve(stdout)),
-            ),
-        );
+        const hosted = await hostCall(work, providerText, "create", [{ spec, logins }], { ...process.env, TMPDIR: tmp }, 300000);
+        if (hosted.code !== 0) {
+            throw new Error(`the provider's create failed: ${hosted.stderr}`);
+        }
+        const out = hosted.stdout;
         return { ...JSON.parse(out), leftInTmp: fs.readdirSync(tmp) };
     }
 
@@ -274,7 +251,7 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
         const keyDir = path.join(work, "key");
         fs.mkdirSync(keyDir);
         const password = "integration-key-password";
-        const generated = await cli("cosign", ["generate-key-pair"], { ...process.env, COSIGN_PASSWORD: password }, keyDir);
+        const generated = await runProgram("cosign", ["generate-key-pair"], { ...process.env, COSIGN_PASSWORD: password }, keyDir);
         assert.strictEqual(generated.code, 0, generated.stderr);
         const publicKey = fs.readFileSync(path.join(keyDir, "cosign.pub"), "utf8");
         const privateKey = fs.readFileSync(path.join(keyDir, "cosign.key"), "utf8");
@@ -314,7 +291,7 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
         fs.mkdirSync(verifyConfig);
         fs.copyFileSync(path.join(dockerConfig, "config.json"), path.join(verifyConfig, "config.json"));
         for (const digest of [...Object.values(built.platforms), built.indexDigest]) {
-            const verified = await cli(
+            const verified = await runProgram(
                 "cosign",
                 ["verify", "--key", path.join(keyDir, "cosign.pub"), "--insecure-ignore-tlog=true", `${AUTH_REGISTRY}/${destinationRepository}@${digest}`],
                 { ...process.env, DOCKER_CONFIG: verifyConfig },
@@ -327,12 +304,3 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
         assert.strictEqual(again.outs.copied, false);
     });
 });
-
-/** Runs a program without a shell; resolves with its exit code and output. */
-function cli(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) =>
-        execFile(file, args, { env, cwd, timeout: 180000 }, (error, stdout, stderr) =>
-            resolve({ code: error ? Number((error as NodeJS.ErrnoException).code) || 1 : 0, stdout: String(stdout), stderr: String(stderr) }),
-        ),
-    );
-}
