@@ -150,6 +150,21 @@ function cliError(argv: string, stderr: string): DockerCliError {
     return dockerCliError(explainDockerFailure(argv.split(" "), { code: 1, stderr }), argv.split(" "), stderr);
 }
 
+/** A stand-in CLI on a machine without the builder until `buildx create` makes it; inspect throws `missing()` till then. */
+function dockerWhereCreateMakesTheBuilder(missing: () => DockerCliError): ReturnType<typeof fakeDocker> {
+    let exists = false;
+    return fakeDocker({
+        "buildx inspect": () => {
+            if (!exists) throw missing();
+            return INSPECT_PLAIN;
+        },
+        "buildx create": () => {
+            exists = true;
+            return "";
+        },
+    });
+}
+
 async function problemsOf(args: BuildxBuilderArgs, name = "b"): Promise<string> {
     await resetMocks();
     try {
@@ -551,17 +566,7 @@ describe("BuildxBuilder", () => {
         const missing = (name: string) => cliError(`buildx inspect -- ${name}`, STDERR.noSuchBuilder);
 
         it("records a builder it created as created, and one it adopted as not", async () => {
-            let exists = false;
-            const docker = fakeDocker({
-                "buildx inspect": () => {
-                    if (!exists) throw missing("fx-b");
-                    return INSPECT_PLAIN;
-                },
-                "buildx create": () => {
-                    exists = true;
-                    return "";
-                },
-            });
+            const docker = dockerWhereCreateMakesTheBuilder(() => missing("fx-b"));
             const wanted = spec({ name: "fx-b", nodes: [{ name: "fx-b0", platforms: [], driverOptions: {} }] });
             assert.strictEqual((await createBuilder(wanted, docker.run)).created, true);
             assert.strictEqual((await createBuilder(wanted, docker.run)).created, false);
@@ -653,17 +658,7 @@ describe("BuildxBuilder", () => {
             assert.deepStrictEqual(docker.calls, []);
         });
         it("creates the builder in an update on a machine that lacks it, and records it as created", async () => {
-            let exists = false;
-            const docker = fakeDocker({
-                "buildx inspect": () => {
-                    if (!exists) throw missing("fx-b");
-                    return INSPECT_PLAIN;
-                },
-                "buildx create": () => {
-                    exists = true;
-                    return "";
-                },
-            });
+            const docker = dockerWhereCreateMakesTheBuilder(() => missing("fx-b"));
             const wanted = spec({ name: "fx-b", nodes: [{ name: "fx-b0", platforms: [], driverOptions: {} }] });
             const builder = await updateBuilder(wanted, wanted, false, docker.run);
             assert.strictEqual(builder.created, true);
