@@ -8,8 +8,9 @@ import { builtinModules } from "module";
 import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
+import { ROOT } from "../../paths";
 
-const SDK = path.resolve(__dirname, "..", "..", "..", "sdk");
+const SDK = path.join(ROOT, "sdk");
 const LAYERS = ["rules", "clients", "components", "cli"] as const;
 type Layer = (typeof LAYERS)[number] | "root";
 
