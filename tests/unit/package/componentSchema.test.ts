@@ -166,13 +166,16 @@ describe("component package schema (what `pulumi package add` infers from the Ty
 
     it("names each component's second constructor parameter `args`, typed by a declared interface, and registers the type token multiarch:index:<Class>", () => {
         const problems: string[] = [];
-        for (const file of fs.readdirSync(path.join(ROOT, "sdk")).filter((f) => f.endsWith(".ts"))) {
-            const source = ts.createSourceFile(file, fs.readFileSync(path.join(ROOT, "sdk", file), "utf8"), ts.ScriptTarget.ES2022, true);
+        const found: string[] = [];
+        const components = path.join(ROOT, "sdk", "components");
+        for (const file of fs.readdirSync(components).filter((f) => f.endsWith(".ts"))) {
+            const source = ts.createSourceFile(file, fs.readFileSync(path.join(components, file), "utf8"), ts.ScriptTarget.ES2022, true);
             for (const node of source.statements) {
                 if (!ts.isClassDeclaration(node) || !node.name || !componentNames.includes(node.name.text)) {
                     continue;
                 }
                 const name = node.name.text;
+                found.push(name);
                 const ctor = node.members.find(ts.isConstructorDeclaration);
                 const second = ctor?.parameters[1];
                 if (!second || !ts.isIdentifier(second.name) || second.name.text !== "args") {
@@ -186,6 +189,7 @@ describe("component package schema (what `pulumi package add` infers from the Ty
                 }
             }
         }
+        assert.deepStrictEqual(found.sort(), [...componentNames].sort(), "every component class is read from sdk/components");
         assert.deepStrictEqual(problems, []);
     });
 });
