@@ -11,6 +11,7 @@ import { imagetoolsCreateArgv, inspectArgv, positionalProblem } from "../clients
 import { inspectBuilder } from "../clients/builderLifecycle";
 import { isDockerCliError, runDocker, streamDocker } from "../clients/docker";
 import { repositoryNameProblem } from "../rules/ecr";
+import { slug } from "../rules/names";
 import { InputProblems, show } from "../rules/errors";
 import { PreflightError } from "../rules/preflightError";
 import { NetworkMode, SshArgs, normaliseBuildSpec } from "../rules/buildPlan";
@@ -330,10 +331,7 @@ function retarget(build: PlannedBuild, repositoryUrl: string, tag: string, cache
 }
 
 function toComponent(name: string): string {
-    const cleaned = name
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, "-")
-        .replace(/^-+|-+$/g, "");
+    const cleaned = slug(name);
     return cleaned.length >= 2 ? cleaned : "app";
 }
 

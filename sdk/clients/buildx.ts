@@ -5,6 +5,7 @@
 // This module is serialised by value into the dynamic provider's closure, so it must
 // stay self-contained: Node builtins only (required by name), no Pulumi imports.
 import * as crypto from "crypto";
+import { slug } from "../rules/names";
 
 /** One node of a builder as the provider creates it (defaults already applied). */
 export interface NodeSpec {
@@ -98,10 +99,7 @@ const DEFAULT_NAME_READABLE_MAX = 40;
  * (`<name>0`) stay within Kubernetes' 63-character limit for the kubernetes driver.
  */
 export function defaultBuilderName(resourceName: string, stack: string, project: string): string {
-    const readable = `${project}-${resourceName}-${stack}`
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, "-")
-        .replace(/-{2,}/g, "-")
+    const readable = slug(`${project}-${resourceName}-${stack}`, "._")
         .replace(/^[^a-z]+/, "")
         .slice(0, DEFAULT_NAME_READABLE_MAX)
         .replace(/[-._]+$/, "");

@@ -7,6 +7,7 @@ import { BuildxBuilder } from "./buildxBuilder";
 import { mutableTagFilters, SIGNATURE_TAG_PREFIX } from "../rules/ecr";
 import { pullPrincipalProblem, repositoryPullPolicy } from "../rules/ecrPolicy";
 import { InputProblems, show } from "../rules/errors";
+import { ENVIRONMENT_NAME_PATTERN } from "../rules/names";
 import { isKnown } from "../rules/inputs";
 import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
 import {
@@ -495,7 +496,7 @@ function checkSecretIds(secrets: MultiArchImageArgs["secrets"], problems: InputP
         return;
     }
     for (const id of Object.keys(secrets)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(id)) {
+        if (!ENVIRONMENT_NAME_PATTERN.test(id)) {
             problems.add(
                 "secrets",
                 `\`secrets\` has the id ${show(id)}: expected letters, digits and _ (not first a digit), so the Bake file can read it from the environment variable of the same name`,

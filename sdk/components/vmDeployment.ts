@@ -2,17 +2,10 @@
 // digest of the hosts' own architecture, read from the instance type, never its name.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    containerName,
-    ENVIRONMENT_NAME_PATTERN,
-    environmentVariableProblem,
-    HealthCheck,
-    healthCheckProblems,
-    PortMapping,
-    renderBootScript,
-} from "../rules/bootScript";
+import { containerName, environmentVariableProblem, HealthCheck, healthCheckProblems, PortMapping, renderBootScript } from "../rules/bootScript";
 import { repositoryArnFromUrl } from "../rules/ecr";
 import { InputProblems } from "../rules/errors";
+import { ENVIRONMENT_NAME_PATTERN } from "../rules/names";
 import { isKnown } from "../rules/inputs";
 import { EC2_ASSUME_ROLE_POLICY, environmentKeyPolicy, hostPolicyDocument } from "../rules/iamPolicy";
 import { requireSignedImage, requirementProblems, SignatureRequirement } from "./imageSignature";

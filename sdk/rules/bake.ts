@@ -13,10 +13,10 @@ import {
     checkAnnotations,
     CSV_SAFE,
     CSV_SAFE_REASON,
-    ENV_NAME,
     OPTION_KEY,
 } from "./buildPlan";
 import { InputProblems, show } from "./errors";
+import { ENVIRONMENT_NAME_PATTERN } from "./names";
 
 /** What a Bake file needs beyond the plan: where to push, and the build's own inputs. */
 export interface BakeInputs {
@@ -297,14 +297,14 @@ export function checkBakeInputs(inputs: BakeInputs): void {
             problems.invalid(`secrets[${i}].id`, id, "expected a secret id: letters, digits and _.-/:@");
         } else if (env !== undefined && src !== undefined) {
             problems.add(`secrets[${i}]`, `\`secrets[${i}]\` (id ${show(id)}) gives both env and src: expected one place to read the secret from`);
-        } else if (env !== undefined && (typeof env !== "string" || !ENV_NAME.test(env))) {
+        } else if (env !== undefined && (typeof env !== "string" || !ENVIRONMENT_NAME_PATTERN.test(env))) {
             problems.invalid(`secrets[${i}].env`, env, "expected an environment variable name (letters, digits, _; not first a digit)");
         } else if (src !== undefined && (typeof src !== "string" || !CSV_SAFE.test(src))) {
             problems.invalid(`secrets[${i}].src`, src, `expected the path of the file that holds the secret: ${CSV_SAFE_REASON}`);
         }
     });
     (inputs.secretIds ?? []).forEach((id, i) => {
-        if (typeof id !== "string" || !ENV_NAME.test(id)) {
+        if (typeof id !== "string" || !ENVIRONMENT_NAME_PATTERN.test(id)) {
             problems.invalid(
                 `secretIds[${i}]`,
                 id,

@@ -7,6 +7,7 @@
 import { show } from "./errors";
 import { LAUNCH_FAILURE_TAG } from "./iamPolicy";
 import { parseImageReference } from "./imageReference";
+import { ENVIRONMENT_NAME_PATTERN, slug } from "./names";
 
 /** One published port: the host's port and the container's. */
 export interface PortMapping {
@@ -116,9 +117,6 @@ export const ARCHITECTURE_MISMATCH_EXIT_CODE = 3;
 /** EC2 accepts at most 16 KB of user data (before base64). */
 export const MAX_USER_DATA_BYTES = 16384;
 
-/** The names an environment variable may have: a shell identifier. */
-export const ENVIRONMENT_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 const CONTAINER_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const PARAMETER_NAME = /^[a-zA-Z0-9_./-]{1,2048}$/;
@@ -127,10 +125,7 @@ const HTTP_PATH = /^\/[\x21-\x7e]{0,1023}$/;
 
 /** The container and systemd unit name of a deployment: `multiarch-<name>`, lowercased and made safe. */
 export function containerName(deploymentName: string): string {
-    const safe = deploymentName
-        .toLowerCase()
-        .replace(/[^a-z0-9_.-]+/g, "-")
-        .replace(/^[._-]+|[._-]+$/g, "");
+    const safe = slug(deploymentName, "._-");
     return `multiarch-${safe || "app"}`.slice(0, 63).replace(/[._-]+$/, "");
 }
 

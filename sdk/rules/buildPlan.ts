@@ -333,9 +333,6 @@ export function indexTag(spec: BuildSpec, repositoryUrl: string): string {
     return `${repositoryUrl}:${spec.tag}`;
 }
 
-// Secret ids become environment variable names (`env=<id>`).
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /** Checks OCI annotations: docker-build writes them unquoted into its comma-separated export option. */
 export function checkAnnotations(annotations: Record<string, unknown> | undefined, problems: InputProblems): void {
     // A value known only later is checked once it resolves, by `toBakeFile`.

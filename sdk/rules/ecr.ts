@@ -1,5 +1,6 @@
 // ECR's naming rules, the repository defaults that are safe to deploy from, and the
 // lifecycle policy that never expires an image a deployment pins.
+import { slug } from "./names";
 
 /** ECR's repository name rule: lowercase components separated by `/`, 2 to 256 characters. */
 export const REPOSITORY_NAME_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -39,11 +40,8 @@ export function parseRepositoryUrl(url: string): { registryId: string; region: s
 
 /** Lowercases and strips a string to one valid ECR name component (`[a-z0-9]+` joined by `-`). */
 export function toRepositoryNameComponent(value: string): string {
-    return value
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, "-")
-        .replace(/[._-]{2,}/g, "-")
-        .replace(/^[._-]+|[._-]+$/g, "");
+    // ECR allows no two separators in a row.
+    return slug(value, "._-").replace(/[._-]{2,}/g, "-");
 }
 
 /**
