@@ -141,6 +141,11 @@ export interface PreflightPlan {
 // The options that describe a build, which a Bake file replaces.
 const BUILD_OPTIONS = ["context", "dockerfile", "platforms", "buildArgs", "target", "secrets", "ssh", "contexts", "network", "addHosts", "pull"] as const;
 
+// The registry the preflight pushes to, as given: its repository URL is `<registry>/<repository>`.
+function registryOfPreflight(options: PreflightOptions): string {
+    return options.registry ?? DEFAULT_REGISTRY;
+}
+
 /** Validates the options and returns the build plan, or throws every problem together. */
 export function planPreflight(options: PreflightOptions): PreflightPlan {
     const problems = new InputProblems();
@@ -148,7 +153,7 @@ export function planPreflight(options: PreflightOptions): PreflightPlan {
     let builds: PlannedBuild[] = [];
     let folder: string;
     const notes: string[] = [];
-    const registry = options.registry ?? DEFAULT_REGISTRY;
+    const registry = registryOfPreflight(options);
     // The registry begins every image reference passed to `docker` as a positional argument.
     const registryDash = positionalProblem(registry);
     if (registryDash) {
@@ -395,8 +400,7 @@ async function signPreflight(
         return {};
     }
     const auth = options.registryAuth;
-    const registries =
-        auth && "username" in auth ? [{ address: repositoryUrl.slice(0, repositoryUrl.indexOf("/")), username: auth.username, password: auth.password }] : [];
+    const registries = auth && "username" in auth ? [{ address: registryOfPreflight(options), username: auth.username, password: auth.password }] : [];
     const refs: Record<string, string> = Object.fromEntries(results.map((r) => [r.platform, `${repositoryUrl}@${r.digest}`]));
     refs.index = indexRef;
     const outcome = await signAndVerify({ refs, signingKey: options.signingKey, verifyKey: options.verifyKey, registries, context: "preflight", log });

@@ -145,11 +145,6 @@ export function signatureTag(ref: string): string {
     return `${digestRef(ref).split("@")[1].replace(":", "-")}.sig`;
 }
 
-/** The registry host of an image reference. */
-export function registryOf(ref: string): string {
-    return ref.slice(0, ref.indexOf("/"));
-}
-
 /** A public key's fingerprint, `SHA256:<hex of the DER SubjectPublicKeyInfo>`, as messages name the key. */
 export function publicKeyFingerprint(publicKeyPem: string): string {
     const der = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });

@@ -9,6 +9,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { InputProblems } from "../rules/errors";
 import * as signing from "../clients/cosign";
+import { registryOf } from "../rules/imageReference";
 
 /** How MultiArchImage signs what it builds. */
 export interface ImageSigningArgs {
@@ -378,7 +379,7 @@ export class SignatureCheck extends pulumi.dynamic.Resource {
  */
 export function requireSignedImage(name: string, imageRef: pulumi.Output<string>, requirement: SignatureRequirement, parent: pulumi.Resource): SignatureCheck {
     const location = imageRef.apply((ref) => {
-        const registry = signing.registryOf(ref);
+        const registry = registryOf(ref);
         const match = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com/.exec(registry);
         return { registry, registryId: match?.[1], region: match?.[2] };
     });

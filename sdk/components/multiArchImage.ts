@@ -8,6 +8,7 @@ import { mutableTagFilters, SIGNATURE_TAG_PREFIX } from "../rules/ecr";
 import { pullPrincipalProblem, repositoryPullPolicy } from "../rules/ecrPolicy";
 import { InputProblems, show } from "../rules/errors";
 import { ENVIRONMENT_NAME_PATTERN } from "../rules/names";
+import { registryOf } from "../rules/imageReference";
 import { isKnown } from "../rules/inputs";
 import { ImageSignature, ImageSigningArgs, provenancePredicate, signingProblems } from "./imageSignature";
 import {
@@ -537,7 +538,7 @@ function imageRepository(name: string, args: MultiArchImageArgs, spec: BuildSpec
 function registryLogin(target: ImageRepository, parent: MultiArchImage): RegistryLogin {
     const token = aws.ecr.getAuthorizationTokenOutput({ registryId: target.registryId, region: target.region }, { parent });
     return {
-        address: target.url.apply((url) => url.slice(0, url.indexOf("/"))),
+        address: target.url.apply(registryOf),
         username: token.userName,
         password: pulumi.secret(token.password),
     };

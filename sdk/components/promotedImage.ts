@@ -12,7 +12,7 @@ import { normalisePlatforms, parsePlatform } from "../rules/platform";
 import * as promote from "../clients/imageCopy";
 import { checkRepositoryArgs, createRepository, existingRepository, ImageRepository } from "./repository";
 import { pinnedImageOutputs, platformRefFor, platformRefsOf } from "./imageOutputs";
-import { parseImageReference } from "../rules/imageReference";
+import { parseImageReference, registryOf } from "../rules/imageReference";
 import { planCopy, PromotionCopy } from "./promotionCopy";
 
 /**
@@ -216,7 +216,7 @@ export function signedSources(spec: promote.CopySpec, platforms: string[]): stri
     return platforms.map((p, i) => `${repository(spec.sources[i])}@${spec.platformDigests[p]}`);
 }
 
-function registryOf(reference: string | undefined): string {
+function sourceRegistryOf(reference: string | undefined): string {
     if (reference === undefined) {
         throw new pulumi.InputPropertyError({ propertyPath: "platformRefs", reason: "`platformRefs` is empty: expected at least one platform → ref" });
     }
@@ -250,7 +250,7 @@ function destinationRepository(name: string, args: PromotedImageArgs, plan: Plan
 function destinationLogin(target: ImageRepository, parent: PromotedImage): pulumi.Output<promote.RegistryLogin> {
     const token = aws.ecr.getAuthorizationTokenOutput({ registryId: target.registryId, region: target.region }, { parent });
     return pulumi.all([target.url, token.userName, token.password]).apply(([url, username, password]) => ({
-        registry: url.slice(0, url.indexOf("/")),
+        registry: registryOf(url),
         username,
         password,
     }));
@@ -264,7 +264,7 @@ function sourceLogin(
 ): pulumi.Output<promote.RegistryLogin | undefined> {
     const sourceRegistry = pulumi
         .all([pulumi.output(source.indexRef), pulumi.output(source.platformRefs)])
-        .apply(([indexRef, refs]) => registryOf(indexRef ?? Object.values(refs ?? {})[0]));
+        .apply(([indexRef, refs]) => sourceRegistryOf(indexRef ?? Object.values(refs ?? {})[0]));
     if (credentials !== undefined) {
         return pulumi.all([sourceRegistry, pulumi.output(credentials)]).apply(([registry, c]) => ({ registry, username: c.username, password: c.password }));
     }

@@ -216,7 +216,7 @@ export function renderBootScript(options: BootScriptOptions): string {
     const words = (values: string[]) => values.map(shellQuote).join(" ");
     const base64 = (values: string[]) => values.map((arg) => Buffer.from(arg, "utf8").toString("base64"));
     const command = base64(options.command ?? []);
-    const registry = options.imageRef.slice(0, options.imageRef.indexOf("/"));
+    const registry = reference.registry;
 
     const values = [
         `readonly CONTAINER=${shellQuote(options.containerName)}`,

@@ -19,7 +19,7 @@ export const CACHE_TAG_PREFIX = "cache-";
 export const SIGNATURE_TAG_PREFIX = "sha256-";
 
 /** An ECR repository URL: `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>`. */
-const REPOSITORY_URL_PATTERN = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/(.+)$/;
+const REPOSITORY_URL_PATTERN = /^((\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)\/(.+)$/;
 
 /** Why a repository name breaks ECR's rules, or undefined when it is valid. */
 export function repositoryNameProblem(name: string): string | undefined {
@@ -32,10 +32,11 @@ export function repositoryNameProblem(name: string): string | undefined {
 /** The parts of an ECR repository URL, or undefined when it is not one. */
 export function parseRepositoryUrl(url: string): { registryId: string; region: string; name: string; registry: string } | undefined {
     const match = REPOSITORY_URL_PATTERN.exec(url);
-    if (!match || repositoryNameProblem(match[3]) !== undefined) {
+    if (!match || repositoryNameProblem(match[4]) !== undefined) {
         return undefined;
     }
-    return { registryId: match[1], region: match[2], name: match[3], registry: url.slice(0, url.indexOf("/")) };
+    const [, registry, registryId, region, name] = match;
+    return { registryId, region, name, registry };
 }
 
 /** Lowercases and strips a string to one valid ECR name component (`[a-z0-9]+` joined by `-`). */

@@ -86,25 +86,14 @@ export function parseImageReference(reference: string): ImageReference {
             throw bad(`tag ${JSON.stringify(tag)} must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`);
         }
     }
-    const slash = rest.indexOf("/");
-    const first = slash >= 0 ? rest.slice(0, slash) : "";
-    let registry: string;
-    let repository: string;
-    if (slash >= 0 && (first.includes(".") || first.includes(":") || first.toLowerCase() === "localhost")) {
-        registry = first.toLowerCase();
-        repository = rest.slice(slash + 1);
-        if (!isValidRegistryHost(registry)) {
-            throw bad(`registry ${JSON.stringify(first)} is not a host name or IP address with an optional port`);
-        }
-    } else {
-        registry = DOCKER_HUB_REGISTRY;
-        repository = rest;
+    const host = hostOf(rest);
+    const registry = registryOf(rest);
+    let repository = host === undefined ? rest : rest.slice(host.length + 1);
+    if (!isValidRegistryHost(registry)) {
+        throw bad(`registry ${JSON.stringify(host)} is not a host name or IP address with an optional port`);
     }
-    if (DOCKER_HUB_ALIASES.has(registry)) {
-        registry = DOCKER_HUB_REGISTRY;
-        if (!repository.includes("/")) {
-            repository = `library/${repository}`;
-        }
+    if (registry === DOCKER_HUB_REGISTRY && !repository.includes("/")) {
+        repository = `library/${repository}`;
     }
     if (repository === "") {
         throw bad("the repository is missing");
@@ -117,6 +106,31 @@ export function parseImageReference(reference: string): ImageReference {
         throw bad(`the name is longer than ${MAX_NAME_LENGTH} characters`);
     }
     return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+// The registry host a name begins with, as written, or undefined when it names none (a
+// Docker Hub name): a first path component with `.` or `:`, or `localhost`.
+function hostOf(name: string): string | undefined {
+    const slash = name.indexOf("/");
+    const first = name.slice(0, slash);
+    return slash >= 0 && (first.includes(".") || first.includes(":") || first.toLowerCase() === "localhost") ? first : undefined;
+}
+
+/**
+ * The registry of a reference or repository URL, as `parseImageReference` reads it
+ * (lower-cased; `registry-1.docker.io` for a Docker Hub name), without checking the rest:
+ * `123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api@sha256:…` →
+ * `123456789012.dkr.ecr.us-west-2.amazonaws.com`.
+ */
+export function registryOf(reference: string): string {
+    const host = hostOf(reference.split("@")[0]);
+    return host === undefined ? DOCKER_HUB_REGISTRY : canonicalHost(host);
+}
+
+// A registry host as references name it: lower-cased, Docker Hub's aliases as `registry-1.docker.io`.
+function canonicalHost(host: string): string {
+    const lower = host.toLowerCase();
+    return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB_REGISTRY : lower;
 }
 
 export function isValidRegistryHost(hostPort: string): boolean {
@@ -164,8 +178,7 @@ export function normaliseRegistryHost(registry: unknown, argument = "registry"):
             `${argument} ${describeValue(registry)} is not valid: expected the registry host the credentials are for, with an optional port, e.g. "123456789012.dkr.ecr.us-west-2.amazonaws.com" or "127.0.0.1:5001"`,
         );
     }
-    const host = registry.toLowerCase();
-    return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB_REGISTRY : host;
+    return canonicalHost(registry);
 }
 
 // A value for a message: short JSON, or its type when it is large or not JSON.

@@ -1,0 +1,43 @@
+import * as assert from "assert";
+import { parseRepositoryUrl } from "../../../sdk/rules/ecr";
+import { DOCKER_HUB_REGISTRY, normaliseRegistryHost, parseImageReference, registryOf } from "../../../sdk/rules/imageReference";
+
+const DIGEST = `sha256:${"a".repeat(64)}`;
+const ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+describe("image reference grammar: the registry of a reference", () => {
+    const cases: [string, string][] = [
+        [`${ECR}/team/api`, ECR],
+        [`${ECR}/team/api@${DIGEST}`, ECR],
+        [`${ECR}/team/api:v1@${DIGEST}`, ECR],
+        ["127.0.0.1:5000/team/api:v1", "127.0.0.1:5000"],
+        ["localhost/api", "localhost"],
+        ["LocalHost:5000/api", "localhost:5000"],
+        ["Registry.Example.com/api", "registry.example.com"],
+        ["[::1]:5000/api", "[::1]:5000"],
+        ["alpine", DOCKER_HUB_REGISTRY],
+        ["alpine:3.20", DOCKER_HUB_REGISTRY],
+        ["team/api", DOCKER_HUB_REGISTRY],
+        ["docker.io/library/alpine", DOCKER_HUB_REGISTRY],
+        ["index.docker.io/team/api", DOCKER_HUB_REGISTRY],
+    ];
+    for (const [reference, registry] of cases) {
+        it(`reads ${JSON.stringify(reference)} as registry ${JSON.stringify(registry)}, as the parser does`, () => {
+            assert.strictEqual(registryOf(reference), registry);
+            assert.strictEqual(parseImageReference(reference).registry, registry);
+        });
+    }
+
+    it("reads the registry of a repository URL the full grammar refuses for its length", () => {
+        const url = `${ECR}/${"a".repeat(250)}`;
+        assert.throws(() => parseImageReference(url), /longer than 255/);
+        assert.strictEqual(registryOf(url), ECR);
+        assert.strictEqual(parseRepositoryUrl(url)?.registry, ECR);
+    });
+
+    it("names a registry as credentials are given for it", () => {
+        for (const host of [ECR, "127.0.0.1:5000", "LocalHost:5000", "docker.io", "Index.Docker.IO"]) {
+            assert.strictEqual(normaliseRegistryHost(host), registryOf(`${host}/team/api`), host);
+        }
+    });
+});
