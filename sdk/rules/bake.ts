@@ -7,8 +7,6 @@ import {
     platformBuilds,
     CacheFromArgs,
     CacheToArgs,
-    S3CacheToArgs,
-    GhaCacheToArgs,
     isPlainObject,
     checkAnnotations,
     CSV_SAFE,
@@ -180,48 +178,35 @@ export function toBakeFile(spec: BuildSpec, inputs: BakeInputs): BakeFile {
 // A repository as Bake writes it into tags: `host[:port]/name`, no tag or digest.
 export const BAKE_REPOSITORY = /^[A-Za-z0-9.-]+(?::\d{1,5})?\/[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
 
+// Each cache backend's settings, in the order buildx's option lists them, with the key
+// each is written as; `CACHE_TO_OPTIONS` becomes `mode=max,image-manifest=true,oci-mediatypes=true`.
+const CACHE_OPTION_KEYS: Record<string, Record<string, string>> = {
+    inline: {},
+    registry: { ref: "ref", mode: "mode", imageManifest: "image-manifest", ociMediaTypes: "oci-mediatypes" },
+    local: { src: "src", dest: "dest", mode: "mode" },
+    s3: {
+        region: "region",
+        bucket: "bucket",
+        name: "name",
+        endpointUrl: "endpoint_url",
+        blobsPrefix: "blobs_prefix",
+        manifestsPrefix: "manifests_prefix",
+        usePathStyle: "use_path_style",
+        mode: "mode",
+    },
+    gha: { scope: "scope", url: "url", mode: "mode" },
+};
+
 /** A cache as buildx's comma-separated `--cache-from` / `--cache-to` value. */
 export function cacheOption(entry: CacheFromArgs | CacheToArgs): string {
-    const e = entry as CacheToArgs & CacheFromArgs;
-    const parts: string[] = [];
-    const add = (key: string, value: string | boolean | undefined) => {
-        if (value !== undefined) {
-            parts.push(`${key}=${value}`);
-        }
-    };
-    if (e.inline) {
-        add("type", "inline");
-    } else if (e.registry) {
-        add("type", "registry");
-        add("ref", e.registry.ref);
-        add("mode", e.registry.mode);
-        add("image-manifest", e.registry.imageManifest);
-        add("oci-mediatypes", e.registry.ociMediaTypes);
-    } else if (e.local) {
-        const local = e.local as { src?: string; dest?: string; mode?: string };
-        add("type", "local");
-        add("src", local.src);
-        add("dest", local.dest);
-        add("mode", local.mode);
-    } else if (e.s3) {
-        const s3 = e.s3 as S3CacheToArgs;
-        add("type", "s3");
-        add("region", s3.region);
-        add("bucket", s3.bucket);
-        add("name", s3.name);
-        add("endpoint_url", s3.endpointUrl);
-        add("blobs_prefix", s3.blobsPrefix);
-        add("manifests_prefix", s3.manifestsPrefix);
-        add("use_path_style", s3.usePathStyle);
-        add("mode", s3.mode);
-    } else if (e.gha) {
-        const gha = e.gha as GhaCacheToArgs;
-        add("type", "gha");
-        add("scope", gha.scope);
-        add("url", gha.url);
-        add("mode", gha.mode);
+    const backends = entry as Record<string, Record<string, string | boolean | undefined> | undefined>;
+    const kind = Object.keys(CACHE_OPTION_KEYS).find((k) => backends[k]);
+    if (kind === undefined) {
+        return "";
     }
-    return parts.join(",");
+    const settings = backends[kind]!;
+    const options = Object.entries(CACHE_OPTION_KEYS[kind]).filter(([field]) => settings[field] !== undefined);
+    return [`type=${kind}`, ...options.map(([field, key]) => `${key}=${settings[field]}`)].join(",");
 }
 
 /**
