@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { InputProblems } from "../rules/errors";
 import * as signing from "../clients/cosign";
 import { registryOf } from "../rules/imageReference";
+import { parseRepositoryUrl } from "../rules/ecr";
 
 /** How MultiArchImage signs what it builds. */
 export interface ImageSigningArgs {
@@ -379,9 +380,8 @@ export class SignatureCheck extends pulumi.dynamic.Resource {
  */
 export function requireSignedImage(name: string, imageRef: pulumi.Output<string>, requirement: SignatureRequirement, parent: pulumi.Resource): SignatureCheck {
     const location = imageRef.apply((ref) => {
-        const registry = registryOf(ref);
-        const match = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com/.exec(registry);
-        return { registry, registryId: match?.[1], region: match?.[2] };
+        const ecr = parseRepositoryUrl(ref.split("@")[0]);
+        return { registry: registryOf(ref), registryId: ecr?.registryId, region: ecr?.region };
     });
     const token = aws.ecr.getAuthorizationTokenOutput({ registryId: location.registryId, region: location.region }, { parent });
     return new SignatureCheck(

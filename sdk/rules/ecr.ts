@@ -18,8 +18,8 @@ export const CACHE_TAG_PREFIX = "cache-";
  */
 export const SIGNATURE_TAG_PREFIX = "sha256-";
 
-/** An ECR repository URL: `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>`. */
-const REPOSITORY_URL_PATTERN = /^((\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)\/(.+)$/;
+/** An ECR repository URL: `<account>.dkr.ecr[-fips].<region>.<DNS suffix>/<name>`. */
+const REPOSITORY_URL_PATTERN = /^((\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.([a-z0-9.-]+))\/(.+)$/;
 
 /** Why a repository name breaks ECR's rules, or undefined when it is valid. */
 export function repositoryNameProblem(name: string): string | undefined {
@@ -29,13 +29,26 @@ export function repositoryNameProblem(name: string): string | undefined {
     return undefined;
 }
 
-/** The parts of an ECR repository URL, or undefined when it is not one. */
-export function parseRepositoryUrl(url: string): { registryId: string; region: string; name: string; registry: string } | undefined {
+/** The parts of an ECR repository URL in any partition, or undefined when it is not one. */
+function repositoryUrlParts(url: string): { registryId: string; region: string; dnsSuffix: string; name: string; registry: string } | undefined {
     const match = REPOSITORY_URL_PATTERN.exec(url);
-    if (!match || repositoryNameProblem(match[4]) !== undefined) {
+    if (!match || repositoryNameProblem(match[5]) !== undefined) {
         return undefined;
     }
-    const [, registry, registryId, region, name] = match;
+    const [, registry, registryId, region, dnsSuffix, name] = match;
+    return { registryId, region, dnsSuffix, name, registry };
+}
+
+/**
+ * The parts of an ECR repository URL, `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]/<name>`,
+ * or undefined when it is not one.
+ */
+export function parseRepositoryUrl(url: string): { registryId: string; region: string; name: string; registry: string } | undefined {
+    const parts = repositoryUrlParts(url);
+    if (parts === undefined || !/^amazonaws\.com(?:\.cn)?$/.test(parts.dnsSuffix)) {
+        return undefined;
+    }
+    const { registryId, region, name, registry } = parts;
     return { registryId, region, name, registry };
 }
 
@@ -179,13 +192,9 @@ export function partitionOfRegion(region: string): string {
  * ECR repository's: `<account>.dkr.ecr[-fips].<region>.<a partition's DNS suffix>/<name>`.
  */
 export function repositoryArnFromUrl(url: string): string | undefined {
-    const match = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.([a-z0-9.-]+)\/(.+)$/.exec(url);
-    if (!match || repositoryNameProblem(match[4]) !== undefined) {
+    const parts = repositoryUrlParts(url);
+    if (parts === undefined || !PARTITIONS.some((p) => p.dnsSuffix === parts.dnsSuffix)) {
         return undefined;
     }
-    const [, registryId, region, dnsSuffix, name] = match;
-    if (!PARTITIONS.some((p) => p.dnsSuffix === dnsSuffix)) {
-        return undefined;
-    }
-    return `arn:${partitionOfRegion(region)}:ecr:${region}:${registryId}:repository/${name}`;
+    return `arn:${partitionOfRegion(parts.region)}:ecr:${parts.region}:${parts.registryId}:repository/${parts.name}`;
 }

@@ -5,10 +5,13 @@ import {
     lifecyclePolicy,
     mutableTagFilters,
     parseRepositoryUrl,
+    partitionOfRegion,
+    repositoryArnFromUrl,
     repositoryNameProblem,
     tagMutabilityProblem,
     wildcardMatches,
 } from "../../../sdk/rules/ecr";
+import { registryOf } from "../../../sdk/rules/imageReference";
 
 describe("ECR rules", () => {
     const valid = ["ab", "api", "team/api", "team/sub-team/api_v2", "a.b-c_d/e", "a".repeat(256)];
@@ -109,5 +112,32 @@ describe("ECR rules", () => {
         const problem = tagMutabilityProblem("team/api", { imageTagMutability: "IMMUTABLE" }, "latest", [...moving, signature]);
         const suggested = mutableTagFilters("latest").map((f) => `filterType=${f.filterType},filter=${f.filter}`);
         assert.ok(problem?.endsWith(`--image-tag-mutability-exclusion-filters ${suggested.join(" ")}\`), or use image tag mutability MUTABLE`), problem);
+    });
+
+    describe("one repository URL shape for the URL's parts, its ARN and its registry", () => {
+        const urls: [string, "parts and ARN" | "ARN only" | "neither"][] = [
+            ["123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api", "parts and ARN"],
+            ["123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com/api", "parts and ARN"],
+            ["123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/api", "parts and ARN"],
+            ["123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov/api", "ARN only"],
+            ["123456789012.dkr.ecr.us-west-2.amazonaws.com.evil/api", "neither"],
+            ["123456789012.dkr.ecr.us-west-2.amazonaws.com/Api", "neither"],
+            ["123456789012.dkr.ecr.us-west-2.amazonaws.com/api:v1", "neither"],
+            ["12345678901.dkr.ecr.us-west-2.amazonaws.com/api", "neither"],
+            ["127.0.0.1:5000/team/api", "neither"],
+        ];
+        for (const [url, reads] of urls) {
+            it(`reads ${reads} from ${url}`, () => {
+                const parts = parseRepositoryUrl(url);
+                const arn = repositoryArnFromUrl(url);
+                assert.strictEqual(parts !== undefined, reads === "parts and ARN");
+                assert.strictEqual(arn !== undefined, reads !== "neither");
+                if (parts !== undefined) {
+                    assert.strictEqual(arn, `arn:${partitionOfRegion(parts.region)}:ecr:${parts.region}:${parts.registryId}:repository/${parts.name}`);
+                    assert.strictEqual(parts.registry, registryOf(url));
+                    assert.strictEqual(`${parts.registry}/${parts.name}`, url);
+                }
+            });
+        }
     });
 });
