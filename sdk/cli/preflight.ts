@@ -14,7 +14,7 @@ import { repositoryNameProblem } from "../rules/ecr";
 import { slug } from "../rules/names";
 import { InputProblems, show } from "../rules/errors";
 import { PreflightError } from "../rules/preflightError";
-import { NetworkMode, SshArgs, normaliseBuildSpec } from "../rules/buildPlan";
+import { NetworkMode, SshArgs, normaliseBuildSpec, platformCacheRef } from "../rules/buildPlan";
 import { BakeFile, BakeSecret, BakeTarget, mapStrings, toBakeFile, unescapeBake } from "../rules/bake";
 import { unameMachine } from "../rules/platform";
 import { RegistryAuth, RegistryClient } from "../clients/registryClient";
@@ -318,8 +318,8 @@ function retarget(build: PlannedBuild, repositoryUrl: string, tag: string, cache
     const keep = (entry: string): string | undefined => {
         const type = /(?:^|,)type=([a-z0-9]+)/.exec(entry)?.[1];
         const ref = /(?:^|,)ref=([^,]+)/.exec(entry)?.[1];
-        if (type === "registry" && ref === `${oldRepository}:cache-${build.arch}`) {
-            return cache ? entry.replace(`ref=${ref}`, `ref=${repositoryUrl}:cache-${build.arch}`) : undefined;
+        if (type === "registry" && ref === platformCacheRef(oldRepository, build.arch)) {
+            return cache ? entry.replace(`ref=${ref}`, `ref=${platformCacheRef(repositoryUrl, build.arch)}`) : undefined;
         }
         if (type === "inline" || type === "local") {
             return entry;

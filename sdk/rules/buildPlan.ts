@@ -298,11 +298,16 @@ export interface PlatformBuild {
     cacheTo: CacheToArgs[];
 }
 
+/** A repository's registry cache for one platform, `<repository>:cache-<arch>`. */
+export function platformCacheRef(repository: string, arch: string): string {
+    return `${repository}:${CACHE_TAG_PREFIX}${arch}`;
+}
+
 /** Each platform's build of a plan, pushed to `repositoryUrl`. */
 export function platformBuilds(spec: BuildSpec, repositoryUrl: string): PlatformBuild[] {
     return spec.platforms.map((platform) => {
         const arch = archOf(platform);
-        const cacheRef = spec.cache ? `${repositoryUrl}:${CACHE_TAG_PREFIX}${arch}` : undefined;
+        const cacheRef = spec.cache ? platformCacheRef(repositoryUrl, arch) : undefined;
         const own = cacheRef === undefined ? [] : [{ registry: { ref: cacheRef } }];
         return {
             platform,
@@ -520,7 +525,7 @@ function forPlatform<T extends CacheFromArgs | CacheToArgs>(entry: T, arch: stri
         const ref = e.registry.ref;
         const colon = ref.lastIndexOf(":");
         const tagged = colon > ref.lastIndexOf("/");
-        const scoped = tagged ? `${ref}-${arch}` : `${ref}:${CACHE_TAG_PREFIX}${arch}`;
+        const scoped = tagged ? `${ref}-${arch}` : platformCacheRef(ref, arch);
         return { registry: { ...e.registry, ref: scoped } } as T;
     }
     if (e.local) {
