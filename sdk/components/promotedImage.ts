@@ -3,7 +3,7 @@
 // outputs of a MultiArchImage so a VmDeployment runs it as it is.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { parseRepositoryUrl, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "../rules/ecr";
+import { parseRepositoryUrl, SIGNATURE_TAG_PREFIX } from "../rules/ecr";
 import { InputProblems, show } from "../rules/errors";
 import { isKnown } from "../rules/inputs";
 import { requirementProblems, SignatureCheck, SignatureRequirement } from "./imageSignature";
@@ -12,7 +12,7 @@ import { normalisePlatforms, parsePlatform } from "../rules/platform";
 import * as promote from "../clients/imageCopy";
 import { checkRepositoryArgs, createRepository, existingRepository, ImageRepository } from "./repository";
 import { pinnedImageOutputs, platformRefFor, platformRefsOf } from "./imageOutputs";
-import { parseImageReference, registryOf } from "../rules/imageReference";
+import { parseImageReference, registryOf, TAG_PATTERN } from "../rules/imageReference";
 import { planCopy, PromotionCopy } from "./promotionCopy";
 
 /**

@@ -6,6 +6,7 @@ import { containerName, environmentVariableProblem, HealthCheck, healthCheckProb
 import { repositoryArnFromUrl } from "../rules/ecr";
 import { InputProblems } from "../rules/errors";
 import { ENVIRONMENT_NAME_PATTERN } from "../rules/names";
+import { KMS_KEY_ARN_PATTERN } from "../rules/awsNames";
 import { isKnown } from "../rules/inputs";
 import { EC2_ASSUME_ROLE_POLICY, environmentKeyPolicy, hostPolicyDocument } from "../rules/iamPolicy";
 import { requireSignedImage, requirementProblems, SignatureRequirement } from "./imageSignature";
@@ -224,7 +225,6 @@ export interface VmDeploymentArgs {
 
 const INSTANCE_TYPE = /^[a-z0-9-]+\.[a-z0-9-]+$/;
 const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/;
 
 // Host ports the host itself serves, with who: publishing one breaks the host or the container.
 const HOST_PORTS: Record<number, string> = { 22: "sshd, which Amazon Linux runs on the host" };
@@ -808,7 +808,7 @@ function checkEnvironment(args: VmDeploymentArgs, problems: InputProblems): void
             }
         }
     }
-    if (typeof args.environmentKeyArn === "string" && !KMS_KEY_ARN.test(args.environmentKeyArn)) {
+    if (typeof args.environmentKeyArn === "string" && !KMS_KEY_ARN_PATTERN.test(args.environmentKeyArn)) {
         problems.invalid(
             "environmentKeyArn",
             args.environmentKeyArn,

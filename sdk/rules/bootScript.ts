@@ -4,6 +4,7 @@
 // completes the host's launch lifecycle action with CONTINUE, or ABANDON and the
 // reason. Rendering is pure, so the tests can run the same script against a local
 // registry and dockerd.
+import { AUTO_SCALING_GROUP_NAME_PATTERN, REGION_PATTERN } from "./awsNames";
 import { show } from "./errors";
 import { LAUNCH_FAILURE_TAG } from "./iamPolicy";
 import { parseImageReference } from "./imageReference";
@@ -118,9 +119,7 @@ export const ARCHITECTURE_MISMATCH_EXIT_CODE = 3;
 export const MAX_USER_DATA_BYTES = 16384;
 
 const CONTAINER_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const PARAMETER_NAME = /^[a-zA-Z0-9_./-]{1,2048}$/;
-const GROUP_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
 const HTTP_PATH = /^\/[\x21-\x7e]{0,1023}$/;
 
 /** The container and systemd unit name of a deployment: `multiarch-<name>`, lowercased and made safe. */
@@ -184,7 +183,7 @@ export function renderBootScript(options: BootScriptOptions): string {
     if (!CONTAINER_NAME.test(options.containerName)) {
         throw new Error(`containerName ${show(options.containerName)} must be 1-63 lowercase letters, digits and "_.-", starting with a letter or digit`);
     }
-    if (!REGION.test(options.registryRegion)) {
+    if (!REGION_PATTERN.test(options.registryRegion)) {
         throw new Error(`registryRegion ${show(options.registryRegion)} is not an AWS region, e.g. "us-west-2"`);
     }
     if (!/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(options.platform)) {
@@ -200,12 +199,15 @@ export function renderBootScript(options: BootScriptOptions): string {
     });
     const parameter = options.environmentParameter;
     if (parameter !== undefined) {
-        if (!PARAMETER_NAME.test(parameter.name) || !Number.isInteger(parameter.version) || parameter.version < 1 || !REGION.test(parameter.region)) {
+        if (!PARAMETER_NAME.test(parameter.name) || !Number.isInteger(parameter.version) || parameter.version < 1 || !REGION_PATTERN.test(parameter.region)) {
             throw new Error(`environmentParameter ${show(parameter)} must have an SSM parameter name, a version from 1 and an AWS region`);
         }
     }
     const hook = options.lifecycleHook;
-    if (hook !== undefined && (!GROUP_NAME.test(hook.name) || !GROUP_NAME.test(hook.groupName) || !REGION.test(hook.region))) {
+    if (
+        hook !== undefined &&
+        (!AUTO_SCALING_GROUP_NAME_PATTERN.test(hook.name) || !AUTO_SCALING_GROUP_NAME_PATTERN.test(hook.groupName) || !REGION_PATTERN.test(hook.region))
+    ) {
         throw new Error(`lifecycleHook ${show(hook)} must have a hook name, a group name (letters, digits, "_.-") and an AWS region`);
     }
     const check = healthCheckProblems(options.healthCheck, options.ports ?? []);

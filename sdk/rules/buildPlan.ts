@@ -4,7 +4,8 @@
 // so a Pulumi build can be reproduced locally and tested on a real engine.
 import * as fs from "fs";
 import * as path from "path";
-import { CACHE_TAG_PREFIX, SIGNATURE_TAG_PREFIX, TAG_PATTERN } from "./ecr";
+import { CACHE_TAG_PREFIX, SIGNATURE_TAG_PREFIX } from "./ecr";
+import { TAG_PATTERN } from "./imageReference";
 import { InputProblems } from "./errors";
 import { isKnown } from "./inputs";
 import { DEFAULT_PLATFORMS, archOf, normalisePlatforms } from "./platform";

@@ -5,9 +5,6 @@ import { slug } from "./names";
 /** ECR's repository name rule: lowercase components separated by `/`, 2 to 256 characters. */
 export const REPOSITORY_NAME_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
-/** ECR's (and the distribution spec's) tag rule: up to 128 characters. */
-export const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-
 /** The tag prefix of the per-platform registry caches, `<repo>:cache-<arch>`. */
 export const CACHE_TAG_PREFIX = "cache-";
 

@@ -1,6 +1,7 @@
 // The IAM documents of a VmDeployment's hosts: EC2 may assume the role, and the role
 // may pull from one ECR repository, read one SSM parameter with one KMS key, and end
 // the launch of its own group's hosts, nothing else.
+import { AUTO_SCALING_GROUP_NAME_PATTERN, KMS_KEY_ARN_PATTERN, REGION_PATTERN } from "./awsNames";
 
 /** The trust policy that lets EC2 instances assume a role. */
 export const EC2_ASSUME_ROLE_POLICY = JSON.stringify({
@@ -13,9 +14,7 @@ export const ECR_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGe
 
 const ECR_REPOSITORY_ARN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
 const SSM_PARAMETER_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[a-zA-Z0-9_./-]+$/;
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/;
 const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/[\w+=,.@/-]+$/;
-const AUTO_SCALING_GROUP_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
 
 /** The tag key a host's boot script sets on its own instance when its launch fails. */
 export const LAUNCH_FAILURE_TAG = "multiarch:launch-failure";
@@ -87,7 +86,7 @@ export function hostPolicyDocument(options: HostPolicyOptions): string {
         );
     }
     const keyArn = options.environmentKeyArn;
-    if (keyArn !== undefined && !KMS_KEY_ARN.test(keyArn)) {
+    if (keyArn !== undefined && !KMS_KEY_ARN_PATTERN.test(keyArn)) {
         throw new Error(`environmentKeyArn ${JSON.stringify(keyArn)} is not the ARN of one KMS key, arn:aws:kms:<region>:<account>:key/<id>`);
     }
     const statements: object[] = [
@@ -103,7 +102,7 @@ export function hostPolicyDocument(options: HostPolicyOptions): string {
     if (options.group !== undefined) {
         const role = ROLE_ARN.exec(options.roleArn ?? "");
         const { name, region } = options.group;
-        if (!role || !AUTO_SCALING_GROUP_NAME.test(name) || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+        if (!role || !AUTO_SCALING_GROUP_NAME_PATTERN.test(name) || !REGION_PATTERN.test(region)) {
             throw new Error(`group ${JSON.stringify(options.group)} with roleArn ${JSON.stringify(options.roleArn)} does not name one auto-scaling group`);
         }
         const [, partition, account] = role;

@@ -27,7 +27,9 @@ const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", DOCKER_HUB_R
 
 // The grammar of github.com/distribution/reference, restricted to sha256 digests.
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
+
+/** The tag rule of the distribution spec, which ECR follows: up to 128 letters, digits and `_.-`, not first `.` or `-`. */
+export const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 export const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -82,7 +84,7 @@ export function parseImageReference(reference: string): ImageReference {
     if (lastColon > rest.lastIndexOf("/")) {
         tag = rest.slice(lastColon + 1);
         rest = rest.slice(0, lastColon);
-        if (!TAG.test(tag)) {
+        if (!TAG_PATTERN.test(tag)) {
             throw bad(`tag ${JSON.stringify(tag)} must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`);
         }
     }

@@ -1,6 +1,9 @@
 import * as assert from "assert";
+import * as path from "path";
+import { normaliseBuildSpec } from "../../../sdk/rules/buildPlan";
 import { parseRepositoryUrl } from "../../../sdk/rules/ecr";
-import { DOCKER_HUB_REGISTRY, normaliseRegistryHost, parseImageReference, registryOf } from "../../../sdk/rules/imageReference";
+import { InputProblems } from "../../../sdk/rules/errors";
+import { DOCKER_HUB_REGISTRY, normaliseRegistryHost, parseImageReference, registryOf, TAG_PATTERN } from "../../../sdk/rules/imageReference";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
@@ -40,4 +43,36 @@ describe("image reference grammar: the registry of a reference", () => {
             assert.strictEqual(normaliseRegistryHost(host), registryOf(`${host}/team/api`), host);
         }
     });
+});
+
+describe("image reference grammar: tags", () => {
+    it("takes up to 128 characters, as the distribution spec (a build's tag leaves room for its -<arch> suffix)", () => {
+        assert.strictEqual(parseImageReference(`127.0.0.1:5000/team/api:${"V".repeat(128)}`).tag, "V".repeat(128));
+        assert.ok(TAG_PATTERN.test("V".repeat(128)));
+    });
+    const tags: [string, boolean][] = [
+        ["v1", true],
+        ["_latest", true],
+        ["1.2.3-rc_1", true],
+        ["V".repeat(100), true],
+        ["V".repeat(129), false],
+        [".hidden", false],
+        ["-dash", false],
+        ["a+b", false],
+        ["", false],
+    ];
+    for (const [tag, valid] of tags) {
+        const shown = JSON.stringify(tag.length > 20 ? `${tag.slice(0, 4)}…(${tag.length})` : tag);
+        it(`${valid ? "accepts" : "refuses"} tag ${shown} in a reference and as the tag a build pushes`, () => {
+            assert.strictEqual(TAG_PATTERN.test(tag), valid);
+            if (valid) {
+                assert.strictEqual(parseImageReference(`127.0.0.1:5000/team/api:${tag}`).tag, tag);
+            } else {
+                assert.throws(() => parseImageReference(`127.0.0.1:5000/team/api:${tag}`));
+            }
+            const problems = new InputProblems();
+            normaliseBuildSpec({ context: path.join(__dirname, "..", "..", "fixtures", "hello"), tag }, problems);
+            assert.strictEqual(problems.count === 0, valid);
+        });
+    }
 });
