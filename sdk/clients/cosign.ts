@@ -20,6 +20,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { splitTag } from "../rules/imageReference";
 
 /** The key that signs: an AWS KMS key, or a cosign private key and its password. */
 export interface SigningKey {
@@ -134,10 +135,7 @@ export function digestRef(ref: string): string {
     if (at < 0 || !/^sha256:[0-9a-f]{64}$/.test(ref.slice(at + 1))) {
         throw new Error(`${JSON.stringify(ref)} is not an image by digest: expected <repository>@sha256:<64 hex>`);
     }
-    const name = ref.slice(0, at);
-    const slash = name.lastIndexOf("/");
-    const colon = name.lastIndexOf(":");
-    return `${colon > slash ? name.slice(0, colon) : name}${ref.slice(at)}`;
+    return `${splitTag(ref.slice(0, at)).repository}${ref.slice(at)}`;
 }
 
 /** The tag cosign stores a digest's signatures under: `sha256-<hex>.sig`. */

@@ -13,6 +13,7 @@ import * as path from "path";
 import { canonical } from "../rules/canonicalJson";
 import { DockerRunner, runDocker } from "./docker";
 import { selectPlatformManifests } from "../rules/manifest";
+import { splitTag } from "../rules/imageReference";
 import { runCosign } from "./cosign";
 
 /** Credentials for one registry, as `docker login` would store them. */
@@ -152,8 +153,7 @@ export function servedDifferences(spec: CopySpec, served: ServedImage | undefine
 
 /** The repository part of `<repository>:<tag>`. */
 function repositoryOf(destination: string): string {
-    const colon = destination.lastIndexOf(":");
-    return colon > destination.lastIndexOf("/") ? destination.slice(0, colon) : destination;
+    return splitTag(destination).repository;
 }
 
 /**

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CACHE_TAG_PREFIX, SIGNATURE_TAG_PREFIX } from "./ecr";
-import { TAG_PATTERN } from "./imageReference";
+import { splitTag, TAG_PATTERN } from "./imageReference";
 import { InputProblems } from "./errors";
 import { isKnown } from "./inputs";
 import { DEFAULT_PLATFORMS, archOf, normalisePlatforms } from "./platform";
@@ -524,9 +524,7 @@ function forPlatform<T extends CacheFromArgs | CacheToArgs>(entry: T, arch: stri
     const e = entry as CacheToArgs & CacheFromArgs;
     if (e.registry) {
         const ref = e.registry.ref;
-        const colon = ref.lastIndexOf(":");
-        const tagged = colon > ref.lastIndexOf("/");
-        const scoped = tagged ? `${ref}-${arch}` : platformCacheRef(ref, arch);
+        const scoped = splitTag(ref).tag !== undefined ? `${ref}-${arch}` : platformCacheRef(ref, arch);
         return { registry: { ...e.registry, ref: scoped } } as T;
     }
     if (e.local) {

@@ -23,7 +23,8 @@ export interface Digest {
 /** The registry that Docker Hub's shorthand names (`alpine`, `docker.io/x/y`) resolve to. */
 export const DOCKER_HUB_REGISTRY = "registry-1.docker.io";
 
-const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", DOCKER_HUB_REGISTRY]);
+// An array, not a Set: clients serialised into a provider's closure import this module.
+const DOCKER_HUB_ALIASES = ["docker.io", "index.docker.io", DOCKER_HUB_REGISTRY];
 
 // The grammar of github.com/distribution/reference, restricted to sha256 digests.
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
@@ -79,14 +80,10 @@ export function parseImageReference(reference: string): ImageReference {
             throw bad(`digest ${JSON.stringify(digest)} is not "sha256:" followed by 64 lowercase hex characters`);
         }
     }
-    let tag: string | undefined;
-    const lastColon = rest.lastIndexOf(":");
-    if (lastColon > rest.lastIndexOf("/")) {
-        tag = rest.slice(lastColon + 1);
-        rest = rest.slice(0, lastColon);
-        if (!TAG_PATTERN.test(tag)) {
-            throw bad(`tag ${JSON.stringify(tag)} must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`);
-        }
+    const { repository: name, tag } = splitTag(rest);
+    rest = name;
+    if (tag !== undefined && !TAG_PATTERN.test(tag)) {
+        throw bad(`tag ${JSON.stringify(tag)} must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`);
     }
     const host = hostOf(rest);
     const registry = registryOf(rest);
@@ -108,6 +105,17 @@ export function parseImageReference(reference: string): ImageReference {
         throw bad(`the name is longer than ${MAX_NAME_LENGTH} characters`);
     }
     return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/**
+ * A name without digest split at its tag, if it has one: the last `:` after the last `/`,
+ * so a registry's port is never a tag. `127.0.0.1:5000/team/api:v1` →
+ * `{ repository: "127.0.0.1:5000/team/api", tag: "v1" }`; `127.0.0.1:5000/team/api` →
+ * `{ repository: "127.0.0.1:5000/team/api" }`.
+ */
+export function splitTag(name: string): { repository: string; tag?: string } {
+    const colon = name.lastIndexOf(":");
+    return colon > name.lastIndexOf("/") ? { repository: name.slice(0, colon), tag: name.slice(colon + 1) } : { repository: name };
 }
 
 // The registry host a name begins with, as written, or undefined when it names none (a
@@ -132,7 +140,7 @@ export function registryOf(reference: string): string {
 // A registry host as references name it: lower-cased, Docker Hub's aliases as `registry-1.docker.io`.
 function canonicalHost(host: string): string {
     const lower = host.toLowerCase();
-    return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB_REGISTRY : lower;
+    return DOCKER_HUB_ALIASES.includes(lower) ? DOCKER_HUB_REGISTRY : lower;
 }
 
 export function isValidRegistryHost(hostPort: string): boolean {

@@ -3,7 +3,8 @@ import * as path from "path";
 import { normaliseBuildSpec } from "../../../sdk/rules/buildPlan";
 import { parseRepositoryUrl } from "../../../sdk/rules/ecr";
 import { InputProblems } from "../../../sdk/rules/errors";
-import { DOCKER_HUB_REGISTRY, normaliseRegistryHost, parseImageReference, registryOf, TAG_PATTERN } from "../../../sdk/rules/imageReference";
+import { DOCKER_HUB_REGISTRY, normaliseRegistryHost, parseImageReference, registryOf, splitTag, TAG_PATTERN } from "../../../sdk/rules/imageReference";
+import { digestRef } from "../../../sdk/clients/cosign";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
@@ -73,6 +74,24 @@ describe("image reference grammar: tags", () => {
             const problems = new InputProblems();
             normaliseBuildSpec({ context: path.join(__dirname, "..", "..", "fixtures", "hello"), tag }, problems);
             assert.strictEqual(problems.count === 0, valid);
+        });
+    }
+});
+
+describe("image reference grammar: the tag of a name", () => {
+    const cases: [string, string, string | undefined][] = [
+        ["127.0.0.1:5000/team/api:v1", "127.0.0.1:5000/team/api", "v1"],
+        ["127.0.0.1:5000/team/api", "127.0.0.1:5000/team/api", undefined],
+        ["localhost:5000/api", "localhost:5000/api", undefined],
+        ["api:latest", "api", "latest"],
+        ["api", "api", undefined],
+        [`${ECR}/team/api:cache-arm64`, `${ECR}/team/api`, "cache-arm64"],
+    ];
+    for (const [name, repository, tag] of cases) {
+        it(`splits ${name} into ${repository} and ${tag === undefined ? "no tag" : tag}, as the parser and cosign's digest ref do`, () => {
+            assert.deepStrictEqual(splitTag(name), tag === undefined ? { repository } : { repository, tag });
+            assert.strictEqual(parseImageReference(name).tag, tag);
+            assert.strictEqual(digestRef(`${name}@${DIGEST}`), `${repository}@${DIGEST}`);
         });
     }
 });
