@@ -20,7 +20,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { splitTag } from "../rules/imageReference";
+import { contentDigest, splitTag } from "../rules/imageReference";
 
 /** The key that signs: an AWS KMS key, or a cosign private key and its password. */
 export interface SigningKey {
@@ -123,10 +123,7 @@ export function provenanceDigest(provenance: Provenance | undefined): string | u
     if (provenance === undefined) {
         return undefined;
     }
-    return `sha256:${crypto
-        .createHash("sha256")
-        .update(`${provenance.predicateType}\n${canonicalJson(provenance.predicate)}`)
-        .digest("hex")}`;
+    return contentDigest(`${provenance.predicateType}\n${canonicalJson(provenance.predicate)}`);
 }
 
 /** `<repository>@sha256:…` from a ref that may carry a tag too (`repo:tag@sha256:…`). */

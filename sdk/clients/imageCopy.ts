@@ -6,14 +6,13 @@
 // self-contained: Node builtins, `./docker`'s runner and the pure manifest rules
 // (`rules/manifest.ts`); no Pulumi imports, no module-level Set or Map (Pulumi's closure
 // serialiser carries neither).
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { canonical } from "../rules/canonicalJson";
 import { DockerRunner, runDocker } from "./docker";
 import { selectPlatformManifests } from "../rules/manifest";
-import { splitTag } from "../rules/imageReference";
+import { contentDigest, splitTag } from "../rules/imageReference";
 import { runCosign } from "./cosign";
 
 /** Credentials for one registry, as `docker login` would store them. */
@@ -107,10 +106,6 @@ export interface ServedImage {
     platforms: Record<string, string>;
 }
 
-function sha256(text: string): string {
-    return `sha256:${crypto.createHash("sha256").update(text, "utf8").digest("hex")}`;
-}
-
 /**
  * Reads an image back with `docker buildx imagetools inspect --raw`, which prints the
  * manifest byte for byte ("avoid newline to keep digest", buildx
@@ -130,7 +125,7 @@ export async function readServed(reference: string, env: NodeJS.ProcessEnv, run:
     }
     const json = JSON.parse(raw);
     const platforms = Array.isArray(json.manifests) ? selectPlatformManifests(json) : {};
-    return { digest: sha256(raw), platforms };
+    return { digest: contentDigest(raw), platforms };
 }
 
 /** How what the destination serves differs from what a copy must leave there; empty when it matches. */

@@ -2,8 +2,7 @@
 // and reports which manifest digest each platform resolves to. The library uses it to
 // prove what a build pushed and, at deploy time, that an image has the host's
 // architecture. It depends on Node's own `fetch` only.
-import * as crypto from "crypto";
-import { parseDigest, ImageReference, normaliseRegistryHost, formatImageReference, parseImageReference } from "../rules/imageReference";
+import { contentDigest, parseDigest, ImageReference, normaliseRegistryHost, formatImageReference, parseImageReference } from "../rules/imageReference";
 import { normaliseInsecureHosts, registryScheme, realmMayReceiveCredentials, assertTransportAllowed } from "./registryTransport";
 import { parseWwwAuthenticate } from "./wwwAuthenticate";
 import {
@@ -214,7 +213,7 @@ export class RegistryClient {
         const target: Target = { kind: "manifest", reference: ref, what: `manifest ${shown}` };
         const { response, body } = await this.read(ref, `/manifests/${tagOrDigest}`, ACCEPTED_MANIFEST_TYPES.join(", "), target);
 
-        const actual = sha256(body);
+        const actual = contentDigest(body);
         const headerDigest = response.headers.get("docker-content-digest")?.trim();
         const expected = ref.digest ?? headerDigest;
         const source = ref.digest !== undefined ? "the requested digest" : "the registry's Docker-Content-Digest header";
@@ -239,7 +238,7 @@ export class RegistryClient {
         const ref = toReference(reference);
         const target: Target = { kind: "blob", reference: ref, what: `blob ${digest} of ${ref.registry}/${ref.repository}` };
         const { body } = await this.read(ref, `/blobs/${digest}`, "*/*", target);
-        const actual = sha256(body);
+        const actual = contentDigest(body);
         if (actual !== digest) {
             throw new RegistryError(
                 "digest-mismatch",
@@ -619,10 +618,6 @@ function initialAuthorization(auth: RegistryAuth | undefined): string | undefine
 
 function basicAuthorization(auth: { username: string; password: string }): string {
     return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-}
-
-function sha256(body: Buffer): string {
-    return `sha256:${crypto.createHash("sha256").update(body).digest("hex")}`;
 }
 
 function parseRegistryErrors(body: Buffer | undefined): { code: string; message: string }[] {

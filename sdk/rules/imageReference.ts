@@ -1,5 +1,7 @@
 // The image reference grammar of the distribution spec: parse, normalise and format
 // `registry/repository[:tag][@digest]`.
+import { createHash } from "crypto";
+
 /** An image reference split into its parts, e.g. `127.0.0.1:5000/team/app:v1`. */
 export interface ImageReference {
     /** The registry host and optional port, e.g. `registry-1.docker.io` or `127.0.0.1:5000`. */
@@ -37,6 +39,11 @@ export const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const IPV6_HOST = /^\[[a-fA-F0-9:.]+\]$/;
 const MAX_NAME_LENGTH = 255;
+
+/** The content digest of bytes (a manifest, a blob) as a registry names them: `sha256:<64 hex>`. */
+export function contentDigest(content: Buffer | string): string {
+    return `sha256:${createHash("sha256").update(content).digest("hex")}`;
+}
 
 /**
  * Validates a content digest: `sha256:` followed by 64 lowercase hex characters.

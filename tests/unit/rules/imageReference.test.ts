@@ -3,8 +3,17 @@ import * as path from "path";
 import { normaliseBuildSpec } from "../../../sdk/rules/buildPlan";
 import { parseRepositoryUrl } from "../../../sdk/rules/ecr";
 import { InputProblems } from "../../../sdk/rules/errors";
-import { DOCKER_HUB_REGISTRY, normaliseRegistryHost, parseImageReference, registryOf, splitTag, TAG_PATTERN } from "../../../sdk/rules/imageReference";
-import { digestRef } from "../../../sdk/clients/cosign";
+import {
+    DOCKER_HUB_REGISTRY,
+    normaliseRegistryHost,
+    parseImageReference,
+    registryOf,
+    splitTag,
+    TAG_PATTERN,
+    contentDigest,
+    parseDigest,
+} from "../../../sdk/rules/imageReference";
+import { digestRef, provenanceDigest } from "../../../sdk/clients/cosign";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
@@ -94,4 +103,18 @@ describe("image reference grammar: the tag of a name", () => {
             assert.strictEqual(digestRef(`${name}@${DIGEST}`), `${repository}@${DIGEST}`);
         });
     }
+});
+
+describe("image reference grammar: content digests", () => {
+    it("names bytes by their SHA-256, as a registry does", () => {
+        assert.strictEqual(contentDigest(""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert.strictEqual(contentDigest(Buffer.from("abc")), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert.strictEqual(contentDigest("é"), contentDigest(Buffer.from("é", "utf8")));
+        assert.doesNotThrow(() => parseDigest(contentDigest("{}")));
+    });
+
+    it("is the digest a provenance statement is compared by", () => {
+        const provenance = { predicateType: "https://slsa.dev/provenance/v1", predicate: { b: 1, a: [2] } };
+        assert.strictEqual(provenanceDigest(provenance), contentDigest('https://slsa.dev/provenance/v1\n{"a":[2],"b":1}'));
+    });
 });
