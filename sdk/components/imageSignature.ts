@@ -9,7 +9,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { InputProblems } from "../rules/errors";
 import * as signing from "../clients/cosign";
-import { registryOf } from "../rules/imageReference";
+import { contentDigest, registryOf } from "../rules/imageReference";
 import { parseRepositoryUrl } from "../rules/ecr";
 
 /** How MultiArchImage signs what it builds. */
@@ -256,7 +256,7 @@ export interface BuildFacts {
 export function provenancePredicate(facts: BuildFacts): Record<string, unknown> {
     let dockerfileDigest: string | undefined;
     try {
-        dockerfileDigest = `sha256:${crypto.createHash("sha256").update(fs.readFileSync(facts.dockerfile)).digest("hex")}`;
+        dockerfileDigest = contentDigest(fs.readFileSync(facts.dockerfile));
     } catch {
         dockerfileDigest = undefined;
     }
