@@ -1,5 +1,4 @@
 import * as assert from "assert";
-import * as path from "path";
 import { normaliseBuildSpec } from "../../../sdk/rules/buildPlan";
 import { parseRepositoryUrl } from "../../../sdk/rules/ecr";
 import { InputProblems } from "../../../sdk/rules/errors";
@@ -14,6 +13,7 @@ import {
     parseDigest,
 } from "../../../sdk/rules/imageReference";
 import { digestRef, provenanceDigest } from "../../../sdk/clients/cosign";
+import { fixture } from "../../paths";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
@@ -81,7 +81,7 @@ describe("image reference grammar: tags", () => {
                 assert.throws(() => parseImageReference(`127.0.0.1:5000/team/api:${tag}`));
             }
             const problems = new InputProblems();
-            normaliseBuildSpec({ context: path.join(__dirname, "..", "..", "fixtures", "hello"), tag }, problems);
+            normaliseBuildSpec({ context: fixture("hello"), tag }, problems);
             assert.strictEqual(problems.count === 0, valid);
         });
     }
