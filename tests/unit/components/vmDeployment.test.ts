@@ -2,15 +2,11 @@ import * as assert from "assert";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MultiArchImage } from "../../../sdk/components/multiArchImage";
-import { repositoryArnFromUrl } from "../../../sdk/rules/ecr";
 import { VmDeployment, VmDeploymentArgs } from "../../../sdk/components/vmDeployment";
-import { environmentParameterValue } from "../../../sdk/rules/environment";
-import { al2023AmiParameter, autoScalingGroupName, hostPlatform } from "../../../sdk/rules/hosts";
 import {
     ACCOUNT,
     DEFAULT_SUBNET_IDS,
     DEFAULT_VPC_ID,
-    INSTANCE_TYPE_ARCHITECTURES,
     REGION,
     REGISTRY,
     fakeDigest,
@@ -456,32 +452,7 @@ describe("VmDeployment", () => {
         assert.strictEqual(theOne(GROUP, "api-asg").inputs.initialLifecycleHooks[0].heartbeatTimeout, 665);
     });
 
-    it("names the group <project>-<stack>-<name>, made safe and at most 255 characters", () => {
-        assert.strictEqual(autoScalingGroupName("shop", "prod", "api"), "shop-prod-api");
-        assert.strictEqual(autoScalingGroupName("shop", "org/prod", "api v2"), "shop-org-prod-api-v2");
-        const long = autoScalingGroupName("p", "s", "x".repeat(300));
-        assert.strictEqual(long.length, 255);
-        assert.notStrictEqual(long, autoScalingGroupName("p", "s", "x".repeat(301)));
-    });
-
     describe("ARNs follow the region's partition", () => {
-        const cases: [string, string][] = [
-            ["123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api", "arn:aws:ecr:us-west-2:123456789012:repository/team/api"],
-            ["123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/api", "arn:aws-cn:ecr:cn-north-1:123456789012:repository/team/api"],
-            ["123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/team/api", "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/team/api"],
-            ["123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com/api", "arn:aws-us-gov:ecr:us-gov-east-1:123456789012:repository/api"],
-            ["123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov/api", "arn:aws-iso:ecr:us-iso-east-1:123456789012:repository/api"],
-            ["123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov/api", "arn:aws-iso-b:ecr:us-isob-east-1:123456789012:repository/api"],
-        ];
-        for (const [url, arn] of cases) {
-            it(`${url} → ${arn.split(":")[1]}`, () => assert.strictEqual(repositoryArnFromUrl(url), arn));
-        }
-        it("is undefined for what is not an ECR repository", () => {
-            for (const url of ["quay.io/team/api", "123456789012.dkr.ecr.us-west-2.evil.example/api", "123456789012.dkr.ecr.us-west-2.amazonaws.com/Bad"]) {
-                assert.strictEqual(repositoryArnFromUrl(url), undefined, url);
-            }
-        });
-
         it("grants a GovCloud repository's pull with an arn:aws-us-gov: policy", async () => {
             const gov = "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/team/api";
             const vm = await deploy({ platformRefs: { "linux/amd64": `${gov}@${fakeDigest("amd64")}` } });
@@ -543,47 +514,6 @@ describe("VmDeployment", () => {
                 '`instanceType` is "a1.medium", whose architecture is arm64 (linux/arm64), but `platformRefs` has linux/amd64 only: ' +
                     'add a "linux/arm64" ref to `platformRefs`, or choose an instance type whose architecture is x86_64 (linux/amd64), e.g. "t3.small"',
             );
-        });
-
-        const table: [string, string[], string | RegExp][] = [
-            ["t3.micro", ["linux/amd64", "linux/arm64"], "linux/amd64"],
-            ["t3.small", ["linux/arm64", "linux/amd64"], "linux/amd64"],
-            ["g5.xlarge", ["linux/amd64", "linux/arm64"], "linux/amd64"],
-            ["t2.micro", ["linux/amd64"], "linux/amd64"],
-            ["t4g.small", ["linux/amd64", "linux/arm64"], "linux/arm64"],
-            ["c7g.large", ["linux/arm64"], "linux/arm64"],
-            ["a1.medium", ["linux/amd64", "linux/arm64"], "linux/arm64"],
-            [
-                "t3.small",
-                ["linux/arm64"],
-                /^`instanceType` is "t3.small", whose architecture is x86_64 \(linux\/amd64\), but the image was built for linux\/arm64 only: add "linux\/amd64" to the image's `platforms`, or choose an instance type whose architecture is arm64 \(linux\/arm64\), e.g. "t4g.small"$/,
-            ],
-            [
-                "t4g.small",
-                ["linux/s390x"],
-                /^`instanceType` is "t4g.small", whose architecture is arm64 \(linux\/arm64\), but the image was built for linux\/s390x only: add "linux\/arm64" to the image's `platforms`$/,
-            ],
-            [
-                "mac2.metal",
-                ["linux/arm64"],
-                /^`instanceType` is "mac2.metal", whose architecture is arm64_mac: VmDeployment runs Amazon Linux 2023, which has AMIs for x86_64 and arm64 only/,
-            ],
-        ];
-        for (const [instanceType, platforms, expected] of table) {
-            it(`${instanceType} (${INSTANCE_TYPE_ARCHITECTURES[instanceType].join(", ")}) with ${platforms.join(", ")} ${typeof expected === "string" ? `runs ${expected}` : "fails"}`, () => {
-                const result = hostPlatform(instanceType, INSTANCE_TYPE_ARCHITECTURES[instanceType], platforms);
-                if (typeof expected === "string") {
-                    assert.deepStrictEqual(result, { platform: expected });
-                } else {
-                    assert.ok("reason" in result, `expected a reason, got ${JSON.stringify(result)}`);
-                    assert.match(result.reason, expected);
-                }
-            });
-        }
-
-        it("looks up the Amazon Linux 2023 AMI of each host platform", () => {
-            assert.strictEqual(al2023AmiParameter("linux/amd64"), "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64");
-            assert.strictEqual(al2023AmiParameter("linux/arm64"), "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64");
         });
     });
 
@@ -864,24 +794,6 @@ describe("VmDeployment", () => {
                 ['platformRefs["linux/amd64"]', "instanceType", "desiredCount", "ports[0].host", "ports[0].container", "amiId"],
             );
             assert.match(error.message, /has 6 invalid argument problems/);
-        });
-
-        it("fails, without showing the value, when an environment value known only later cannot go into an env file", () => {
-            // What the parameter's value goes through once secret and other Output values are known.
-            const error = errorOf(() => environmentParameterValue({ GOOD: "x", TOKEN: "line1\nsecret-line2" }));
-            assert.ok(pulumi.InputPropertyError.isInstance(error), `expected InputPropertyError, got ${error}`);
-            assert.strictEqual((error as pulumi.InputPropertyError).propertyPath, "environment.TOKEN");
-            assert.ok(!error.message.includes("secret-line2"));
-        });
-
-        it("fails when the environment is larger than an SSM parameter holds", () => {
-            const error = errorOf(() => environmentParameterValue({ BIG: "x".repeat(5000) }));
-            assert.strictEqual((error as pulumi.InputPropertyError).propertyPath, "environment");
-            assert.match((error as pulumi.InputPropertyError).reason, /^`environment` takes 5005 bytes as an env file, over the 4096 an SSM parameter holds/);
-        });
-
-        it("stores an empty environment as a comment line, since SSM refuses an empty value", () => {
-            assert.strictEqual(environmentParameterValue({}), "# no variables\n");
         });
 
         it("fails with the usual error, never a TypeError, when a structural image's refs known later are not ECR refs by digest", async () => {

@@ -140,4 +140,23 @@ describe("ECR rules", () => {
             });
         }
     });
+
+    describe("repository ARNs follow the region's partition", () => {
+        const cases: [string, string][] = [
+            ["123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api", "arn:aws:ecr:us-west-2:123456789012:repository/team/api"],
+            ["123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/api", "arn:aws-cn:ecr:cn-north-1:123456789012:repository/team/api"],
+            ["123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/team/api", "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/team/api"],
+            ["123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com/api", "arn:aws-us-gov:ecr:us-gov-east-1:123456789012:repository/api"],
+            ["123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov/api", "arn:aws-iso:ecr:us-iso-east-1:123456789012:repository/api"],
+            ["123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov/api", "arn:aws-iso-b:ecr:us-isob-east-1:123456789012:repository/api"],
+        ];
+        for (const [url, arn] of cases) {
+            it(`${url} → ${arn.split(":")[1]}`, () => assert.strictEqual(repositoryArnFromUrl(url), arn));
+        }
+        it("is undefined for what is not an ECR repository", () => {
+            for (const url of ["quay.io/team/api", "123456789012.dkr.ecr.us-west-2.evil.example/api", "123456789012.dkr.ecr.us-west-2.amazonaws.com/Bad"]) {
+                assert.strictEqual(repositoryArnFromUrl(url), undefined, url);
+            }
+        });
+    });
 });
