@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The `multiarch` command line: `multiarch preflight <context> …`.
 import * as fs from "fs";
 import { parseArgs } from "util";
@@ -227,10 +226,4 @@ function keyOption<K>(flag: string, value: string | undefined, fromFile: (text: 
             `${flag} is ${JSON.stringify(value)}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); expected a key file or awskms:///<key ARN>`,
         );
     }
-}
-
-if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => {
-        process.exitCode = code;
-    });
 }

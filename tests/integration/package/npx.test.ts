@@ -7,7 +7,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { ROOT } from "../../paths";
 
-const CLI = path.join(ROOT, "bin", "sdk", "cli", "main.js");
+const CLI = path.join(ROOT, "bin", "sdk", "cli.js");
 
 describe("npx multiarch in a checkout", function () {
     this.timeout(300000);
@@ -16,7 +16,7 @@ describe("npx multiarch in a checkout", function () {
         fs.rmSync(CLI, { force: true });
         await promisify(execFile)("npm", ["run", "build"], { cwd: ROOT });
         assert.strictEqual(fs.readFileSync(CLI, "utf8").split("\n")[0], "#!/usr/bin/env node");
-        assert.ok((fs.statSync(CLI).mode & 0o111) !== 0, "bin/sdk/cli/main.js must be executable");
+        assert.ok((fs.statSync(CLI).mode & 0o111) !== 0, "bin/sdk/cli.js must be executable");
         const { stdout } = await promisify(execFile)("npx", ["--no-install", "multiarch", "--help"], { cwd: ROOT });
         assert.match(stdout, /^Usage: multiarch preflight <context> \[options\]/);
     });
