@@ -7,7 +7,9 @@
 # What it builds (tools/*/go.mod and go.sum pin every version):
 #   pulumi                        the Pulumi CLI v3.248.0, the release @pulumi/pulumi is pinned to
 #   pulumi-language-nodejs        the Node.js language host (tools/pulumi/pulumi-language-nodejs: the
-#                                 proxy serves no version of Pulumi's own; see its doc comment)
+#                                 proxy serves no version of Pulumi's own; see its doc comment),
+#                                 and beside it pulumi-resource-pulumi-nodejs, the dynamic-provider
+#                                 plugin a release bundles
 #   pulumi-resource-docker-build  docker-build v0.0.22, its version set at link time, then
 #                                 installed as a plugin from the file
 #   buildkitd, buildctl           BuildKit v0.31.2 with its version ldflags, and from them the
@@ -20,7 +22,11 @@
 # machine, reuses it in a second or two. Progress goes to stderr; stdout has only the
 # export lines.
 #
-# Usage: bash scripts/engine.sh [--no-image]
+# With --check it builds and installs nothing: it prints the same export lines when
+# everything is in place, and exits 3 naming what is missing otherwise (the real-engine
+# tests use it to find the engine).
+#
+# Usage: bash scripts/engine.sh [--no-image | --check]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,19 +54,21 @@ die() {
     exit 1
 }
 
-with_image=true
+with_image=true check_only=false
 case "${1:-}" in
 --no-image) with_image=false ;;
+--check) check_only=true ;;
 "") ;;
-*) die "unknown argument '$1' (usage: scripts/engine.sh [--no-image])" ;;
+*) die "unknown argument '$1' (usage: scripts/engine.sh [--no-image | --check])" ;;
 esac
+missing=()
 
 command -v go >/dev/null || die "go is not on PATH: these tools are built from Go modules and need Go 1.26"
 mkdir -p "$GOMODCACHE" "$GOCACHE" "$LOGS"
 
 # The key of a tools module: its go.mod, go.sum and every Go file of its own.
 module_key() { # DIR
-    (cd "$1" && find . -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-12
+    (cd "$1" && find . -name '*.go' -o -name go.mod -o -name go.sum -o -name 'pulumi-resource-*' | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-12
 }
 
 # Builds PACKAGES of tools/MODULE into OUT (once per key), with FLAGS...
@@ -69,6 +77,10 @@ build() { # NAME MODULE OUT -- GO-BUILD-ARGS...
     shift 4
     if [ -f "$out/.complete" ]; then
         say "$name" reused "$out"
+        return 0
+    fi
+    if [ "$check_only" = true ]; then
+        missing+=("$name ($out is not built)")
         return 0
     fi
     local log=$LOGS/$name.log stage t0=$SECONDS
@@ -84,18 +96,25 @@ build() { # NAME MODULE OUT -- GO-BUILD-ARGS...
     mv "$stage" "$out"
     chmod 755 "$out"
     touch "$out/.complete"
+    # Earlier builds of the same version (another tools module) are not used again.
+    local old
+    for old in "${out%-*}"-*; do
+        [ "$old" = "$out" ] || rm -rf "$old"
+    done
     say "$name" built "$out in $((SECONDS - t0)) s"
 }
 
 # One build at a time per machine: a second run waits for the first instead of racing it.
 exec 9>"$MULTIARCH_TOOLS/.engine.lock"
-flock 9
+[ "$check_only" = true ] || flock 9
 
 PULUMI_DIR=$MULTIARCH_TOOLS/engine/pulumi-$PULUMI_VERSION-$(module_key "$ROOT/tools/pulumi")
 build pulumi pulumi "$PULUMI_DIR" -- \
     -tags osusergo,grpcnotrace \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION -X main.version=$PULUMI_VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./pulumi-language-nodejs
+# Bundled with the CLI, as in a release; the engine looks beside `pulumi` for it.
+[ "$check_only" = true ] || install -m 0755 "$ROOT/tools/pulumi/pulumi-resource-pulumi-nodejs" "$PULUMI_DIR/"
 
 DOCKER_BUILD_DIR=$MULTIARCH_TOOLS/engine/docker-build-v$DOCKER_BUILD_VERSION-$(module_key "$ROOT/tools/docker-build")
 build docker-build docker-build "$DOCKER_BUILD_DIR" -- \
@@ -110,6 +129,12 @@ build buildkit buildkit "$BUILDKIT_DIR" -- \
 
 # ------------------------------------------------------------------- the engine's home
 
+if [ "${#missing[@]}" -gt 0 ]; then
+    printf 'engine.sh --check: missing %s\n' "${missing[@]}" >&2
+    echo "build them with: bash scripts/engine.sh" >&2
+    exit 3
+fi
+
 export PATH="$PULUMI_DIR:$PATH"
 export PULUMI_HOME=$MULTIARCH_TOOLS/pulumi-home
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_DISABLE_REGISTRY_RESOLVE=true
@@ -121,6 +146,9 @@ mkdir -p "$PULUMI_HOME"
 plugin_dir=$PULUMI_HOME/plugins/resource-docker-build-v$DOCKER_BUILD_VERSION
 if cmp -s "$plugin_dir/pulumi-resource-docker-build" "$DOCKER_BUILD_DIR/pulumi-resource-docker-build"; then
     say docker-build reused "plugin resource docker-build $DOCKER_BUILD_VERSION in $plugin_dir"
+elif [ "$check_only" = true ]; then
+    echo "engine.sh --check: missing the docker-build plugin in $plugin_dir; install it with: bash scripts/engine.sh" >&2
+    exit 3
 else
     pulumi plugin rm resource docker-build "$DOCKER_BUILD_VERSION" --yes >/dev/null 2>&1 || true
     pulumi plugin install resource docker-build "$DOCKER_BUILD_VERSION" --file "$DOCKER_BUILD_DIR/pulumi-resource-docker-build" >&2 ||
@@ -131,7 +159,7 @@ fi
 # docker-build's schema carries Java and C# package settings whose modules the proxy does
 # not serve (tools/docker-build/stubs): the built schema must hold the published ones.
 schema_check=$MULTIARCH_TOOLS/engine/docker-build-schema-$(sha256sum "$ROOT/tools/docker-build/stubs/language.json" "$DOCKER_BUILD_DIR/pulumi-resource-docker-build" | sha256sum | cut -c1-12).ok
-if [ ! -f "$schema_check" ]; then
+if [ ! -f "$schema_check" ] && [ "$check_only" = false ]; then
     schema=$(cd "$(mktemp -d)" && pulumi package get-schema "$DOCKER_BUILD_DIR/pulumi-resource-docker-build") ||
         die "pulumi package get-schema of the built docker-build plugin failed"
     # shellcheck disable=SC2016 # the JavaScript is single-quoted on purpose
@@ -171,6 +199,10 @@ ensure_buildkit_image() {
     if buildkit_image_ok "$key"; then
         say buildkit-image reused "$BUILDKIT_IMAGE, also tagged $BUILDX_DEFAULT_IMAGE"
         return 0
+    fi
+    if [ "$check_only" = true ]; then
+        echo "engine.sh --check: missing the BuildKit image $BUILDKIT_IMAGE (or its local tag $BUILDX_DEFAULT_IMAGE); build it with: bash scripts/engine.sh" >&2
+        exit 3
     fi
     local t0=$SECONDS work mirror
     work=$(mktemp -d)
