@@ -54,3 +54,15 @@ export function hostCall(
         timeoutMs,
     );
 }
+
+/**
+ * Calls `op` as `hostCall` does and returns its result, parsed; fails, with the host's
+ * stderr, when the call threw.
+ */
+export async function hostResult(dir: string, providerText: string, op: string, args: unknown[], env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
+    const run = await hostCall(dir, providerText, op, args, env);
+    if (run.code !== 0) {
+        throw new Error(`the host's ${op} failed: ${run.stderr.trim()}`);
+    }
+    return JSON.parse(run.stdout);
+}

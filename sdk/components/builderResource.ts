@@ -4,6 +4,22 @@ import * as pulumi from "@pulumi/pulumi";
 import type { BuilderNode } from "./buildxBuilder";
 import * as buildx from "../clients/buildx";
 import * as builderLifecycle from "../clients/builderLifecycle";
+import { holdsUnknown } from "../rules/unknownInputs";
+
+/**
+ * What BuildxBuilder gives its dynamic resource: the builder's name, decided from plain
+ * arguments (so known in every preview), and its spec, which may wait for Outputs.
+ */
+export interface BuilderInstanceArgs {
+    name: string;
+    spec: pulumi.Input<buildx.BuilderSpec>;
+}
+
+/** The inputs as the provider receives them; `name` is absent from state written before it was an input. */
+interface BuilderInputs {
+    name?: string;
+    spec: buildx.BuilderSpec;
+}
 
 /** What the dynamic resource records: the spec it created from and what buildx reported. */
 interface BuilderState {
@@ -32,7 +48,7 @@ function stateOf(spec: buildx.BuilderSpec, builder: buildx.InspectedBuilder, cre
 }
 
 // Serialised into the program's state and run by the dynamic-provider host: it captures
-// only the `buildx` module (serialised by value) and `stateOf`. The host
+// only the `buildx` module (serialised by value), `stateOf` and `holdsUnknown`. The host
 // (`@pulumi/pulumi/cmd/dynamic-provider`) is a Node process on the machine that runs
 // `pulumi preview/up/refresh/destroy`; it loads this provider from the serialised text
 // kept in the resource's inputs and state, so every call below sees that machine's
@@ -40,6 +56,19 @@ function stateOf(spec: buildx.BuilderSpec, builder: buildx.InspectedBuilder, cre
 // machine (`host.go`: `builder.New(WithName(opts.Builder))`), which is why `diff` and
 // `read` check for it here.
 const builderProvider: pulumi.dynamic.ResourceProvider = {
+    // The host does not support preview: it answers a preview's create or update with the
+    // checked inputs as the outputs. A builder not created yet (no old inputs) leaves
+    // `name` out of them, so the name stays unknown in the preview that creates it and
+    // docker-build does not look for a builder that does not exist yet. Once it exists
+    // the name stays in, so a preview that updates it (a machine that lacks the builder)
+    // keeps `name`, and every image built with it, as they are.
+    async check(olds: Partial<BuilderInputs>, news: BuilderInputs) {
+        if (olds.spec !== undefined) {
+            return { inputs: news };
+        }
+        const { name: _createdWithName, ...inputs } = news;
+        return { inputs };
+    },
     async create(inputs: { spec: buildx.BuilderSpec }) {
         const builder = await builderLifecycle.createBuilder(inputs.spec);
         return { id: builder.name, outs: stateOf(inputs.spec, builder, builder.created) };
@@ -56,12 +85,20 @@ const builderProvider: pulumi.dynamic.ResourceProvider = {
     },
     // The host passes on `changes`, `replaces` and `deleteBeforeReplace` only (no
     // detailed diff), so a builder missing here shows in the plan as an update of this
-    // resource, which `update` carries out by creating it.
-    async diff(_id: string, olds: BuilderState, news: { spec: buildx.BuilderSpec }) {
+    // resource, which `update` carries out by creating it. `name` repeats `spec.name`,
+    // which the spec's own diff compares; state without it is read by `spec.name`.
+    async diff(_id: string, olds: BuilderState, news: BuilderInputs) {
+        // A spec still unknown in a preview (driver options or daemon settings from an
+        // Output): an update, and a replace only when the known name already decides one.
+        // Whether the unknown part replaces the builder shows in the `up` that knows it.
+        if (holdsUnknown(news.spec)) {
+            const renamed = news.name !== undefined && news.name !== (olds.name ?? olds.spec?.name);
+            return { changes: true, replaces: renamed ? ["name"] : [], deleteBeforeReplace: false };
+        }
         const { changes, replaces, deleteBeforeReplace } = await builderLifecycle.diffOnThisMachine(olds.spec, news.spec);
         return { changes, replaces, deleteBeforeReplace };
     },
-    async update(_id: string, olds: BuilderState, news: { spec: buildx.BuilderSpec }) {
+    async update(_id: string, olds: BuilderState, news: BuilderInputs) {
         const builder = await builderLifecycle.updateBuilder(olds.spec, news.spec, olds.created);
         return { outs: stateOf(news.spec, builder, builder.created) };
     },
@@ -78,9 +115,9 @@ export class BuildxBuilderInstance extends pulumi.dynamic.Resource {
     declare readonly platforms: pulumi.Output<string[]>;
     declare readonly nodes: pulumi.Output<BuilderNode[]>;
 
-    constructor(name: string, spec: pulumi.Input<buildx.BuilderSpec>, opts: pulumi.CustomResourceOptions) {
-        // `name` and the rest stay outputs only, unknown until the builder exists, so
-        // docker-build does not look for the builder during the first preview.
-        super(builderProvider, name, { spec, name: undefined, driver: undefined, platforms: undefined, nodes: undefined }, opts);
+    constructor(name: string, args: BuilderInstanceArgs, opts: pulumi.CustomResourceOptions) {
+        // `name` is an input as well as an output: see the provider's `check` for when a
+        // preview keeps it known. The rest stay outputs only.
+        super(builderProvider, name, { spec: args.spec, name: args.name, driver: undefined, platforms: undefined, nodes: undefined }, opts);
     }
 }

@@ -6,7 +6,7 @@ import * as docker from "../clients/docker";
 import { InputProblems } from "../rules/errors";
 import { isKnown, isWhollyKnown } from "../rules/inputs";
 import { normalisePlatforms } from "../rules/platform";
-import { BuildxBuilderInstance } from "./builderResource";
+import { BuilderInstanceArgs, BuildxBuilderInstance } from "./builderResource";
 
 /** The buildx drivers docker-build can build with. */
 export const BuilderDriver = {
@@ -170,8 +170,8 @@ export class BuildxBuilder extends pulumi.ComponentResource {
 
     constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("multiarch:index:BuildxBuilder", name, args, opts);
-        const spec = builderSpec(name, args, pulumi.getStack(), pulumi.getProject());
-        const instance = new BuildxBuilderInstance(`${name}-buildx`, spec, { parent: this, additionalSecretOutputs: secretOutputs(args) });
+        const planned = builderSpec(name, args, pulumi.getStack(), pulumi.getProject());
+        const instance = new BuildxBuilderInstance(`${name}-buildx`, planned, { parent: this, additionalSecretOutputs: secretOutputs(args) });
         this.name = instance.name;
         this.driver = instance.driver;
         this.platforms = instance.platforms;
@@ -210,14 +210,16 @@ interface CheckedBuilder {
 }
 
 // Checks the arguments and applies the defaults, reporting every problem at once;
-// `driverOptions` known only later are checked once they resolve.
-function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: string, project: string): pulumi.Output<buildx.BuilderSpec> {
+// `driverOptions` known only later are checked once they resolve. The name is plain,
+// decided here from plain arguments, so it is known even while the spec is not.
+function builderSpec(resourceName: string, args: BuildxBuilderArgs, stack: string, project: string): BuilderInstanceArgs {
     const problems = new InputProblems();
     const name = checkName(args.name ?? buildx.defaultBuilderName(resourceName, stack, project), args.name, problems);
     const driver = checkDriver(args.driver ?? BuilderDriver.DockerContainer, problems);
     const nodes = checkNodes(args, name, driver, problems);
     checkDaemon(args, problems);
-    return resolveSpec(problems.valueOrThrow("BuildxBuilder", resourceName, { name, driver, nodes }), args);
+    const checked = problems.valueOrThrow("BuildxBuilder", resourceName, { name, driver, nodes });
+    return { name: checked.name, spec: resolveSpec(checked, args) };
 }
 
 function checkName(name: string, given: string | undefined, problems: InputProblems): string {

@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { InputProblems } from "../rules/errors";
+import { holdsUnknown } from "../rules/unknownInputs";
 import * as signing from "../clients/cosign";
 import { contentDigest, registryOf } from "../rules/imageReference";
 import { parseRepositoryUrl } from "../rules/ecr";
@@ -88,7 +89,7 @@ interface SignatureState {
 }
 
 // Serialised into the program's state and run by the dynamic-provider host: it captures
-// only the `signing` module (serialised by value) and `signatureState`.
+// only the `signing` module (serialised by value), `signatureState` and `holdsUnknown`.
 /** @internal The provider that signs, exported so tests run it against a real registry. */
 export const signatureProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: SignatureInputs) {
@@ -106,6 +107,14 @@ export const signatureProvider: pulumi.dynamic.ResourceProvider = {
         return { id, props };
     },
     async diff(_id: string, olds: SignatureState, news: SignatureInputs) {
+        // In a preview that rebuilds an image its digest is unknown: `refs`, or one of
+        // them, and the provenance over the digests arrive as the placeholder; so may a
+        // KMS key created in the same program. Any of them unknown is an update: a
+        // signature is never replaced, so the unknown part cannot change that outcome.
+        // The registry credentials are not compared, so theirs cannot either.
+        if ([news.refs, news.kmsKeyArn, news.privateKey, news.provenance].some(holdsUnknown)) {
+            return { changes: true, replaces: [], deleteBeforeReplace: false };
+        }
         const refs = [...new Set(news.refs.map(signing.digestRef))].sort();
         const changes =
             JSON.stringify([...(olds.refs ?? [])].sort()) !== JSON.stringify(refs) ||
@@ -314,6 +323,13 @@ export const checkProvider: pulumi.dynamic.ResourceProvider = {
         return { id, props };
     },
     async diff(_id: string, olds: CheckState, news: CheckInputs) {
+        // The digest to verify is unknown in a preview that rebuilds it, and a public key
+        // that is another resource's output is unknown while that resource updates. Either
+        // is an update: a check is never replaced, so the unknown part cannot change that
+        // outcome; the registry credentials and the context are not compared.
+        if ([news.ref, news.publicKey, news.kmsKeyArn].some(holdsUnknown)) {
+            return { changes: true, replaces: [], deleteBeforeReplace: false };
+        }
         const changes =
             olds.ref !== signing.digestRef(news.ref) || (olds.publicKey ?? "") !== (news.publicKey ?? "") || (olds.kmsKeyArn ?? "") !== (news.kmsKeyArn ?? "");
         return { changes, replaces: [], deleteBeforeReplace: false };

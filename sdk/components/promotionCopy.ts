@@ -2,6 +2,7 @@
 // registry at preview, and the provider that runs the copy (`clients/imageCopy.ts`).
 import * as pulumi from "@pulumi/pulumi";
 import { show } from "../rules/errors";
+import { holdsUnknown } from "../rules/unknownInputs";
 import { parsePlatform } from "../rules/platform";
 import * as promote from "../clients/imageCopy";
 import { ResolvedImage, RegistryClient } from "../clients/registryClient";
@@ -157,14 +158,20 @@ interface CopyState {
 }
 
 // Serialised into the program's state and run by the dynamic-provider host: it captures
-// only the `promote` module (serialised by value).
+// only the `promote` module (serialised by value) and `holdsUnknown`.
 const copyProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { spec: promote.CopySpec; logins: promote.RegistryLogin[] }) {
         const result = await promote.copyImage(inputs.spec, inputs.logins);
         return { id: inputs.spec.destination, outs: { spec: inputs.spec, ...result } };
     },
     async diff(_id: string, olds: CopyState, news: { spec: promote.CopySpec }) {
-        return promote.diffCopy(olds, news);
+        // A source of the same program still building in a preview (its digest unknown)
+        // leaves the spec unknown: an update. A copy is never replaced, so the unknown part
+        // cannot change that outcome; the logins are not compared.
+        if (holdsUnknown(news.spec)) {
+            return { changes: true, replaces: [], deleteBeforeReplace: false };
+        }
+        return { ...promote.diffCopy(olds, news), replaces: [], deleteBeforeReplace: false };
     },
     async update(_id: string, _olds: CopyState, news: { spec: promote.CopySpec; logins: promote.RegistryLogin[] }) {
         const result = await promote.copyImage(news.spec, news.logins);

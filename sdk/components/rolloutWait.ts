@@ -25,6 +25,10 @@ export const rolloutProvider: pulumi.dynamic.ResourceProvider = {
         return { id, props };
     },
     async diff(_id: string, olds: RolloutState, news: rollout.RolloutSpec) {
+        // A key still unknown in a preview (a new launch template version, a digest being
+        // built) arrives as the placeholder string, which differs from every recorded
+        // value: an update, with nothing called on it that could throw. A rollout wait is
+        // never replaced, and an unknown timeout or context changes nothing.
         const changes = ROLLOUT_KEYS.some((key) => olds[key] !== news[key]);
         return { changes, replaces: [], deleteBeforeReplace: false };
     },

@@ -1,6 +1,7 @@
 // Whether an argument is known now, so it can be checked before any child exists. An
 // Output, a Promise or the preview's unknown is checked once it resolves, inside apply.
-// Imports Pulumi: not for the modules a dynamic provider serialises (`clients/*`).
+// Imports Pulumi: not for the modules a dynamic provider serialises (`clients/*`); a
+// provider asks whether what it was given is known with `unknownInputs.ts`.
 import * as pulumi from "@pulumi/pulumi";
 
 /**

@@ -10,6 +10,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { VmDeployment } from "../../../sdk/components/vmDeployment";
 import { HOST_NODE_PATH, writeHostScript } from "../../dynamicHost";
 import { ACCOUNT, REGION, REGISTRY, fakeDigest, registered, resetMocks, settle } from "../../mocks";
@@ -176,6 +177,23 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
         "--output",
         "json",
     ];
+
+    // In a preview that changes the app, the new launch template version and the digest
+    // are unknown: the host hands each over as the placeholder.
+    it("plans an update, calling no AWS, when a followed key is unknown in a preview, and nothing for an unknown timeout", () => {
+        const unknown = pulumi.runtime.unknownValue;
+        const diff = (news: object) => host({}, "diff", ["multiarch-dev-api", { ...SPEC, refreshId: "r-old", refreshStatus: "Successful" }, news]);
+        for (const news of [
+            { ...SPEC, launchTemplateVersion: unknown, imageRef: unknown },
+            { ...SPEC, imageRef: unknown },
+        ]) {
+            const run = diff(news);
+            assert.ok(run.ok, run.error);
+            assert.deepStrictEqual(run.value, { changes: true, replaces: [], deleteBeforeReplace: false });
+            assert.deepStrictEqual(run.calls, []);
+        }
+        assert.deepStrictEqual(diff({ ...SPEC, timeoutSeconds: unknown }).value, { changes: false, replaces: [], deleteBeforeReplace: false });
+    });
 
     it("waits for the refresh this update started until it succeeds, and records it", () => {
         const run = host(

@@ -1,4 +1,7 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuilderDriver, BuildxBuilder, BuildxBuilderArgs, secretOutputs } from "../../../sdk/components/buildxBuilder";
 import {
@@ -23,6 +26,9 @@ import {
 } from "../../../sdk/clients/builderLifecycle";
 import { DockerCliError, dockerCliError, DockerRunner, explainDockerFailure, displayArgv } from "../../../sdk/clients/docker";
 import { isSecretInput, promiseOf, registrations, resetMocks, settle, theOne } from "../../mocks";
+import { hostResult } from "../../dynamicHost";
+
+const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 
 // Captured from buildx 0.13.1 (Debian trixie's docker-buildx) with dockerd 26.1.
 const INSPECT_TWO_NODES = `Name:          fx-a
@@ -676,6 +682,83 @@ describe("BuildxBuilder", () => {
         });
     });
 
+    describe("the provider, run as the dynamic-provider host runs it (docker CLI stood in for)", function () {
+        this.timeout(60000);
+        const UNKNOWN = pulumi.runtime.unknownValue;
+        const NAME = "multiarch-ci-dev-b3db7e87";
+        let dir: string;
+        let providerText: string;
+        let news: { name: string; spec: BuilderSpec };
+        let seq = 0;
+
+        before(async () => {
+            dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-builder-provider-"));
+            // Answers every call as `buildx inspect` of the builder, and records its argv.
+            fs.mkdirSync(path.join(dir, "bin"));
+            fs.writeFileSync(
+                path.join(dir, "bin", "docker"),
+                [
+                    `#!${process.execPath}`,
+                    'require("fs").appendFileSync(process.env.STAND_IN_DOCKER_LOG, JSON.stringify(process.argv.slice(2)) + "\\n");',
+                    "process.stdout.write(process.env.STAND_IN_INSPECT);",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+            await resetMocks();
+            const builder = new BuildxBuilder("ci", {});
+            await settle(builder.name);
+            const inputs = theOne(DYNAMIC, "ci-buildx").inputs;
+            providerText = inputs.__provider;
+            news = { name: inputs.name, spec: inputs.spec };
+        });
+
+        after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+        /** Calls `op` in the host with the stand-in docker alone on PATH; returns the result and the docker calls. */
+        async function host(op: string, args: unknown[]): Promise<{ result: unknown; calls: string[][] }> {
+            const log = path.join(dir, `docker-${seq++}.log`);
+            fs.writeFileSync(log, "");
+            const env = { PATH: path.join(dir, "bin"), HOME: dir, STAND_IN_DOCKER_LOG: log, STAND_IN_INSPECT: INSPECT_PLAIN.replaceAll("fx-b", NAME) };
+            const result = await hostResult(dir, providerText, op, args, env);
+            const calls = fs
+                .readFileSync(log, "utf8")
+                .split("\n")
+                .filter((line) => line !== "")
+                .map((line) => JSON.parse(line));
+            return { result, calls };
+        }
+
+        /** The state `create` records for the builder, but without `name`, as a stack written before `name` was an input may hold it. */
+        const state = () => ({
+            spec: news.spec,
+            driver: "docker-container",
+            platforms: [],
+            nodes: [{ name: `${NAME}0`, endpoint: "unix:///var/run/docker.sock", platforms: [], driverOptions: {}, status: "inactive" }],
+            created: true,
+        });
+
+        it("leaves the name out of a new builder's checked inputs, so the preview that creates it keeps the name unknown", async () => {
+            assert.deepStrictEqual((await host("check", [{}, news])).result, { inputs: { spec: news.spec } });
+            assert.deepStrictEqual((await host("check", [{ spec: news.spec }, news])).result, { inputs: news });
+        });
+
+        it("shows no change, and no replace, for state written before `name` was an input, with the same spec", async () => {
+            const { result, calls } = await host("diff", [NAME, state(), news]);
+            assert.deepStrictEqual(result, { changes: false, replaces: [], deleteBeforeReplace: false });
+            assert.deepStrictEqual(calls, [inspectArgv(NAME)]);
+        });
+
+        it("plans an update while the spec is unknown in a preview, and a replace only for a known new name", async () => {
+            for (const olds of [{ ...state(), name: NAME }, state()]) {
+                const same = await host("diff", [NAME, olds, { name: NAME, spec: UNKNOWN }]);
+                assert.deepStrictEqual(same.result, { changes: true, replaces: [], deleteBeforeReplace: false });
+                assert.deepStrictEqual(same.calls, []);
+                const renamed = await host("diff", [NAME, olds, { name: "renamed-builder", spec: UNKNOWN }]);
+                assert.deepStrictEqual(renamed.result, { changes: true, replaces: ["name"], deleteBeforeReplace: false });
+            }
+        });
+    });
+
     describe("positional arguments", () => {
         it("refuses an endpoint that starts with `-` before anything runs", async () => {
             const message = await problemsOf({ driver: "remote", nodes: [{ endpoint: "tcp://a:1234" }, { endpoint: "-H" }, { endpoint: "--help" }] });
@@ -869,8 +952,6 @@ describe("BuildxBuilder", () => {
     });
 
     describe("resources", () => {
-        const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
-
         it("registers the component and a dynamic builder with the defaults", async () => {
             await resetMocks();
             const builder = new BuildxBuilder("ci", {});
@@ -952,11 +1033,29 @@ describe("BuildxBuilder", () => {
             });
         });
 
-        it("keeps the builder name unknown until the builder is created", async () => {
+        it("registers the builder's name as an input too: the name its spec and its output have always had", async () => {
+            await resetMocks();
+            const given = new BuildxBuilder("named", { name: "multi-arch-builder" });
+            const derived = new BuildxBuilder("ci", {});
+            await settle(given.name, derived.name);
+            for (const [builder, resource, name] of [
+                [given, "named-buildx", "multi-arch-builder"],
+                [derived, "ci-buildx", defaultBuilderName("ci", "dev", "multiarch")],
+            ] as const) {
+                const inputs = theOne(DYNAMIC, resource).inputs;
+                assert.strictEqual(inputs.name, name);
+                assert.strictEqual(inputs.spec.name, name);
+                assert.strictEqual(await promiseOf(builder.name), name);
+            }
+            assert.strictEqual(theOne(DYNAMIC, "ci-buildx").inputs.name, "multiarch-ci-dev-b3db7e87");
+        });
+
+        // The dynamic-provider host answers a preview's update with the inputs as outputs.
+        it("keeps the builder's name known in a preview that updates the builder", async () => {
             await resetMocks({ dryRun: true, resources: { [DYNAMIC]: ({ inputs }) => ({ ...inputs }) } });
-            const builder = new BuildxBuilder("fresh", {});
-            assert.strictEqual(await (builder.name as unknown as { isKnown: Promise<boolean> }).isKnown, false);
-            assert.strictEqual(theOne(DYNAMIC, "fresh-buildx").inputs.name, undefined);
+            const builder = new BuildxBuilder("runner", { driverOptions: pulumi.output({ network: "host" }) });
+            assert.strictEqual(await (builder.name as unknown as { isKnown: Promise<boolean> }).isKnown, true);
+            assert.strictEqual(await promiseOf(builder.name), defaultBuilderName("runner", "dev", "multiarch"));
         });
 
         it("registers its outputs", async () => {

@@ -41,6 +41,7 @@ import {
 } from "../../mocks";
 import { fixture } from "../../paths";
 import { errorOf } from "../../helpers";
+import { hostResult } from "../../dynamicHost";
 
 const CONTEXT = fixture("hello");
 const REPO_URL = `${REGISTRY}/multiarch/dev/api`;
@@ -242,6 +243,67 @@ function selectedBy(policy: string, image: { tags: string[] }): boolean {
         return image.tags.some((t) => (rule.selection.tagPrefixList ?? []).some((p) => t.startsWith(p)));
     });
 }
+
+// A preview after a change to the app: docker-build reports each rebuilt image's digest
+// as unknown, and the dynamic-provider host hands each unknown to `diff` as the
+// placeholder, a whole input or one element of it.
+describe("the signing providers' diff in a preview, run as the dynamic-provider host runs it", function () {
+    this.timeout(60000);
+    const UNKNOWN = pulumi.runtime.unknownValue;
+    const UPDATE = { changes: true, replaces: [], deleteBeforeReplace: false };
+    const refs = [`${REPO_URL}@${fakeDigest("api-amd64")}`, `${REPO_URL}@${fakeDigest("api-arm64")}`, `${REPO_URL}@${fakeDigest("api-index")}`];
+    let dir: string;
+
+    before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-signing-diff-"))));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    async function signatureProviderText(): Promise<string> {
+        await resetMocks();
+        await build({ signing: { kmsKeyArn: KMS_ARN } });
+        return theOne(DYNAMIC, "api-signature").inputs.__provider;
+    }
+
+    async function checkProviderText(): Promise<string> {
+        await resetMocks();
+        const vm = new VmDeployment("api", { platformRefs: { "linux/amd64": refs[0] }, requireSignature: { publicKey: PUBLIC_KEY } });
+        await settle(vm.userData, vm.launchTemplateId);
+        return theOne(DYNAMIC, "api-signature-check").inputs.__provider;
+    }
+
+    const signed = { refs, keyId: keyIdOf({ kmsKeyArn: KMS_ARN }), publicKey: PUBLIC_KEY, signatureTags: refs.map(signatureTag) };
+    const signatureNews = (newRefs: unknown) => ({
+        refs: newRefs,
+        kmsKeyArn: KMS_ARN,
+        registries: [{ address: REGISTRY, username: "AWS", password: UNKNOWN }],
+    });
+
+    it("plans an update of the signature when every digest is unknown", async () => {
+        assert.deepStrictEqual(await hostResult(dir, await signatureProviderText(), "diff", ["id", signed, signatureNews(UNKNOWN)]), UPDATE);
+    });
+
+    it("plans an update of the signature when one digest is unknown", async () => {
+        assert.deepStrictEqual(
+            await hostResult(dir, await signatureProviderText(), "diff", ["id", signed, signatureNews([refs[0], refs[1], UNKNOWN])]),
+            UPDATE,
+        );
+    });
+
+    it("plans nothing for known, unchanged digests whose registry credentials are unknown", async () => {
+        assert.deepStrictEqual(await hostResult(dir, await signatureProviderText(), "diff", ["id", signed, signatureNews(refs)]), {
+            ...UPDATE,
+            changes: false,
+        });
+    });
+
+    it("plans an update of the signature check when the digest or the public key is unknown", async () => {
+        const providerText = await checkProviderText();
+        const verified = { ref: refs[0], publicKey: PUBLIC_KEY, key: describeKey({ publicKey: PUBLIC_KEY }) };
+        const news = { ref: refs[0], publicKey: PUBLIC_KEY, registries: [], context: 'VmDeployment "api"' };
+        assert.deepStrictEqual(await hostResult(dir, providerText, "diff", ["id", verified, { ...news, ref: UNKNOWN }]), UPDATE);
+        assert.deepStrictEqual(await hostResult(dir, providerText, "diff", ["id", verified, { ...news, publicKey: UNKNOWN }]), UPDATE);
+        assert.deepStrictEqual(await hostResult(dir, providerText, "diff", ["id", verified, news]), { ...UPDATE, changes: false });
+    });
+});
 
 describe("the repository with signatures", () => {
     const digest = `sha256:${"ab".repeat(32)}`;

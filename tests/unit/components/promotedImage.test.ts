@@ -5,6 +5,7 @@
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerOutput, RunOptions } from "../../../sdk/clients/docker";
@@ -31,6 +32,7 @@ import {
 } from "../../mocks";
 import { fixture } from "../../paths";
 import { errorOf } from "../../helpers";
+import { hostResult } from "../../dynamicHost";
 
 const CONTEXT = fixture("hello");
 const BUILD_ACCOUNT = "111111111111";
@@ -187,6 +189,25 @@ describe("PromotedImage", () => {
         ]);
         assert.strictEqual(await promiseOf(promoted.repositoryArn), `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/prod/api`);
         assert.deepStrictEqual(await promiseOf(promoted.platformDigests), buildDigests);
+    });
+
+    // A preview that rebuilds the source: its digest is unknown, so the copy's spec, which
+    // waits for it, reaches the dynamic-provider host as the placeholder.
+    it("plans an update of the copy, run as the dynamic-provider host runs it, while a source of the same program is unknown", async () => {
+        await promote({ indexRef: INDEX_REF, tag: "prod" });
+        const copy = theOne(DYNAMIC, "api-copy");
+        const state = { spec: copy.inputs.spec, indexDigest: INDEX_DIGEST, platformDigests: DIGESTS, copied: true };
+        const logins = reveal(copy.inputs.logins);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-copy-diff-"));
+        try {
+            const diff = (news: unknown) => hostResult(dir, copy.inputs.__provider, "diff", ["id", state, news]);
+            const update = { changes: true, replaces: [], deleteBeforeReplace: false };
+            assert.deepStrictEqual(await diff({ spec: pulumi.runtime.unknownValue, logins }), update);
+            assert.deepStrictEqual(await diff({ spec: { ...state.spec, sources: [pulumi.runtime.unknownValue] }, logins }), update);
+            assert.deepStrictEqual(await diff({ spec: state.spec, logins: pulumi.runtime.unknownValue }), { ...update, changes: false });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("refuses an existing repository whose tag ECR would not move, naming the fix", async () => {
