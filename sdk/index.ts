@@ -9,7 +9,7 @@ export type { BuilderNode, BuilderNodeArgs, BuildxBuilderArgs } from "./componen
 
 export { MultiArchImage } from "./components/multiArchImage";
 
-export type { EcrRepositoryArgs, MultiArchImageArgs, RepositoryLifecycleArgs } from "./components/multiArchImage";
+export type { EcrRepositoryArgs, MultiArchImageArgs, OciRepositoryArgs, RepositoryLifecycleArgs } from "./components/multiArchImage";
 
 export type {
     CacheFromArgs,

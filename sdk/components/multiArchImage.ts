@@ -1,5 +1,6 @@
 // MultiArchImage: one docker-build Image per platform, pushed to an ECR repository it
-// provisions, joined by a docker-build Index under one multi-platform tag.
+// provisions (or an existing one, or a repository in another OCI registry), joined by a
+// docker-build Index under one multi-platform tag.
 import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
@@ -26,7 +27,7 @@ import {
 import { toBakeFile } from "../rules/bake";
 import { CACHE_TO_OPTIONS } from "../rules/buildPlan";
 import { archOf } from "../rules/platform";
-import { checkRepositoryArgs, createRepository, existingRepository, ImageRepository } from "./repository";
+import { checkOciRepositoryArgs, checkRepositoryArgs, createRepository, existingRepository, ImageRepository, ociRepository } from "./repository";
 import { pinnedImageOutputs, platformRefFor, platformRefsOf } from "./imageOutputs";
 import { PROVENANCE_PREDICATE_TYPE } from "../clients/cosign";
 
@@ -84,6 +85,35 @@ export interface EcrRepositoryArgs {
     lifecycle?: RepositoryLifecycleArgs;
 }
 
+/** A repository in an OCI registry other than ECR that MultiArchImage pushes to. */
+export interface OciRepositoryArgs {
+    /**
+     * The repository, `<registry host>[:port]/<path>`, e.g. `ghcr.io/acme/api` or `127.0.0.1:5000/team/api`.
+     *
+     * No tag, no digest, no scheme: the images go to `<repositoryUrl>:<tag>-<arch>`, the
+     * index to `<repositoryUrl>:<tag>` and the caches to `<repositoryUrl>:cache-<arch>`.
+     * Lowercase, as the reference grammar requires. Equivalent to the repository part of
+     * `docker buildx build --tag`.
+     */
+    repositoryUrl: pulumi.Input<string>;
+    /**
+     * The user name to log in with.
+     *
+     * Give both or neither. Defaults to none: an anonymous push (a registry that needs no
+     * login). Equivalent to `docker login --username`.
+     */
+    username?: pulumi.Input<string>;
+    /**
+     * The password or token, kept as a secret.
+     *
+     * Wrap it with `pulumi.secret` (or read it with `config.requireSecret`): it must never
+     * appear in plain text in state or outputs; the component passes it on as a secret
+     * only. Give both or neither. Defaults to none: an anonymous push. Equivalent to
+     * `docker login --password-stdin`.
+     */
+    password?: pulumi.Input<string>;
+}
+
 /** The arguments of a MultiArchImage. */
 export interface MultiArchImageArgs {
     /**
@@ -126,8 +156,8 @@ export interface MultiArchImageArgs {
     /**
      * Settings of the ECR repository to create.
      *
-     * Give either this or `repositoryUrl`, not both. Defaults to a repository with the
-     * defaults of `EcrRepositoryArgs`.
+     * Give either this or `repositoryUrl` or `registry`, not two of them. Defaults to a
+     * repository with the defaults of `EcrRepositoryArgs`.
      */
     repository?: EcrRepositoryArgs;
     /**
@@ -152,6 +182,23 @@ export interface MultiArchImageArgs {
      * component creates. Defaults to none: only this account pulls.
      */
     pullPrincipals?: pulumi.Input<string>[];
+    /**
+     * An OCI registry repository other than ECR to push to (GHCR, Harbor, Artifactory, Docker Hub, a local registry).
+     *
+     * The images, the index, the caches and the signatures go to `registry.repositoryUrl`;
+     * docker-build and cosign log in to its host with `registry.username` and
+     * `registry.password`, or push anonymously without them. No AWS resource is created
+     * and the component makes no AWS call (with `signing.kmsKeyArn`, cosign still calls
+     * KMS to sign). So nothing checks that the repository lets the moving tags move
+     * (`<tag>`, `<tag>-<arch>`, `cache-<arch>`, with `signing` cosign's `sha256-*`), no
+     * lifecycle rule expires untagged images (that is the registry's own retention), and
+     * `repositoryArn` is `""`. An ECR repository's URL is accepted too: logged in to with
+     * the credentials given, it keeps its ARN. A VmDeployment runs only images in ECR,
+     * where its hosts log in: copy one from elsewhere there with a PromotedImage. Not with
+     * `repository`, `repositoryUrl` or `pullPrincipals`. Defaults to ECR: a repository
+     * created, or `repositoryUrl`.
+     */
+    registry?: OciRepositoryArgs;
     /**
      * Whether each platform reads and writes its own registry cache.
      *
@@ -284,7 +331,7 @@ export interface MultiArchImageArgs {
 /** A manifest digest, as it ends a ref `<repo>[:<tag>]@sha256:…`. */
 const TRAILING_DIGEST = /@(sha256:[0-9a-f]{64})$/;
 
-/** How docker-build logs in to the repository's registry. */
+/** How docker-build (and cosign) log in to the repository's registry. */
 interface RegistryLogin {
     address: pulumi.Input<string>;
     username: pulumi.Input<string>;
@@ -297,13 +344,14 @@ const CREDENTIAL_LIKE = /TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL/i;
 
 /**
  * A container image built for several platforms (by default linux/amd64 and
- * linux/arm64), one build per platform, pushed to ECR and joined under one
- * multi-platform tag, with each platform's manifest digest exposed for pinning.
+ * linux/arm64), one build per platform, pushed to ECR (or another OCI registry) and
+ * joined under one multi-platform tag, with each platform's manifest digest exposed for
+ * pinning.
  */
 export class MultiArchImage extends pulumi.ComponentResource {
-    /** The repository the images are pushed to, e.g. `1234….dkr.ecr.us-west-2.amazonaws.com/app`. */
+    /** The repository the images are pushed to, e.g. `1234….dkr.ecr.us-west-2.amazonaws.com/app` or `registry.repositoryUrl`. */
     public readonly repositoryUrl: pulumi.Output<string>;
-    /** The repository's ARN, for IAM policies that allow pulling from it alone. */
+    /** The ECR repository's ARN, for IAM policies that allow pulling from it alone; `""` for a `registry` outside ECR. */
     public readonly repositoryArn: pulumi.Output<string>;
     /** The canonical platforms built, in the order given. */
     public readonly platforms: string[];
@@ -460,6 +508,7 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
     const problems = new InputProblems();
     const spec = normaliseBuildSpec(args, problems);
     checkRepositoryArgs(args.repository, args.repositoryUrl, "push to", problems);
+    checkRegistryChoice(args, problems);
     signingProblems(args.signing, problems);
     checkPullPrincipals(args, problems);
     if (typeof args.builderName === "string" && args.builderName.trim() === "") {
@@ -468,6 +517,25 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
     checkSecretIds(args.secrets, problems);
     checkAnnotationArgs(args.annotations, problems);
     return problems.valueOrThrow("MultiArchImage", name, spec);
+}
+
+/** `registry` pushes to the repository it names, so it takes the place of the ECR arguments. */
+function checkRegistryChoice(args: MultiArchImageArgs, problems: InputProblems): void {
+    if (args.registry === undefined) {
+        return;
+    }
+    const ecrOnly: [argument: keyof MultiArchImageArgs, given: boolean, what: string][] = [
+        ["repository", args.repository !== undefined, "creates an ECR repository"],
+        ["repositoryUrl", args.repositoryUrl !== undefined, "pushes to an existing ECR repository"],
+        ["pullPrincipals", Array.isArray(args.pullPrincipals) && args.pullPrincipals.length > 0, "is the policy of an ECR repository this component creates"],
+    ];
+    for (const [argument, , what] of ecrOnly.filter(([, given]) => given)) {
+        problems.add(
+            "registry",
+            `\`registry\` and \`${argument}\` are both given: \`registry\` pushes to the repository it names, \`${argument}\` ${what}; give one or the other`,
+        );
+    }
+    checkOciRepositoryArgs(args.registry, problems);
 }
 
 function checkPullPrincipals(args: MultiArchImageArgs, problems: InputProblems): void {
@@ -517,8 +585,11 @@ function checkAnnotationArgs(annotations: MultiArchImageArgs["annotations"], pro
     }
 }
 
-/** The repository the images go to: one created (with its pull policy), or an existing one. */
+/** The repository the images go to: one created (with its pull policy), an existing one, or one in another registry. */
 function imageRepository(name: string, args: MultiArchImageArgs, spec: BuildSpec, parent: MultiArchImage): ImageRepository {
+    if (args.registry !== undefined) {
+        return ociRepository(args.registry);
+    }
     const target =
         args.repositoryUrl === undefined
             ? createRepository(name, args.repository ?? {}, mutableTagFilters(spec.tag), parent)
@@ -534,14 +605,18 @@ function imageRepository(name: string, args: MultiArchImageArgs, spec: BuildSpec
     return target;
 }
 
-/** How docker-build logs in to the repository's registry: an ECR token of its account and region. */
-function registryLogin(target: ImageRepository, parent: MultiArchImage): RegistryLogin {
+/**
+ * How docker-build logs in to the repository's registry: an ECR token of its account and
+ * region, the credentials given for another registry, or none for an anonymous push.
+ */
+function registryLogin(target: ImageRepository, parent: MultiArchImage): RegistryLogin | undefined {
+    const address = target.url.apply(registryOf);
+    if (target.kind === "oci") {
+        const given = target.credentials;
+        return given && { address, username: given.username, password: pulumi.secret(given.password) };
+    }
     const token = aws.ecr.getAuthorizationTokenOutput({ registryId: target.registryId, region: target.region }, { parent });
-    return {
-        address: target.url.apply(registryOf),
-        username: token.userName,
-        password: pulumi.secret(token.password),
-    };
+    return { address, username: token.userName, password: pulumi.secret(token.password) };
 }
 
 /** The builder's name: the one given, or that of a child BuildxBuilder. */
@@ -558,7 +633,8 @@ function builderFor(name: string, args: MultiArchImageArgs, parent: MultiArchIma
 interface ImageTarget {
     repositoryUrl: pulumi.Output<string>;
     builderName: pulumi.Output<string>;
-    registry: RegistryLogin;
+    /** The login; undefined for an anonymous push. */
+    registry?: RegistryLogin;
 }
 
 /** One docker-build Image per platform, by canonical platform. */
@@ -587,7 +663,7 @@ function platformImages(
                 tags: [build.imageTag],
                 ...pushed(args.annotations),
                 builder: { name: target.builderName },
-                registries: [target.registry],
+                registries: target.registry && [target.registry],
                 ...caches(
                     spec,
                     platform,
@@ -620,7 +696,7 @@ function imageIndex(
     spec: BuildSpec,
     images: dockerbuild.Image[],
     repositoryUrl: pulumi.Output<string>,
-    registry: RegistryLogin,
+    registry: RegistryLogin | undefined,
     parent: MultiArchImage,
 ): dockerbuild.Index {
     return new dockerbuild.Index(
@@ -653,7 +729,7 @@ function signImages(
     args: MultiArchImageArgs,
     spec: BuildSpec,
     image: MultiArchImage,
-    registry: RegistryLogin,
+    registry: RegistryLogin | undefined,
 ): ImageSignature {
     const refs = pulumi
         .all([image.platformRefs, image.indexRef])

@@ -1,17 +1,24 @@
-// The ECR repository an image component pushes to: one it creates with the project's
-// safe defaults, or an existing one whose tag mutability is checked at preview. Shared by
-// MultiArchImage and PromotedImage, which differ only in the tags each `up` moves.
+// The repository an image component pushes to: an ECR repository it creates with the
+// project's safe defaults, an existing one whose tag mutability is checked at preview
+// (both shared by MultiArchImage and PromotedImage, which differ only in the tags each
+// `up` moves), or a repository in another OCI registry, which involves no AWS at all.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultRepositoryName, lifecyclePolicy, parseRepositoryUrl, repositoryArnFromUrl, repositoryNameProblem, tagMutabilityProblem } from "../rules/ecr";
 import { InputProblems, show } from "../rules/errors";
-import type { EcrRepositoryArgs } from "./multiArchImage";
+import { hostOf, parseImageReference, splitTag } from "../rules/imageReference";
+import { isKnown } from "../rules/inputs";
+import type { EcrRepositoryArgs, OciRepositoryArgs } from "./multiArchImage";
 
 /** Days after which the lifecycle rule expires an untagged image, unless the user says. */
 export const DEFAULT_UNTAGGED_EXPIRY_DAYS = 14;
 
-/** Where a component's images go, however the repository came to be. */
-export interface ImageRepository {
+/** Where a component's images go, however the repository came to be: in ECR, or in another OCI registry. */
+export type ImageRepository = EcrImageRepository | OciImageRepository;
+
+/** An ECR repository, logged in to with a token of the account that holds it. */
+export interface EcrImageRepository {
+    kind: "ecr";
     /** The repository's URL, `<account>.dkr.ecr.<region>.amazonaws.com/<name>`. */
     url: pulumi.Output<string>;
     /** The repository's ARN, in its region's partition. */
@@ -23,6 +30,23 @@ export interface ImageRepository {
     /** The repository, when the component created it. */
     repository?: aws.ecr.Repository;
     /** The options its children share: retained on delete unless `forceDelete`. */
+    retain: pulumi.CustomResourceOptions;
+}
+
+/** A repository in an OCI registry other than ECR, logged in to with the credentials given, or anonymously. */
+export interface OciImageRepository {
+    kind: "oci";
+    /** The repository's URL, `<host>[:port]/<path>`, checked. */
+    url: pulumi.Output<string>;
+    /** `""`, or the repository's ARN when the URL is an ECR repository's. */
+    arn: pulumi.Output<string>;
+    /** The user name and password given; undefined for an anonymous push. */
+    credentials?: { username: pulumi.Input<string>; password: pulumi.Input<string> };
+    // Read alike on either kind: outside ECR there is no account, region or created repository.
+    registryId?: undefined;
+    region?: undefined;
+    repository?: undefined;
+    /** Nothing to retain: the component creates nothing in the registry but images, which are retained anyway. */
     retain: pulumi.CustomResourceOptions;
 }
 
@@ -60,7 +84,7 @@ export function createRepository(
         },
         { parent, ...retain },
     );
-    return { url: repository.repositoryUrl, arn: repository.arn, registryId: repository.registryId, repository, retain };
+    return { kind: "ecr", url: repository.repositoryUrl, arn: repository.arn, registryId: repository.registryId, repository, retain };
 }
 
 /**
@@ -90,7 +114,105 @@ export function existingRepository(
         }
         return r.url;
     });
-    return { url, arn: existing.apply((r) => repositoryArnFromUrl(r.url)!), registryId: existing.registryId, region: existing.region, retain: {} };
+    return {
+        kind: "ecr",
+        url,
+        arn: existing.apply((r) => repositoryArnFromUrl(r.url)!),
+        registryId: existing.registryId,
+        region: existing.region,
+        retain: {},
+    };
+}
+
+/**
+ * A repository in an OCI registry other than ECR (GHCR, Harbor, Artifactory, Docker Hub,
+ * a local registry), by URL: no AWS resource and no AWS call. A plain URL was checked
+ * before any child existed; an Output one is checked once known, with the same reason.
+ * An ECR URL is one more OCI registry here: logged in to with the credentials given, and
+ * its ARN is still the repository's.
+ */
+export function ociRepository(registry: OciRepositoryArgs): OciImageRepository {
+    const url = pulumi.output(registry.repositoryUrl).apply((value) => {
+        const reason = ociRepositoryUrlReason(value);
+        if (reason) {
+            throw new pulumi.InputPropertyError({ propertyPath: "registry.repositoryUrl", reason });
+        }
+        return value;
+    });
+    return {
+        kind: "oci",
+        url,
+        arn: url.apply((value) => repositoryArnFromUrl(value) ?? ""),
+        credentials:
+            registry.username === undefined || registry.password === undefined ? undefined : { username: registry.username, password: registry.password },
+        retain: {},
+    };
+}
+
+/**
+ * Why a `registry.repositoryUrl` is not `<host>[:port]/<path>` (the reference grammar's
+ * registry and repository, with no tag or digest, as written and in lowercase), or
+ * undefined when it is.
+ */
+export function ociRepositoryUrlReason(url: unknown): string | undefined {
+    const expected = (shape: string) =>
+        `\`registry.repositoryUrl\` is ${show(url)}: expected <host>[:port]/<path>${shape === "" ? "," : ` ${shape},`} e.g. "ghcr.io/acme/api"`;
+    if (typeof url !== "string") {
+        return expected("as a string");
+    }
+    const shapes: [wrong: boolean, shape: string][] = [
+        [url === "", ""],
+        [url.includes("://"), "without a scheme"],
+        [/\s/.test(url), "without whitespace"],
+        [url !== url.toLowerCase(), "in lowercase"],
+        // The docker CLI and cosign take the image's reference as a positional argument.
+        [url.startsWith("-"), 'not starting with "-"'],
+        [url.includes("@"), "without a digest"],
+        [!url.includes("/"), "with a path after the host"],
+        [splitTag(url).tag !== undefined, "without a tag (the component adds its own)"],
+        [hostOf(url) === undefined, "with the registry's host first"],
+    ];
+    const shape = shapes.find(([wrong]) => wrong)?.[1];
+    if (shape !== undefined) {
+        return expected(shape);
+    }
+    try {
+        parseImageReference(url);
+    } catch {
+        return expected("of a host name or IP address and path components of lowercase letters and digits separated by . _ __ or -");
+    }
+    return undefined;
+}
+
+/**
+ * Checks `registry` as MultiArchImage takes it: a plain `repositoryUrl` now (an Output one
+ * once known, by `ociRepository`), and a user name and password given together.
+ */
+export function checkOciRepositoryArgs(registry: OciRepositoryArgs | undefined, problems: InputProblems): void {
+    if (registry === undefined) {
+        return;
+    }
+    if (typeof registry !== "object" || registry === null || Array.isArray(registry)) {
+        problems.invalid("registry", registry, 'expected { repositoryUrl, username?, password? }, e.g. { repositoryUrl: "ghcr.io/acme/api" }');
+        return;
+    }
+    const reason = isKnown(registry.repositoryUrl) ? ociRepositoryUrlReason(registry.repositoryUrl) : undefined;
+    if (reason) {
+        problems.add("registry.repositoryUrl", reason);
+    }
+    // Whether each is given is known now, even when its value is an Output; a password is never shown.
+    if (registry.username !== undefined && registry.password === undefined) {
+        problems.add(
+            "registry.password",
+            `\`registry.password\` is undefined, but \`registry.username\` is ${typeof registry.username === "string" ? show(registry.username) : "given"}: give both to log in, or neither for an anonymous push`,
+        );
+    }
+    if (registry.password !== undefined && registry.username === undefined) {
+        problems.add(
+            "registry.username",
+            "`registry.username` is undefined, but `registry.password` is given (its value is not shown): give both to log in, or neither for an anonymous push",
+        );
+    }
 }
 
 /** Why a `repositoryUrl` is not an ECR repository URL, and what one looks like. */

@@ -4,9 +4,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { containerName, environmentVariableProblem, HealthCheck, healthCheckProblems, PortMapping, renderBootScript } from "../rules/bootScript";
 import { repositoryArnFromUrl } from "../rules/ecr";
-import { InputProblems } from "../rules/errors";
+import { InputProblems, show } from "../rules/errors";
 import { ENVIRONMENT_NAME_PATTERN } from "../rules/names";
 import { KMS_KEY_ARN_PATTERN } from "../rules/awsNames";
+import { parseImageReference } from "../rules/imageReference";
 import { isKnown } from "../rules/inputs";
 import { EC2_ASSUME_ROLE_POLICY, environmentKeyPolicy, hostPolicyDocument } from "../rules/iamPolicy";
 import { requireSignedImage, requirementProblems, SignatureRequirement } from "./imageSignature";
@@ -55,8 +56,10 @@ export interface VmDeploymentArgs {
     /**
      * The image to run: a `MultiArchImage`.
      *
-     * Each host runs the image's digest for the host's architecture. Give either this
-     * or `platformRefs`, not both.
+     * Each host runs the image's digest for the host's architecture. The image must be in
+     * ECR, where the hosts log in (a MultiArchImage with `registry` elsewhere is refused:
+     * promote it into ECR with a PromotedImage). Give either this or `platformRefs`, not
+     * both.
      */
     image?: DeployableImage;
     /**
@@ -647,7 +650,7 @@ function imageSource(name: string, choice: ImageChoice): ImageSource {
         // Checked once known, by the same function as plain values in validate().
         pinned = pulumi.all([image.platforms, image.platformRefs, image.repositoryArn]).apply(([imagePlatforms, refs, repositoryArn]) => {
             const problems = new InputProblems();
-            return problems.valueOrThrow("VmDeployment", name, pinImage(imagePlatforms, refs, repositoryArn, problems));
+            return problems.valueOrThrow("VmDeployment", name, pinDeployableImage(imagePlatforms, refs, repositoryArn, problems));
         });
         // The listed platforms are known at preview, when the refs are not yet: the
         // architecture check runs on them then.
@@ -715,7 +718,7 @@ function checkImageChoice(args: VmDeploymentArgs, problems: InputProblems): Imag
         const refs = image.platformRefs as unknown;
         const refValues = isKnown(refs) && typeof refs === "object" && refs !== null ? Object.values(refs) : [];
         if ([image.platforms, refs, image.repositoryArn, ...refValues].every(isKnown)) {
-            pinImage(image.platforms, refs, image.repositoryArn, problems);
+            pinDeployableImage(image.platforms, refs, image.repositoryArn, problems);
         }
     }
     if (args.platformRefs !== undefined && isKnown(args.platformRefs)) {
@@ -725,6 +728,32 @@ function checkImageChoice(args: VmDeploymentArgs, problems: InputProblems): Imag
         return { image };
     }
     return args.platformRefs === undefined ? undefined : { platformRefs: args.platformRefs };
+}
+
+/**
+ * `pinImage`, once an image outside ECR (a MultiArchImage with `registry`) is refused: the
+ * hosts log in with their instance role's ECR token, so they could not pull it.
+ */
+function pinDeployableImage(platforms: unknown, refs: unknown, repositoryArn: unknown, problems: InputProblems): PinnedRefs | undefined {
+    const outside = new Set<string>();
+    for (const ref of Object.values(typeof refs === "object" && refs !== null ? refs : {})) {
+        try {
+            const { registry, repository } = parseImageReference(ref as string);
+            if (repositoryArnFromUrl(`${registry}/${repository}`) === undefined) {
+                outside.add(`${registry}/${repository}`);
+            }
+        } catch {
+            // pinImage names a malformed ref.
+        }
+    }
+    if (outside.size === 0) {
+        return pinImage(platforms, refs, repositoryArn, problems);
+    }
+    problems.add(
+        "image",
+        `\`image\` is in ${outside.size === 1 ? "the repository" : "the repositories"} ${[...outside].map(show).join(", ")}, outside ECR: the hosts authenticate to ECR only (with their instance role's ECR token), so they could not pull it; push the image to ECR (a MultiArchImage without \`registry\`), or promote it into ECR with a PromotedImage`,
+    );
+    return undefined;
 }
 
 /** The instance type and the group's three sizes, with their defaults; the sizes must leave room for a rollout. */

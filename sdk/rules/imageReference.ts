@@ -125,9 +125,12 @@ export function splitTag(name: string): { repository: string; tag?: string } {
     return colon > name.lastIndexOf("/") ? { repository: name.slice(0, colon), tag: name.slice(colon + 1) } : { repository: name };
 }
 
-// The registry host a name begins with, as written, or undefined when it names none (a
-// Docker Hub name): a first path component with `.` or `:`, or `localhost`.
-function hostOf(name: string): string | undefined {
+/**
+ * The registry host a name (without digest) begins with, as written, or undefined when it
+ * names none (a Docker Hub name such as `acme/api`): a first path component with `.` or
+ * `:`, or `localhost`.
+ */
+export function hostOf(name: string): string | undefined {
     const slash = name.indexOf("/");
     const first = name.slice(0, slash);
     return slash >= 0 && (first.includes(".") || first.includes(":") || first.toLowerCase() === "localhost") ? first : undefined;

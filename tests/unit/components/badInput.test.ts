@@ -138,6 +138,30 @@ const cases: Case[] = [
         says: /`repositoryUrl` is "ghcr.io\/team\/api": expected the URL of an ECR repository/,
     },
     {
+        what: "MultiArchImage: a registry URL with a scheme",
+        call: image({ registry: { repositoryUrl: "https://ghcr.io/acme/api" } }),
+        paths: ["registry.repositoryUrl"],
+        says: /- `registry\.repositoryUrl` is "https:\/\/ghcr\.io\/acme\/api": expected <host>\[:port\]\/<path> without a scheme, e\.g\. "ghcr\.io\/acme\/api"$/,
+    },
+    {
+        what: "MultiArchImage: a registry URL with a tag",
+        call: image({ registry: { repositoryUrl: "127.0.0.1:5000/team/api:v1" } }),
+        paths: ["registry.repositoryUrl"],
+        says: /- `registry\.repositoryUrl` is "127\.0\.0\.1:5000\/team\/api:v1": expected <host>\[:port\]\/<path> without a tag \(the component adds its own\), e\.g\. "ghcr\.io\/acme\/api"$/,
+    },
+    {
+        what: "MultiArchImage: registry and repositoryUrl",
+        call: image({ registry: { repositoryUrl: "ghcr.io/acme/api" }, repositoryUrl: `${REGISTRY}/team/api` }),
+        paths: ["registry"],
+        says: /- `registry` and `repositoryUrl` are both given: `registry` pushes to the repository it names, `repositoryUrl` pushes to an existing ECR repository; give one or the other$/,
+    },
+    {
+        what: "MultiArchImage: a registry user name without a password",
+        call: image({ registry: { repositoryUrl: "ghcr.io/acme/api", username: "bot" } }),
+        paths: ["registry.password"],
+        says: /- `registry\.password` is undefined, but `registry\.username` is "bot": give both to log in, or neither for an anonymous push$/,
+    },
+    {
         what: "MultiArchImage: a lifecycle of 0 days",
         call: image({ repository: { lifecycle: { untaggedExpiryDays: 0 } } }),
         paths: ["repository.lifecycle.untaggedExpiryDays"],
@@ -273,6 +297,15 @@ const cases: Case[] = [
         call: vm({ platformRefs: { "linux/amd64": `ghcr.io/team/api@${DIGEST}` } }),
         paths: ['platformRefs["linux/amd64"]'],
         says: /expected an image in ECR/,
+    },
+    {
+        what: "VmDeployment: an image outside ECR",
+        call: vm({
+            platformRefs: undefined,
+            image: { platforms: ["linux/amd64"], platformRefs: { "linux/amd64": `ghcr.io/team/api@${DIGEST}` }, repositoryArn: "" },
+        }),
+        paths: ["image"],
+        says: /- `image` is in the repository "ghcr\.io\/team\/api", outside ECR: the hosts authenticate to ECR only \(with their instance role's ECR token\), so they could not pull it; push the image to ECR \(a MultiArchImage without `registry`\), or promote it into ECR with a PromotedImage$/,
     },
     {
         what: "VmDeployment: a malformed platform key",

@@ -8,6 +8,7 @@ import {
     fakeDigest,
     invocations,
     isSecretInput,
+    leaks,
     promiseOf,
     registered,
     registrations,
@@ -572,6 +573,203 @@ describe("MultiArchImage", () => {
                 assert.deepStrictEqual(theOne(IMAGE, "api-amd64").inputs.tags, [`${url}:latest-amd64`]);
             });
         }
+    });
+
+    describe("a registry other than ECR", () => {
+        const LOCAL_URL = "127.0.0.1:5000/team/api";
+        const GHCR_URL = "ghcr.io/acme/api";
+        const GHCR_TOKEN = "ghcr-token-not-for-logs";
+        const KMS_ARN = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+        async function push(registry: MultiArchImageArgs["registry"], args: Partial<MultiArchImageArgs> = {}): Promise<MultiArchImage> {
+            const image = new MultiArchImage("api", { context: CONTEXT, registry, ...args });
+            await settle(image.platformRefs, image.indexRef, image.bakeFile, image.builderName, image.repositoryArn);
+            return image;
+        }
+
+        function awsTouched(): string[] {
+            return [
+                ...registrations.filter((r) => r.type.startsWith("aws:")).map((r) => `resource ${r.type} ${r.name}`),
+                ...invocations.filter((i) => i.token.startsWith("aws:")).map((i) => `invoke ${i.token}`),
+            ];
+        }
+
+        it("pushes anonymously to a local registry, creating no AWS resource and making no AWS call", async () => {
+            const image = await push({ repositoryUrl: LOCAL_URL });
+            assert.deepStrictEqual(
+                registrations.map((r) => `${r.type} ${r.name}`),
+                [
+                    "multiarch:index:MultiArchImage api",
+                    "multiarch:index:BuildxBuilder api-builder",
+                    `${DYNAMIC} api-builder-buildx`,
+                    `${IMAGE} api-amd64`,
+                    `${IMAGE} api-arm64`,
+                    `${INDEX} api-index`,
+                ],
+            );
+            assert.deepStrictEqual(awsTouched(), []);
+            for (const arch of ["amd64", "arm64"]) {
+                const inputs = theOne(IMAGE, `api-${arch}`).inputs;
+                assert.deepStrictEqual(inputs.tags, [`${LOCAL_URL}:latest-${arch}`]);
+                assert.deepStrictEqual(inputs.cacheFrom, [{ registry: { ref: `${LOCAL_URL}:cache-${arch}` } }]);
+                assert.deepStrictEqual(inputs.cacheTo, [
+                    { registry: { ref: `${LOCAL_URL}:cache-${arch}`, mode: "max", imageManifest: true, ociMediaTypes: true } },
+                ]);
+                assert.strictEqual(inputs.registries, undefined, "an anonymous push gives docker-build no login");
+            }
+            const index = theOne(INDEX, "api-index").inputs;
+            assert.strictEqual(index.tag, `${LOCAL_URL}:latest`);
+            assert.strictEqual(index.registry, undefined);
+            assert.strictEqual(await promiseOf(image.repositoryUrl), LOCAL_URL);
+            assert.strictEqual(await promiseOf(image.repositoryArn), "");
+            assert.strictEqual(image.repository, undefined);
+            assert.deepStrictEqual(await promiseOf(image.platformRefs), {
+                "linux/amd64": `${LOCAL_URL}@${fakeDigest("api-amd64")}`,
+                "linux/arm64": `${LOCAL_URL}@${fakeDigest("api-arm64")}`,
+            });
+        });
+
+        it("logs docker-build in to the registry's host with the credentials given, the password secret", async () => {
+            const image = await push({ repositoryUrl: GHCR_URL, username: "bot", password: GHCR_TOKEN }, { builderName: "shared" });
+            const login = { address: "ghcr.io", username: "bot", password: GHCR_TOKEN };
+            for (const r of registered(IMAGE)) {
+                assert.ok(isSecretInput(r.inputs.registries), `${r.name}: the registry login must reach the engine as a secret`);
+                assert.deepStrictEqual(reveal(r.inputs.registries), [login]);
+            }
+            const index = theOne(INDEX, "api-index").inputs;
+            assert.ok(isSecretInput(index.registry), "the index's registry login must reach the engine as a secret");
+            assert.deepStrictEqual(reveal(index.registry), login);
+            assert.deepStrictEqual(
+                registrations.flatMap((r) => leaks(r.inputs, GHCR_TOKEN, `${r.type} ${r.name}`)),
+                [],
+            );
+            assert.strictEqual(await pulumi.isSecret(image.images["linux/amd64"].registries), true);
+            assert.strictEqual(await pulumi.isSecret(image.index.registry), true);
+            assert.deepStrictEqual(awsTouched(), []);
+        });
+
+        it("keeps the ARN of an ECR repository given as the registry, logging in with the credentials given and calling no AWS API", async () => {
+            const url = `${REGISTRY}/team/api`;
+            const image = await push({ repositoryUrl: url, username: "AWS", password: "a-token-from-elsewhere" }, { builderName: "shared" });
+            assert.strictEqual(await promiseOf(image.repositoryArn), "arn:aws:ecr:us-west-2:123456789012:repository/team/api");
+            assert.deepStrictEqual(reveal(theOne(IMAGE, "api-amd64").inputs.registries), [
+                { address: REGISTRY, username: "AWS", password: "a-token-from-elsewhere" },
+            ]);
+            assert.deepStrictEqual(awsTouched(), []);
+        });
+
+        it("signs in the registry with the same login, or anonymously without one", async () => {
+            await push({ repositoryUrl: GHCR_URL, username: "bot", password: GHCR_TOKEN }, { builderName: "shared", signing: { kmsKeyArn: KMS_ARN } });
+            const signed = theOne(DYNAMIC, "api-signature").inputs;
+            assert.deepStrictEqual(signed.refs, [
+                `${GHCR_URL}@${fakeDigest("api-amd64")}`,
+                `${GHCR_URL}@${fakeDigest("api-arm64")}`,
+                `${GHCR_URL}:latest@${fakeDigest("api-index")}`,
+            ]);
+            assert.ok(isSecretInput(signed.registries), "the signature's registry login must be secret");
+            assert.deepStrictEqual(reveal(signed.registries), [{ address: "ghcr.io", username: "bot", password: GHCR_TOKEN }]);
+
+            await resetMocks();
+            await push({ repositoryUrl: LOCAL_URL }, { builderName: "shared", signing: { kmsKeyArn: KMS_ARN } });
+            assert.deepStrictEqual(theOne(DYNAMIC, "api-signature").inputs.registries, []);
+            assert.deepStrictEqual(awsTouched(), []);
+        });
+
+        it("checks an Output repositoryUrl once known, with the same message", async () => {
+            const image = new MultiArchImage("api", {
+                context: CONTEXT,
+                builderName: "shared",
+                registry: { repositoryUrl: pulumi.output("https://ghcr.io/acme/api") },
+            });
+            const resolved = (image.repositoryUrl as unknown as { promise(): Promise<string> }).promise();
+            await assert.rejects(resolved, (e: Error) => {
+                assert.ok(pulumi.InputPropertyError.isInstance(e), `expected InputPropertyError, got ${e}`);
+                assert.strictEqual((e as pulumi.InputPropertyError).propertyPath, "registry.repositoryUrl");
+                assert.strictEqual(
+                    (e as pulumi.InputPropertyError).reason,
+                    '`registry.repositoryUrl` is "https://ghcr.io/acme/api": expected <host>[:port]/<path> without a scheme, e.g. "ghcr.io/acme/api"',
+                );
+                return true;
+            });
+        });
+
+        const expected = (url: string, shape: string) =>
+            `\`registry.repositoryUrl\` is "${url}": expected <host>[:port]/<path> ${shape}, e.g. "ghcr.io/acme/api"`;
+        const both = (argument: string, what: string) =>
+            `\`registry\` and \`${argument}\` are both given: \`registry\` pushes to the repository it names, \`${argument}\` ${what}; give one or the other`;
+        const badUrls: [what: string, url: string, shape: string][] = [
+            ["with a scheme", "https://ghcr.io/a", "without a scheme"],
+            ["with a tag", `${LOCAL_URL}:v1`, "without a tag (the component adds its own)"],
+            ["with a digest", `${GHCR_URL}@${fakeDigest("x")}`, "without a digest"],
+            ["in upper case", "GHCR.io/acme/api", "in lowercase"],
+            ["with whitespace", "ghcr.io/acme/ api", "without whitespace"],
+            ["starting with -", "-ghcr.io/acme/api", 'not starting with "-"'],
+            ["without a host", "acme/api", "with the registry's host first"],
+            ["without a path", "ghcr.io:443", "with a path after the host"],
+            [
+                "with a malformed path",
+                "ghcr.io/acme/-api",
+                "of a host name or IP address and path components of lowercase letters and digits separated by . _ __ or -",
+            ],
+        ];
+        const refused: [string, Partial<MultiArchImageArgs>, string, string][] = [
+            ...badUrls.map(([what, url, shape]): [string, Partial<MultiArchImageArgs>, string, string] => [
+                `a URL ${what}`,
+                { registry: { repositoryUrl: url } },
+                "registry.repositoryUrl",
+                expected(url, shape),
+            ]),
+            [
+                "a user name without a password",
+                { registry: { repositoryUrl: GHCR_URL, username: "bot" } },
+                "registry.password",
+                '`registry.password` is undefined, but `registry.username` is "bot": give both to log in, or neither for an anonymous push',
+            ],
+            [
+                "a password without a user name",
+                { registry: { repositoryUrl: GHCR_URL, password: GHCR_TOKEN } },
+                "registry.username",
+                "`registry.username` is undefined, but `registry.password` is given (its value is not shown): give both to log in, or neither for an anonymous push",
+            ],
+            ["registry and repository", { registry: { repositoryUrl: GHCR_URL }, repository: {} }, "registry", both("repository", "creates an ECR repository")],
+            [
+                "registry and repositoryUrl",
+                { registry: { repositoryUrl: GHCR_URL }, repositoryUrl: `${REGISTRY}/team/api` },
+                "registry",
+                both("repositoryUrl", "pushes to an existing ECR repository"),
+            ],
+            [
+                "registry and pullPrincipals",
+                { registry: { repositoryUrl: GHCR_URL }, pullPrincipals: ["210987654321"] },
+                "registry",
+                both("pullPrincipals", "is the policy of an ECR repository this component creates"),
+            ],
+        ];
+        for (const [what, args, propertyPath, reason] of refused) {
+            it(`refuses ${what} with the exact message, before any child exists`, () => {
+                const error = errorOf(() => new MultiArchImage("bad", { context: CONTEXT, ...args }));
+                assert.ok(pulumi.InputPropertiesError.isInstance(error), `expected InputPropertiesError, got ${error}`);
+                assert.deepStrictEqual(error.errors, [{ propertyPath, reason }]);
+                assert.strictEqual(error.message, `MultiArchImage "bad" has 1 invalid argument problem:\n  - ${reason}`);
+                assert.ok(!error.message.includes(GHCR_TOKEN), "the message must not show the password");
+                assert.deepStrictEqual(
+                    registrations.filter((r) => r.type !== "multiarch:index:MultiArchImage"),
+                    [],
+                );
+            });
+        }
+
+        it("accepts a registry host with a port, localhost and Docker Hub, and tags under the URL as given", async () => {
+            const urls = [LOCAL_URL, "localhost:5000/api", "docker.io/acme/api", "registry.example.com/a/b/c", "harbor.internal:8443/team/api"];
+            const images = urls.map(
+                (repositoryUrl, i) => new MultiArchImage(`ok${i}`, { context: CONTEXT, builderName: "shared", registry: { repositoryUrl } }),
+            );
+            await settle(...images.map((image) => image.platformRefs));
+            assert.deepStrictEqual(
+                urls.map((_, i) => theOne(IMAGE, `ok${i}-amd64`).inputs.tags[0]),
+                urls.map((url) => `${url}:latest-amd64`),
+            );
+        });
     });
 
     describe("bad input", () => {

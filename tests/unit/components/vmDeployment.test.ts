@@ -21,7 +21,7 @@ import {
     theOne,
 } from "../../mocks";
 import { fixture } from "../../paths";
-import { errorOf } from "../../helpers";
+import { ErrorWithProblems, errorOf } from "../../helpers";
 
 const CONTEXT = fixture("hello");
 const REPO_URL = `${REGISTRY}/team/api`;
@@ -693,8 +693,8 @@ describe("VmDeployment", () => {
                     platformRefs: undefined,
                     image: { platforms: ["linux/amd64"], platformRefs: { "linux/amd64": `quay.io/team/api@${fakeDigest("q")}` }, repositoryArn: REPO_ARN },
                 },
-                'image.platformRefs["linux/amd64"]',
-                `\`image.platformRefs["linux/amd64"]\` is "quay.io/team/api@${fakeDigest("q")}": expected an image in ECR`,
+                "image",
+                '`image` is in the repository "quay.io/team/api", outside ECR: the hosts authenticate to ECR only',
             ],
             [
                 "a structural image whose ref is a tag",
@@ -806,7 +806,19 @@ describe("VmDeployment", () => {
             });
             const error = await rejectionOf(vm.imageRef);
             assert.ok(pulumi.InputPropertiesError.isInstance(error), `expected InputPropertiesError, got ${error}`);
-            assert.match(error.message, /`image\.platformRefs\["linux\/amd64"\]` is "quay\.io\/team\/api@sha256:[0-9a-f]{64}": expected an image in ECR/);
+            assert.match(error.message, /`image` is in the repository "quay\.io\/team\/api", outside ECR: the hosts authenticate to ECR only/);
+        });
+
+        it("refuses a MultiArchImage pushed to a registry other than ECR, naming the repository and why", async () => {
+            const image = new MultiArchImage("app", { context: CONTEXT, builderName: "shared", registry: { repositoryUrl: "127.0.0.1:5000/team/api" } });
+            const vm = new VmDeployment("api", { image });
+            const error = await rejectionOf(vm.imageRef);
+            assert.ok(pulumi.InputPropertiesError.isInstance(error), `expected InputPropertiesError, got ${error}`);
+            const reason =
+                '`image` is in the repository "127.0.0.1:5000/team/api", outside ECR: the hosts authenticate to ECR only (with their instance role\'s ECR token), ' +
+                "so they could not pull it; push the image to ECR (a MultiArchImage without `registry`), or promote it into ECR with a PromotedImage";
+            assert.deepStrictEqual((error as ErrorWithProblems).errors, [{ propertyPath: "image", reason }]);
+            assert.ok(error.message.endsWith(`VmDeployment "api" has 1 invalid argument problem:\n  - ${reason}`), error.message);
         });
 
         it("fails when platformRefs from an Output are not pinned", async () => {

@@ -113,6 +113,7 @@ describe("component package schema (what `pulumi package add` infers from the Ty
             "platforms",
             "pull",
             "pullPrincipals",
+            "registry",
             "repository",
             "repositoryUrl",
             "secrets",
@@ -123,6 +124,7 @@ describe("component package schema (what `pulumi package add` infers from the Ty
         ]);
         assert.deepStrictEqual((imageInputs.cacheTo as { items?: { $ref?: string } }).items?.$ref, "#/types/multiarch:index:CacheToArgs");
         assert.deepStrictEqual((imageInputs.repository as { $ref?: string }).$ref, "#/types/multiarch:index:EcrRepositoryArgs");
+        assert.deepStrictEqual((imageInputs.registry as { $ref?: string }).$ref, "#/types/multiarch:index:OciRepositoryArgs");
         for (const output of ["repositoryUrl", "platformDigests", "platformRefs", "indexRef", "builderName", "bakeFile"]) {
             assert.ok(output in (image.properties ?? {}), `MultiArchImage output ${output} is missing from the schema`);
         }
