@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Starts the real Docker stack the integration tests and examples/app use: dockerd with
 # the containerd image store, buildx, arm64 emulation (QEMU via binfmt_misc), an
-# anonymous registry on 127.0.0.1:5000 and an htpasswd registry on 127.0.0.1:5001, the
+# anonymous registry on 127.0.0.1:5000, an htpasswd registry on 127.0.0.1:5001, an htpasswd
+# registry over TLS at registry.multiarch.test:5443 (127.0.0.1 by /etc/hosts; served as ECR,
+# GHCR and every hosted registry serve, by name and https, with a certificate from a CA of
+# this machine's own that the system trusts), the
 # busybox binaries (amd64, arm64) that stand in for Docker Hub base images, and the
 # multi-arch base image 127.0.0.1:5000/multiarch/busybox:latest, and cosign (image
 # signing and verification).
@@ -25,6 +28,13 @@ APT_LOG=/var/log/multiarch-apt.log
 # Keep these in step with tests/integration/stack.ts.
 REGISTRY_PORT=5000
 AUTH_REGISTRY_PORT=5001
+TLS_REGISTRY_PORT=5443
+TLS_DIR=/etc/multiarch/tls
+# A name, not a loopback address: BuildKit, buildx and containerd speak plain http to
+# 127.0.0.1 and localhost whatever the server speaks (MatchLocalhost), and no hosted
+# registry is reached that way. .test is reserved (RFC 2606), so the name is nobody's.
+TLS_REGISTRY_HOST=registry.multiarch.test
+SYSTEM_CA=/usr/local/share/ca-certificates/multiarch-registry-ca.crt
 AUTH_USER=multiarch
 AUTH_PASSWORD=multiarch-test-password
 BASE_IMAGE=127.0.0.1:$REGISTRY_PORT/multiarch/busybox:latest
@@ -65,9 +75,14 @@ daemon_version() {
     docker version --format '{{.Server.Version}}' 2>/dev/null
 }
 
-# The HTTP status of GET /v2/ on 127.0.0.1:PORT, or 000 when nothing answers.
+# The HTTP status of GET /v2/ on 127.0.0.1:PORT, or 000 when nothing answers (https for
+# the TLS registry's port, verified against the machine's CA).
 registry_status() {
-    curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:$1/v2/" || true
+    if [ "$1" = "$TLS_REGISTRY_PORT" ]; then
+        curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert "$TLS_DIR/ca.crt" "https://$TLS_REGISTRY_HOST:$1/v2/" 2>/dev/null || true
+    else
+        curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:$1/v2/" || true
+    fi
 }
 
 emulates_arm64() {
@@ -476,7 +491,7 @@ write_if_changed() { # FILE CONTENT
     fi
 }
 
-registry_config() { # PORT [HTPASSWD]
+registry_config() { # PORT [HTPASSWD [TLS]]
     cat <<EOF
 # Written by multiarch scripts/docker-stack.sh.
 version: 0.1
@@ -496,6 +511,13 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
+    if [ -n "${3:-}" ]; then
+        cat <<EOF
+  tls:
+    certificate: $TLS_DIR/registry.crt
+    key: $TLS_DIR/registry.key
+EOF
+    fi
     if [ -n "${2:-}" ]; then
         cat <<EOF
 auth:
@@ -503,6 +525,57 @@ auth:
     realm: multiarch-registry
     path: $2
 EOF
+    fi
+}
+
+# The TLS registry's name in /etc/hosts, a CA of this machine's own and the registry's
+# certificate for that name, trusted by the system (Go programs: dockerd, buildx,
+# docker-build, cosign; curl), by dockerd for that registry (/etc/docker/certs.d) and,
+# through scripts/engine.sh, by the BuildKit image. docker-container builders with
+# network=host read the host's /etc/hosts.
+ensure_tls() {
+    mkdir -p "$TLS_DIR"
+    local made=()
+    if ! grep -qE "^127\.0\.0\.1[[:space:]]+(.*[[:space:]])?$TLS_REGISTRY_HOST([[:space:]]|\$)" /etc/hosts; then
+        printf '127.0.0.1 %s # multiarch scripts/docker-stack.sh: the TLS test registry\n' "$TLS_REGISTRY_HOST" >>/etc/hosts
+        made+=("/etc/hosts")
+    fi
+    if ! openssl x509 -in "$TLS_DIR/ca.crt" -noout -checkend 86400 >/dev/null 2>&1; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+            -subj "/CN=multiarch local registry CA" -addext "basicConstraints=critical,CA:TRUE" \
+            -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" 2>/dev/null ||
+            die "openssl could not make the registry CA"
+        rm -f "$TLS_DIR/registry.crt"
+        made+=("CA")
+    fi
+    if ! openssl verify -CAfile "$TLS_DIR/ca.crt" "$TLS_DIR/registry.crt" >/dev/null 2>&1 ||
+        ! openssl x509 -in "$TLS_DIR/registry.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "DNS:$TLS_REGISTRY_HOST" ||
+        ! openssl x509 -in "$TLS_DIR/registry.crt" -noout -checkend 86400 >/dev/null 2>&1; then
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$TLS_REGISTRY_HOST" \
+            -keyout "$TLS_DIR/registry.key" -out "$TLS_DIR/registry.csr" 2>/dev/null ||
+            die "openssl could not make the registry's key"
+        openssl x509 -req -in "$TLS_DIR/registry.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" -CAcreateserial -days 825 \
+            -extfile <(printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$TLS_REGISTRY_HOST") \
+            -out "$TLS_DIR/registry.crt" 2>/dev/null || die "openssl could not sign the registry's certificate"
+        rm -f "$TLS_DIR/registry.csr"
+        # A registry still serving the old certificate reads the new one only on start.
+        pkill -f "docker-registry serve $CONF_DIR/registry-$TLS_REGISTRY_PORT.yml" 2>/dev/null && sleep 1 || true
+        made+=("registry certificate")
+    fi
+    chmod 600 "$TLS_DIR/ca.key" "$TLS_DIR/registry.key"
+    if ! cmp -s "$TLS_DIR/ca.crt" "$SYSTEM_CA"; then
+        install -D -m 0644 "$TLS_DIR/ca.crt" "$SYSTEM_CA"
+        update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed"
+        made+=("system trust")
+    fi
+    if ! cmp -s "$TLS_DIR/ca.crt" "/etc/docker/certs.d/$TLS_REGISTRY_HOST:$TLS_REGISTRY_PORT/ca.crt"; then
+        install -D -m 0644 "$TLS_DIR/ca.crt" "/etc/docker/certs.d/$TLS_REGISTRY_HOST:$TLS_REGISTRY_PORT/ca.crt"
+        made+=("dockerd's certs.d")
+    fi
+    if [ "${#made[@]}" -gt 0 ]; then
+        report tls installed "$(IFS=,; echo "${made[*]}") in $TLS_DIR"
+    else
+        report tls reused "$TLS_DIR/ca.crt (trusted by the system and dockerd)"
     fi
 }
 
@@ -516,10 +589,10 @@ ensure_htpasswd() {
     echo "wrote $file ($AUTH_USER)"
 }
 
-ensure_registry() { # NAME PORT EXPECTED-STATUS [HTPASSWD]
+ensure_registry() { # NAME PORT EXPECTED-STATUS [HTPASSWD [TLS]]
     local name=$1 port=$2 expected=$3 config=$CONF_DIR/registry-$2.yml log=/var/log/multiarch-registry-$2.log
     mkdir -p "$CONF_DIR" "$DATA_DIR/registry-$port"
-    write_if_changed "$config" "$(registry_config "$port" "${4:-}")"
+    write_if_changed "$config" "$(registry_config "$port" "${4:-}" "${5:-}")"
     local status
     status=$(registry_status "$port")
     if [ "$status" = "$expected" ]; then
@@ -621,6 +694,8 @@ main() {
     ensure_htpasswd
     ensure_registry registry "$REGISTRY_PORT" 200
     ensure_registry auth-registry "$AUTH_REGISTRY_PORT" 401 "$CONF_DIR/htpasswd"
+    ensure_tls
+    ensure_registry tls-registry "$TLS_REGISTRY_PORT" 401 "$CONF_DIR/htpasswd" tls
     ensure_base_image
     final_checks
 

@@ -39,6 +39,9 @@ REGISTRY=127.0.0.1:5000
 # with buildx's default, so the image carries that name too.
 BUILDKIT_IMAGE=$REGISTRY/multiarch/buildkit:$BUILDKIT_VERSION
 BUILDX_DEFAULT_IMAGE=moby/buildkit:buildx-stable-1
+# The CA of the stack's TLS registry (scripts/docker-stack.sh): builders trust it as the
+# machine does.
+REGISTRY_CA=/etc/multiarch/tls/ca.crt
 
 if [ -z "${MULTIARCH_TOOLS:-}" ]; then
     if [ "$(id -u)" = 0 ]; then MULTIARCH_TOOLS=/var/cache/multiarch; else MULTIARCH_TOOLS=${XDG_CACHE_HOME:-$HOME/.cache}/multiarch; fi
@@ -194,8 +197,9 @@ debian_mirror() {
 }
 
 ensure_buildkit_image() {
-    local key
-    key=$(basename "$BUILDKIT_DIR")-debian-runc-1
+    local key ca_key=none
+    [ ! -f "$REGISTRY_CA" ] || ca_key=$(sha256sum "$REGISTRY_CA" | cut -c1-12)
+    key=$(basename "$BUILDKIT_DIR")-debian-runc-3-ca-$ca_key
     if buildkit_image_ok "$key"; then
         say buildkit-image reused "$BUILDKIT_IMAGE, also tagged $BUILDX_DEFAULT_IMAGE"
         return 0
@@ -220,9 +224,12 @@ ensure_buildkit_image() {
         bookworm "$work/rootfs.tar" ${mirror:+"$mirror"} >&2 || { rm -rf "$work"; die "mmdebstrap of the BuildKit image's root failed"; }
     docker import "$work/rootfs.tar" multiarch/buildkit-base:bookworm >/dev/null || { rm -rf "$work"; die "docker import failed"; }
     cp "$BUILDKIT_DIR/buildkitd" "$BUILDKIT_DIR/buildctl" "$work/"
+    if [ -f "$REGISTRY_CA" ]; then cp "$REGISTRY_CA" "$work/multiarch-registry-ca.crt"; else : >"$work/multiarch-registry-ca.crt"; fi
     cat >"$work/Dockerfile" <<EOF
 FROM multiarch/buildkit-base:bookworm
 COPY buildkitd buildctl /usr/bin/
+COPY multiarch-registry-ca.crt /usr/local/share/ca-certificates/
+RUN ["update-ca-certificates"]
 VOLUME /var/lib/buildkit
 LABEL org.multiarch.buildkit.key="$key"
 ENTRYPOINT ["buildkitd"]

@@ -3,6 +3,9 @@
 // `useDockerStack()` in its `describe`: under CI=true a missing stack fails the suite;
 // elsewhere the suite skips with one line that names the script.
 import { execFile } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
 import { runDocker } from "../../sdk/clients/docker";
 
 /** The anonymous local registry. */
@@ -12,6 +15,14 @@ export const AUTH_REGISTRY = "127.0.0.1:5001";
 /** The credentials the stack script gives the auth registry. */
 export const AUTH_USER = "multiarch";
 export const AUTH_PASSWORD = "multiarch-test-password";
+/**
+ * The htpasswd registry over TLS, by name (127.0.0.1 in /etc/hosts) with a certificate
+ * from the machine's own CA, as hosted registries serve: BuildKit and buildx speak plain
+ * http to a loopback address whatever the server speaks.
+ */
+export const TLS_REGISTRY = "registry.multiarch.test:5443";
+/** The CA that signed the TLS registry's certificate (the system trusts it too). */
+export const TLS_REGISTRY_CA = "/etc/multiarch/tls/ca.crt";
 
 const SCRIPT = "scripts/docker-stack.sh";
 
@@ -28,14 +39,40 @@ export async function missingStackParts(): Promise<string[]> {
     } catch {
         missing.push("the buildx plugin");
     }
-    for (const registry of [REGISTRY, AUTH_REGISTRY]) {
+    for (const registry of [REGISTRY, AUTH_REGISTRY, TLS_REGISTRY]) {
         try {
-            await fetch(`http://${registry}/v2/`, { signal: AbortSignal.timeout(3000) });
+            await registryGet(registry, "/v2/");
         } catch {
             missing.push(`the registry on ${registry}`);
         }
     }
     return missing;
+}
+
+/**
+ * GET `path` of one of the stack's registries (https verified with the stack's CA for the
+ * TLS registry), with the stack's credentials when `authenticated`.
+ */
+export function registryGet(registry: string, path: string, authenticated = false): Promise<{ status: number; body: string }> {
+    const tls = registry === TLS_REGISTRY;
+    return new Promise((resolve, reject) => {
+        const request = (tls ? https : http).get(
+            `${tls ? "https" : "http"}://${registry}${path}`,
+            {
+                timeout: 5000,
+                ...(tls ? { ca: fs.readFileSync(TLS_REGISTRY_CA) } : {}),
+                ...(authenticated ? { auth: `${AUTH_USER}:${AUTH_PASSWORD}` } : {}),
+            },
+            (response) => {
+                let body = "";
+                response.setEncoding("utf8");
+                response.on("data", (chunk: string) => (body += chunk));
+                response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+            },
+        );
+        request.on("timeout", () => request.destroy(new Error(`GET ${registry}${path} timed out`)));
+        request.on("error", reject);
+    });
 }
 
 let checked: Promise<string[]> | undefined;
@@ -98,13 +135,14 @@ export async function docker(args: string[], options: DockerCallOptions = {}): P
 }
 
 /**
- * `docker login` to the auth registry with the stack's credentials, the password on
- * stdin (`--password-stdin`, so it is in no argv); returns what the CLI printed.
+ * `docker login` to an auth registry of the stack (by default the http one) with the
+ * stack's credentials, the password on stdin (`--password-stdin`, so it is in no argv);
+ * returns what the CLI printed.
  *
  * The one docker call `docker` cannot make: `runDocker` writes nothing to a call's stdin.
  */
-export function loginToAuthRegistry(options: DockerCallOptions = {}): Promise<string> {
-    const args = ["login", AUTH_REGISTRY, "--username", AUTH_USER, "--password-stdin"];
+export function loginToAuthRegistry(options: DockerCallOptions = {}, registry = AUTH_REGISTRY): Promise<string> {
+    const args = ["login", registry, "--username", AUTH_USER, "--password-stdin"];
     return new Promise((resolve, reject) => {
         const child = execFile("docker", args, { env: callEnv(options), timeout: options.timeoutMs ?? DOCKER_CALL_TIMEOUT_MS }, (error, stdout, stderr) => {
             if (error) {
@@ -172,4 +210,28 @@ export async function withEnv<T>(vars: Record<string, string>, body: () => Promi
             }
         }
     }
+}
+
+/**
+ * Requires the BuildKit image a docker-container builder starts for the enclosing
+ * `describe` (`scripts/engine.sh` builds it): under CI=true a missing image fails the
+ * suite; elsewhere the suite skips with one line that names the script.
+ */
+export function useBuildkitImage(image: string): void {
+    before(async function () {
+        this.timeout(60000);
+        const present = await runDocker(["image", "inspect", image], { timeoutMs: 15000 }).then(
+            () => true,
+            () => false,
+        );
+        if (present) {
+            return;
+        }
+        const message = `needs the BuildKit image ${image}; build it with \`bash scripts/engine.sh\``;
+        if (process.env.CI === "true") {
+            throw new Error(message);
+        }
+        console.log(`    skipped: ${message}`);
+        this.skip();
+    });
 }
