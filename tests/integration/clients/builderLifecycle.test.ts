@@ -3,58 +3,108 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BuilderSpec, imagetoolsCreateArgv } from "../../../sdk/clients/buildx";
-import { createBuilder, diffBuilder, inspectBuilder, removeBuilder } from "../../../sdk/clients/builderLifecycle";
-import { runDocker } from "../../../sdk/clients/docker";
+import { BuilderSpec, NodeSpec, imagetoolsCreateArgv } from "../../../sdk/clients/buildx";
+import { createBuilder, diffBuilder, diffOnThisMachine, inspectBuilder, removeBuilder, updateBuilder } from "../../../sdk/clients/builderLifecycle";
+import { DEFAULT_BUILDKIT_IMAGE, runDocker } from "../../../sdk/clients/docker";
 import { BuildxBuilder } from "../../../sdk/components/buildxBuilder";
 import { HOST_NODE_PATH, writeHostScript } from "../../dynamicHost";
 import { registered, resetMocks, settle } from "../../mocks";
-import { REGISTRY, docker, useDockerStack } from "../stack";
+import { BASE, contextWith } from "../components/buildInputs";
+import { REGISTRY, docker, inspectRaw, uniqueName, useBuildkitImage, useDockerStack } from "../stack";
 
 // /var/run is a link to /run here: one engine, two endpoint spellings, so a second
 // node can be appended without a second machine (buildx refuses duplicate endpoints).
 const SECOND_ENDPOINT = "unix:///run/docker.sock";
 
+// An image no registry holds, so a bootstrap that pulls it fails the same way everywhere.
+const ABSENT_IMAGE = "127.0.0.1:5000/multiarch/absent:none";
+
+/** A docker-container builder `name` of one node, `<name>0` on the current docker context, not bootstrapped; `overrides` replace any field. */
+function spec(name: string, overrides: Partial<BuilderSpec> = {}): BuilderSpec {
+    return {
+        name,
+        driver: "docker-container",
+        nodes: [{ name: `${name}0`, platforms: [], driverOptions: {} }],
+        bootstrap: false,
+        use: false,
+        ...overrides,
+    };
+}
+
+/**
+ * Gives the enclosing `describe` builder names no other run uses (`<prefix>-<label>-…`),
+ * and removes those builders after it.
+ */
+function useBuilderNames(prefix: string): (label: string) => string {
+    const names: string[] = [];
+    after(async () => {
+        for (const name of names) {
+            await removeBuilder(name);
+        }
+    });
+    return (label) => {
+        const name = uniqueName(`${prefix}-${label}`);
+        names.push(name);
+        return name;
+    };
+}
+
+/**
+ * Checks the error of a bootstrap whose `command` could not pull `ABSENT_IMAGE`: the
+ * explanation, word for word, then what the daemon said.
+ */
+function explainsPullFailure(command: string): (error: Error & { stderr: string }) => true {
+    return (error) => {
+        assert.ok(
+            error.stderr.includes(`Error response from daemon: failed to resolve reference "${ABSENT_IMAGE}": ${ABSENT_IMAGE}: not found`),
+            `the daemon's own words, got:\n${error.stderr}`,
+        );
+        assert.strictEqual(
+            error.message,
+            `\`${command}\` failed: bootstrapping a docker-container builder starts a BuildKit container from the image ${ABSENT_IMAGE}, ` +
+                "and the Docker daemon could not pull it (the registry is unreachable from this machine, or the image does not exist there). " +
+                `Either make the image available (\`docker pull ${ABSENT_IMAGE}\` where the registry is reachable, then \`docker save\`/\`docker load\` it here), ` +
+                'or mirror it to a registry you can reach and set `driverOptions: { image: "<mirror>/moby/buildkit:buildx-stable-1" }` ' +
+                "(`--driver-opt image=<mirror>/moby/buildkit:buildx-stable-1`), or set `bootstrap: false` to create the builder without starting it. " +
+                `The daemon said:\n${error.stderr.trim()}`,
+        );
+        return true;
+    };
+}
+
+/** The names of the containers and volumes of this engine that hold `text` in their names. */
+async function dockerObjectsNamed(text: string): Promise<{ containers: string[]; volumes: string[] }> {
+    const names = async (args: string[]) =>
+        (await docker(args))
+            .split("\n")
+            .filter((line) => line.includes(text))
+            .sort();
+    return {
+        containers: await names(["ps", "--all", "--format", "{{.Names}}"]),
+        volumes: await names(["volume", "ls", "--format", "{{.Name}}"]),
+    };
+}
+
 describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     this.timeout(120000);
     useDockerStack();
 
-    const created: string[] = [];
+    const builderName = useBuilderNames("mat");
     let dir: string;
     let seq = 0;
-
-    function uniqueName(label: string): string {
-        const name = `mat-${label}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
-        created.push(name);
-        return name;
-    }
-
-    function spec(name: string, overrides: Partial<BuilderSpec> = {}): BuilderSpec {
-        return {
-            name,
-            driver: "docker-container",
-            nodes: [{ name: `${name}0`, platforms: [], driverOptions: {} }],
-            bootstrap: false,
-            use: false,
-            ...overrides,
-        };
-    }
 
     before(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-builder-"));
     });
 
-    after(async () => {
-        for (const name of created) {
-            await removeBuilder(name);
-        }
+    after(() => {
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("creates a docker-container builder with driver options, platforms, buildkitd flags and config", async () => {
         const config = path.join(dir, "buildkitd.toml");
         fs.writeFileSync(config, "[worker.oci]\n  max-parallelism = 4\n");
-        const name = uniqueName("opts");
+        const name = builderName("opts");
         const builder = await createBuilder(
             spec(name, {
                 nodes: [
@@ -83,7 +133,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("appends a second node with its own endpoint and platform", async () => {
-        const name = uniqueName("two");
+        const name = builderName("two");
         const builder = await createBuilder(
             spec(name, {
                 nodes: [
@@ -102,7 +152,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("adopts an identical builder that already exists", async () => {
-        const name = uniqueName("adopt");
+        const name = builderName("adopt");
         await docker([
             "buildx",
             "create",
@@ -123,7 +173,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("refuses a conflicting builder that already exists, saying how to resolve it", async () => {
-        const name = uniqueName("conflict");
+        const name = builderName("conflict");
         await docker(["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`, "--platform", "linux/amd64"]);
         await assert.rejects(createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: ["linux/arm64"], driverOptions: {} }] })), (error: Error) => {
             assert.match(error.message, new RegExp(`a buildx builder named "${name}" already exists`));
@@ -135,7 +185,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("reads a builder removed behind its back as gone, and deleting it again is fine", async () => {
-        const name = uniqueName("gone");
+        const name = builderName("gone");
         await createBuilder(spec(name));
         assert.ok(await inspectBuilder(name));
         await docker(["buildx", "rm", name]);
@@ -144,45 +194,37 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("deletes a builder", async () => {
-        const name = uniqueName("delete");
+        const name = builderName("delete");
         await createBuilder(spec(name));
         await removeBuilder(name);
         assert.strictEqual(await inspectBuilder(name), undefined);
         await assert.rejects(runDocker(["buildx", "inspect", name]), /no builder/);
     });
 
-    it("tells the user why bootstrap fails when moby/buildkit cannot be pulled, and leaves nothing behind", async () => {
-        const name = uniqueName("offline");
-        await assert.rejects(createBuilder(spec(name, { bootstrap: true })), (error: Error) => {
-            assert.match(error.message, /docker-container builder starts a BuildKit container from the image moby\/buildkit:buildx-stable-1/);
-            assert.match(error.message, /could not pull it/);
-            assert.match(error.message, /--driver-opt image=<mirror>\/moby\/buildkit:buildx-stable-1/);
-            assert.match(error.message, /bootstrap: false/);
-            return true;
-        });
+    it("tells the user why bootstrap fails when the BuildKit image cannot be pulled, and leaves nothing behind", async () => {
+        const name = builderName("offline");
+        const nodes = [{ name: `${name}0`, platforms: [], driverOptions: { image: ABSENT_IMAGE } }];
+        await assert.rejects(
+            createBuilder(spec(name, { bootstrap: true, nodes })),
+            explainsPullFailure(`docker buildx create --name ${name} --driver docker-container --node ${name}0 --driver-opt image=${ABSENT_IMAGE} --bootstrap`),
+        );
         assert.strictEqual(await inspectBuilder(name), undefined);
+        assert.deepStrictEqual(await dockerObjectsNamed(name), { containers: [], volumes: [] });
     });
 
     it("names the mirror image when a multi-node bootstrap cannot pull it", async () => {
-        const name = uniqueName("mirror");
-        const image = "127.0.0.1:5000/moby/buildkit:buildx-stable-1";
-        await assert.rejects(
-            createBuilder(
-                spec(name, {
-                    bootstrap: true,
-                    nodes: [
-                        { name: "amd", platforms: ["linux/amd64"], driverOptions: { image } },
-                        { name: "arm", endpoint: SECOND_ENDPOINT, platforms: ["linux/arm64"], driverOptions: { image } },
-                    ],
-                }),
-            ),
-            new RegExp(`from the image ${image.replace(/[./]/g, "\\$&")}.*does not exist there`, "s"),
-        );
+        const name = builderName("mirror");
+        const nodes = [
+            { name: `${name}-amd`, platforms: ["linux/amd64"], driverOptions: { image: ABSENT_IMAGE } },
+            { name: `${name}-arm`, endpoint: SECOND_ENDPOINT, platforms: ["linux/arm64"], driverOptions: { image: ABSENT_IMAGE } },
+        ];
+        await assert.rejects(createBuilder(spec(name, { bootstrap: true, nodes })), explainsPullFailure(`docker buildx inspect --bootstrap -- ${name}`));
         assert.strictEqual(await inspectBuilder(name), undefined);
+        assert.deepStrictEqual(await dockerObjectsNamed(name), { containers: [], volumes: [] });
     });
 
     it("diffs recorded inputs against the created builder's", async () => {
-        const name = uniqueName("diff");
+        const name = builderName("diff");
         const wanted = spec(name);
         await createBuilder(wanted);
         assert.deepStrictEqual(diffBuilder(wanted, wanted), { changes: false, replaces: [], deleteBeforeReplace: false });
@@ -194,7 +236,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         // the host loads it with require-from-string in a plain Node process: run exactly
         // that, with no ts-node, against the real docker CLI.
         await resetMocks();
-        const name = uniqueName("host");
+        const name = builderName("host");
         const component = new BuildxBuilder("hosted", { name, bootstrap: false, driverOptions: { network: "host" } });
         await settle(component.name);
         const registration = registered("pulumi-nodejs:dynamic:Resource")[0];
@@ -296,7 +338,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     }
 
     it("recreates the builder on a machine that lacks it, as the next up's diff, read and update run there", async () => {
-        const name = uniqueName("machines");
+        const name = builderName("machines");
         const provider = await registeredProvider(name, { driverOptions: { network: "host" } });
         const laptop = machine("laptop");
         const runner = machine("runner");
@@ -350,7 +392,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("adopts an existing builder and leaves it on delete, as it does a builder recorded before ownership was", async () => {
-        const name = uniqueName("adopted");
+        const name = builderName("adopted");
         const provider = await registeredProvider(name);
         const config = machine("adopter");
         try {
@@ -381,7 +423,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("removes the builder its own create made when the second node cannot be appended", async () => {
-        const name = uniqueName("append");
+        const name = builderName("append");
         // The current context is unix:///var/run/docker.sock: buildx refuses it again.
         await assert.rejects(
             createBuilder(
@@ -398,7 +440,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("keeps a driver option value out of the error when buildx repeats it", async () => {
-        const name = uniqueName("secret");
+        const name = builderName("secret");
         await assert.rejects(
             createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: [], driverOptions: { memory: "user:s3cret-pass" } }] })),
             (error: Error & { argv: string[]; stderr: string }) => {
@@ -412,7 +454,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("the real CLI takes every positional after `--`: create, append, inspect, rm, imagetools create", async () => {
-        const name = uniqueName("dashdash");
+        const name = builderName("dashdash");
         // createArgv/appendArgv put `--` before the endpoint; inspect and rm always have it.
         const builder = await createBuilder(
             spec(name, {
@@ -433,5 +475,238 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         argv.splice(argv.indexOf("--"), 0, "--dry-run");
         const { stdout } = await runDocker(argv, { timeoutMs: 60000 });
         assert.ok(Array.isArray(JSON.parse(stdout).manifests));
+    });
+});
+
+const PLATFORMS = ["linux/amd64", "linux/arm64"];
+
+/** What `uname -m` prints on each platform (arm64 under QEMU). */
+const MACHINES: [string, string][] = [
+    ["linux/amd64", "x86_64"],
+    ["linux/arm64", "aarch64"],
+];
+
+/** One build as `buildctl debug histories --format json` records it, the fields these tests read. */
+interface BuildRecord {
+    FrontendAttrs: Record<string, string>;
+    Exporters?: { Attrs?: Record<string, string> }[];
+    Result?: { Results?: Record<string, { digest: string }> };
+}
+
+/** The container a docker-container node runs in: buildx names it after the node alone, `buildx_buildkit_<node>`. */
+function nodeContainer(node: string): string {
+    return `buildx_buildkit_${node}`;
+}
+
+/** The nodes of what `docker buildx inspect` printed: name, endpoint, status and the fixed platforms (marked `*`). */
+function inspectedNodes(text: string): { name: string; endpoint?: string; status?: string; fixedPlatforms: string[] }[] {
+    const field = (block: string, key: string) => new RegExp(`^${key}:\\s*(.*)$`, "m").exec(block)?.[1].trim();
+    // The first `Name:` is the builder's; each one after it starts a node.
+    return text
+        .split(/^Name:/m)
+        .slice(2)
+        .map((block) => ({
+            name: block.split("\n")[0].trim(),
+            endpoint: field(block, "Endpoint"),
+            status: field(block, "Status"),
+            fixedPlatforms: (field(block, "Platforms") ?? "")
+                .split(", ")
+                .filter((p) => p.endsWith("*"))
+                .map((p) => p.slice(0, -1)),
+        }));
+}
+
+describe("docker-container builders that run BuildKit (needs scripts/docker-stack.sh and scripts/engine.sh's BuildKit image)", function () {
+    // Two-platform builds, the arm64 one under QEMU.
+    this.timeout(300000);
+    useDockerStack();
+    useBuildkitImage(DEFAULT_BUILDKIT_IMAGE);
+    const builderName = useBuilderNames("mab");
+    const pulled: string[] = [];
+    let context: string;
+
+    before(() => {
+        context = contextWith({ Dockerfile: `FROM ${BASE}\nRUN uname -m > /arch\n` });
+    });
+
+    after(async () => {
+        if (pulled.length > 0) {
+            await docker(["image", "rm", "--force", ...pulled]).catch(() => undefined);
+        }
+        if (context) {
+            fs.rmSync(context, { recursive: true, force: true });
+        }
+    });
+
+    /** A node on this engine whose BuildKit shares the host's network, so it reaches the registries on 127.0.0.1. */
+    function hostNetworkNode(name: string, platforms: string[] = [], endpoint?: string): NodeSpec {
+        return { name, ...(endpoint ? { endpoint } : {}), platforms, driverOptions: { network: "host" } };
+    }
+
+    /**
+     * A bootstrapped builder of two nodes on this machine, `<name>-amd64` and `<name>-arm64`,
+     * one per platform. The node names hold the builder's, since their containers' names
+     * hold only theirs.
+     */
+    function onePlatformPerNode(name: string): BuilderSpec {
+        return spec(name, {
+            bootstrap: true,
+            nodes: [hostNetworkNode(`${name}-amd64`, ["linux/amd64"]), hostNetworkNode(`${name}-arm64`, ["linux/arm64"], SECOND_ENDPOINT)],
+        });
+    }
+
+    /** Builds the context for both platforms on `builder` and pushes it as `<repository>:v1`; returns the repository. */
+    async function buildAndPush(builder: string): Promise<string> {
+        const repository = `${REGISTRY}/${uniqueName("builder")}/app`;
+        await docker([
+            "buildx",
+            "build",
+            "--builder",
+            builder,
+            "--progress",
+            "plain",
+            "--platform",
+            PLATFORMS.join(","),
+            "--provenance=false",
+            "--push",
+            "-t",
+            `${repository}:v1`,
+            context,
+        ]);
+        pulled.push(`${repository}:v1`);
+        return repository;
+    }
+
+    /** What `uname -m` printed while `platform`'s image of `reference` was built. */
+    async function builtOn(reference: string, platform: string): Promise<string> {
+        return (await docker(["run", "--rm", "--pull", "always", "--platform", platform, reference, "cat", "/arch"])).trim();
+    }
+
+    /**
+     * The builds of `repository` that one node's BuildKit recorded in its own build history
+     * (`buildctl` inside the node's container): the platforms each was asked for and the
+     * digest it pushed.
+     */
+    async function buildsOnNode(node: string, repository: string): Promise<{ platforms: string; pushed: string[] }[]> {
+        const out = await docker(["exec", nodeContainer(node), "buildctl", "debug", "histories", "--format", "json"]);
+        const records: BuildRecord[] = out
+            .split("\n")
+            .filter((line) => line.trim() !== "")
+            .map((line) => JSON.parse(line).record);
+        // An exporter's name is `<repository>:<tag>`, or the bare repository when buildx pushes by digest.
+        const exportsTo = (record: BuildRecord) =>
+            (record.Exporters ?? []).some((e) => (e.Attrs?.name ?? "").split(",").some((n) => n.replace(/:[^:/]*$/, "") === repository));
+        return records.filter(exportsTo).map((record) => ({
+            platforms: record.FrontendAttrs.platform,
+            pushed: Object.values(record.Result?.Results ?? {}).map((r) => r.digest),
+        }));
+    }
+
+    it("bootstraps a one-node builder on the host's network and builds both platforms on it, each running as its own architecture", async () => {
+        const name = builderName("one");
+        const node = `${name}0`;
+        const builder = await createBuilder(spec(name, { bootstrap: true, nodes: [hostNetworkNode(node)] }));
+        assert.strictEqual(builder.created, true);
+        assert.deepStrictEqual(
+            builder.nodes.map((n) => [n.name, n.status, n.driverOptions]),
+            [[node, "running", { network: "host" }]],
+        );
+        for (const platform of PLATFORMS) {
+            assert.ok(builder.platforms.includes(platform), `the running node builds ${platform}; it lists ${builder.platforms.join(", ")}`);
+        }
+
+        const repository = await buildAndPush(name);
+        assert.deepStrictEqual(Object.keys((await inspectRaw(`${repository}:v1`)).platforms).sort(), PLATFORMS);
+        // The node's BuildKit made it, in one build of both platforms.
+        assert.deepStrictEqual(
+            (await buildsOnNode(node, repository)).map((b) => b.platforms),
+            [PLATFORMS.join(",")],
+        );
+        for (const [platform, machine] of MACHINES) {
+            assert.strictEqual(await builtOn(`${repository}:v1`, platform), machine, platform);
+        }
+    });
+
+    it("builds each platform on its own node of a builder with one node per platform", async () => {
+        const name = builderName("two");
+        const [amd64, arm64] = [`${name}-amd64`, `${name}-arm64`];
+        await createBuilder(onePlatformPerNode(name));
+        assert.deepStrictEqual(inspectedNodes(await docker(["buildx", "inspect", name])), [
+            { name: amd64, endpoint: "unix:///var/run/docker.sock", status: "running", fixedPlatforms: ["linux/amd64"] },
+            { name: arm64, endpoint: SECOND_ENDPOINT, status: "running", fixedPlatforms: ["linux/arm64"] },
+        ]);
+
+        const repository = await buildAndPush(name);
+        const index = (await inspectRaw(`${repository}:v1`)).platforms;
+        assert.deepStrictEqual(Object.keys(index).sort(), PLATFORMS);
+        // Each node's BuildKit recorded one build, of its own platform, and pushed by digest
+        // the manifest the joined index lists for that platform.
+        for (const [node, platform] of [
+            [amd64, "linux/amd64"],
+            [arm64, "linux/arm64"],
+        ]) {
+            const builds = await buildsOnNode(node, repository);
+            assert.deepStrictEqual(
+                builds.map((b) => b.platforms),
+                [platform],
+                node,
+            );
+            assert.strictEqual(builds[0].pushed.length, 1, node);
+            assert.deepStrictEqual((await inspectRaw(`${repository}@${builds[0].pushed[0]}`)).platforms, { [platform]: index[platform] }, node);
+        }
+        for (const [platform, machine] of MACHINES) {
+            assert.strictEqual(await builtOn(`${repository}:v1`, platform), machine, platform);
+        }
+    });
+
+    it("removes a running builder with its BuildKit containers and their state volumes", async () => {
+        const name = builderName("rm");
+        const nodes = [`${name}-amd64`, `${name}-arm64`];
+        await createBuilder(onePlatformPerNode(name));
+        assert.deepStrictEqual(await dockerObjectsNamed(name), {
+            containers: nodes.map(nodeContainer),
+            volumes: nodes.map((node) => `${nodeContainer(node)}_state`),
+        });
+
+        await removeBuilder(name);
+        assert.strictEqual(await inspectBuilder(name), undefined);
+        assert.deepStrictEqual(await dockerObjectsNamed(name), { containers: [], volumes: [] });
+    });
+
+    it("plans a change on a machine that lacks the builder, creates and starts it in the update, and plans none once it runs", async () => {
+        const name = builderName("diff");
+        const wanted = spec(name, { bootstrap: true, nodes: [hostNetworkNode(`${name}0`)] });
+        const unchanged = { changes: false, replaces: [], deleteBeforeReplace: false };
+        assert.deepStrictEqual(await diffOnThisMachine(wanted, wanted), { ...unchanged, changes: true, missingHere: true });
+
+        const builder = await updateBuilder(wanted, wanted, true);
+        assert.strictEqual(builder.created, true);
+        assert.deepStrictEqual(
+            builder.nodes.map((n) => n.status),
+            ["running"],
+        );
+        assert.deepStrictEqual(await diffOnThisMachine(wanted, wanted), { ...unchanged, missingHere: false });
+
+        // Removed behind its back: the next `up` here plans the change again.
+        await docker(["buildx", "rm", name]);
+        assert.deepStrictEqual(await diffOnThisMachine(wanted, wanted), { ...unchanged, changes: true, missingHere: true });
+    });
+
+    it("starts an inactive builder when an update newly asks to bootstrap it", async () => {
+        const name = builderName("start");
+        const olds = spec(name, { nodes: [hostNetworkNode(`${name}0`)] });
+        const news = { ...olds, bootstrap: true };
+        assert.deepStrictEqual(
+            (await createBuilder(olds)).nodes.map((n) => n.status),
+            ["inactive"],
+        );
+        assert.deepStrictEqual(await diffOnThisMachine(olds, news), { changes: true, replaces: [], deleteBeforeReplace: false, missingHere: false });
+
+        const builder = await updateBuilder(olds, news, true);
+        assert.strictEqual(builder.created, true);
+        assert.deepStrictEqual(
+            builder.nodes.map((n) => n.status),
+            ["running"],
+        );
     });
 });
