@@ -1,6 +1,7 @@
 // MultiArchImage: one docker-build Image per platform, pushed to an ECR repository it
 // provisions (or an existing one, or a repository in another OCI registry), joined by a
 // docker-build Index under one multi-platform tag.
+import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
@@ -23,6 +24,7 @@ import {
     indexTag,
     normaliseBuildSpec,
     platformBuilds,
+    portablePath,
 } from "../rules/buildPlan";
 import { toBakeFile } from "../rules/bake";
 import { CACHE_TO_OPTIONS } from "../rules/buildPlan";
@@ -467,13 +469,16 @@ function movingTags(spec: BuildSpec, repositoryUrl: string, signed: boolean): st
     return signed ? [...tags, `${SIGNATURE_TAG_PREFIX}${"0".repeat(64)}.sig`] : tags;
 }
 
-/** The build context, with the named contexts in docker-build's form when there are any. */
+/**
+ * The build context, with the named contexts in docker-build's form when there are any;
+ * paths as every checkout spells them (`portablePath`), since docker-build diffs them.
+ */
 function namedContexts(spec: BuildSpec): dockerbuild.types.input.BuildContextArgs {
     const named = Object.entries(spec.contexts);
     if (named.length === 0) {
-        return { location: spec.context };
+        return { location: portablePath(spec.context) };
     }
-    return { location: spec.context, named: Object.fromEntries(named.map(([name, location]) => [name, { location }])) };
+    return { location: portablePath(spec.context), named: Object.fromEntries(named.map(([name, location]) => [name, { location: portablePath(location) }])) };
 }
 
 /**
@@ -658,7 +663,9 @@ function platformImages(
             `${name}-${platformSuffix(platform)}`,
             {
                 context: namedContexts(spec),
-                dockerfile: { location: spec.dockerfile },
+                // The default <context>/Dockerfile from the portable context, so `./app` and
+                // `path.join(__dirname, "app")` give docker-build the same two paths.
+                dockerfile: { location: args.dockerfile === undefined ? path.join(portablePath(spec.context), "Dockerfile") : portablePath(spec.dockerfile) },
                 platforms: [platform as dockerbuild.Platform],
                 tags: [build.imageTag],
                 ...pushed(args.annotations),

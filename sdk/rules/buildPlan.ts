@@ -194,6 +194,25 @@ function longestSuffix(platforms: string[]): number {
 }
 
 /**
+ * A path as every checkout of the program spells it: an absolute path inside the working
+ * directory (`path.join(__dirname, "app")`) becomes relative to it (`./app`), which is
+ * where docker-build, started in the program's directory, resolves it. docker-build keeps
+ * the path in the image's inputs, so an absolute one differs between two checkouts of the
+ * same commit and rebuilds every image (a new digest, a fleet rollout) for nothing. Paths
+ * outside the working directory, URLs and `docker-image://` locations stay as given.
+ */
+export function portablePath(location: string, cwd = process.cwd()): string {
+    if (!path.isAbsolute(location)) {
+        return location;
+    }
+    const relative = path.relative(cwd, location);
+    if (relative === "") {
+        return ".";
+    }
+    return relative.startsWith("..") || path.isAbsolute(relative) ? location : `.${path.sep}${relative}`;
+}
+
+/**
  * Validates and normalises the plan's plain arguments, recording every problem in
  * `problems` instead of throwing; returns undefined when there was any.
  */

@@ -22,7 +22,8 @@ import {
     uniqueName,
 } from "../integration/stack";
 
-const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
+const PROGRAM = `import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder, MultiArchImage } from "multiarch";
 
 const config = new pulumi.Config();
@@ -30,7 +31,8 @@ const config = new pulumi.Config();
 const builder = new BuildxBuilder("builder", { driverOptions: { network: "host" } });
 const signingKey = config.getSecret("signingKey");
 const image = new MultiArchImage("app", {
-    context: "./app",
+    // An absolute context, as \`path.join(__dirname, ...)\` gives, differs between checkouts.
+    context: config.getBoolean("absoluteContext") ? path.join(__dirname, "app") : "./app",
     tag: "v1",
     registry: { repositoryUrl: config.require("repository"), username: config.require("registryUser"), password: config.requireSecret("registryPassword") },
     builderName: builder.name,
@@ -54,6 +56,33 @@ const AMD64 = "docker-build:index:Image::app-amd64";
 const ARM64 = "docker-build:index:Image::app-arm64";
 const INDEX = "docker-build:index:Index::app-index";
 const SIGNATURE = "pulumi-nodejs:dynamic:Resource::app-signature";
+
+/**
+ * A second checkout of the project at another path, its files written under `umask` as
+ * git writes them (0666 and 0777 less the umask), with the first one's dependencies.
+ */
+function checkoutOf(project: EngineProject, umask: number): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `multiarch-engine-checkout-${umask.toString(8)}-`));
+    const copy = (from: string, to: string) => {
+        for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+            if (entry.name === "node_modules") {
+                continue;
+            }
+            const [source, target] = [path.join(from, entry.name), path.join(to, entry.name)];
+            if (entry.isDirectory()) {
+                fs.mkdirSync(target);
+                fs.chmodSync(target, 0o777 & ~umask);
+                copy(source, target);
+            } else {
+                fs.copyFileSync(source, target);
+                fs.chmodSync(target, 0o666 & ~umask);
+            }
+        }
+    };
+    copy(project.dir, dir);
+    fs.symlinkSync(path.join(project.dir, "node_modules"), path.join(dir, "node_modules"));
+    return dir;
+}
 
 /** The tags the TLS registry holds for `repository` (none when it has never been pushed). */
 async function registryTags(repository: string): Promise<string[]> {
@@ -191,6 +220,29 @@ describe("the life of a stack on the real engine (Pulumi CLI, docker-build, a do
             await project.run("cosign", ["verify", "--key", publicKey, "--insecure-ignore-tlog=true", ref], 120_000, { DOCKER_CONFIG: login.config! });
         }
         second = third;
+    });
+
+    it("shows no change from a second checkout of the same commit at another path, its context given absolutely", async () => {
+        const checkout = checkoutOf(project, 0o022);
+        try {
+            const other = await project.stack("dev", { absoluteContext: { value: "true" } }, {}, checkout);
+            const plan = await preview(other);
+            assert.deepStrictEqual(plan.changed, [], JSON.stringify(plan.diffs));
+        } finally {
+            fs.rmSync(checkout, { recursive: true, force: true });
+        }
+    });
+
+    it("under umask 002 instead of 022, rebuilds the images: the file modes are in the context hash and in the layers", async () => {
+        const checkout = checkoutOf(project, 0o002);
+        try {
+            const other = await project.stack("dev", {}, {}, checkout);
+            const plan = await preview(other);
+            assert.deepStrictEqual(plan.changed, [AMD64, ARM64, INDEX, SIGNATURE].sort());
+            assert.deepStrictEqual(plan.diffs[AMD64], ["contextHash"]);
+        } finally {
+            fs.rmSync(checkout, { recursive: true, force: true });
+        }
     });
 
     it("on a fresh machine (builder gone, BuildKit state gone, new DOCKER_CONFIG) previews only the builder, and up recreates it and builds nothing", async () => {

@@ -18,6 +18,7 @@ import {
     theOne,
 } from "../../mocks";
 import { fixture } from "../../paths";
+import { portablePath } from "../../../sdk/rules/buildPlan";
 import { errorOf } from "../../helpers";
 
 const CONTEXT = fixture("hello");
@@ -53,8 +54,8 @@ describe("MultiArchImage", () => {
         assert.deepStrictEqual(arm.tags, [`${REPO_URL}:latest-arm64`]);
         assert.strictEqual(arm.push, true);
         assert.deepStrictEqual(arm.builder, { name: "shared" });
-        assert.deepStrictEqual(arm.context, { location: CONTEXT });
-        assert.deepStrictEqual(arm.dockerfile, { location: path.join(CONTEXT, "Dockerfile") });
+        assert.deepStrictEqual(arm.context, { location: portablePath(CONTEXT) });
+        assert.deepStrictEqual(arm.dockerfile, { location: path.join(portablePath(CONTEXT), "Dockerfile") });
         assert.deepStrictEqual(arm.cacheFrom, [{ registry: { ref: `${REPO_URL}:cache-arm64` } }]);
         assert.deepStrictEqual(arm.cacheTo, [{ registry: { ref: `${REPO_URL}:cache-arm64`, mode: "max", imageManifest: true, ociMediaTypes: true } }]);
         assert.ok(isSecretInput(arm.registries), "the registry credentials must reach the engine as a secret");
@@ -85,6 +86,23 @@ describe("MultiArchImage", () => {
         }
     });
 
+    it("gives docker-build the same context and Dockerfile paths for a relative context and the same one given absolutely", async () => {
+        const relative = `.${path.sep}${path.relative(process.cwd(), CONTEXT)}`;
+        await build({ context: relative }, "relative");
+        await build({ context: path.resolve(CONTEXT) }, "absolute");
+        await build({ context: path.resolve(CONTEXT), dockerfile: path.join(path.resolve(CONTEXT), "Dockerfile") }, "both");
+        const paths = (name: string) => {
+            const image = registered(IMAGE).find((r) => r.name === `${name}-amd64`)!;
+            return [image.inputs.context, image.inputs.dockerfile];
+        };
+        assert.deepStrictEqual(paths("relative"), [{ location: relative }, { location: path.join(relative, "Dockerfile") }]);
+        assert.deepStrictEqual(paths("absolute"), paths("relative"));
+        assert.deepStrictEqual(paths("both"), [
+            { location: relative },
+            { location: `.${path.sep}${path.join(path.relative(process.cwd(), CONTEXT), "Dockerfile")}` },
+        ]);
+    });
+
     it("passes ssh, named contexts, network, add-hosts, pull and no-cache exactly to every image", async () => {
         const inputs = {
             ssh: [{ id: "default" }, { id: "deploy", paths: ["/keys/deploy"] }],
@@ -99,8 +117,8 @@ describe("MultiArchImage", () => {
         for (const image of registered(IMAGE)) {
             assert.deepStrictEqual(image.inputs.ssh, inputs.ssh);
             assert.deepStrictEqual(image.inputs.context, {
-                location: CONTEXT,
-                named: { base: { location: inputs.contexts.base }, assets: { location: CONTEXT } },
+                location: portablePath(CONTEXT),
+                named: { base: { location: inputs.contexts.base }, assets: { location: portablePath(CONTEXT) } },
             });
             assert.strictEqual(image.inputs.network, "none");
             assert.deepStrictEqual(image.inputs.addHosts, ["db.internal:10.0.0.5"]);
@@ -406,8 +424,8 @@ describe("MultiArchImage", () => {
                 builder: { name: "shared" },
                 cacheFrom: [{ registry: { ref: cacheRef } }],
                 cacheTo: [{ registry: { ref: cacheRef, mode: "max", imageManifest: true, ociMediaTypes: true } }],
-                context: { location: CONTEXT },
-                dockerfile: { location: path.join(CONTEXT, "Dockerfile") },
+                context: { location: portablePath(CONTEXT) },
+                dockerfile: { location: path.join(portablePath(CONTEXT), "Dockerfile") },
                 network: "default",
                 platforms: ["linux/arm64"],
                 push: true,

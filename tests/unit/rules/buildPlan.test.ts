@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import { InputProblems } from "../../../sdk/rules/errors";
-import { BuildSpecArgs, indexTag, normaliseBuildSpec, platformBuilds } from "../../../sdk/rules/buildPlan";
+import { BuildSpecArgs, indexTag, normaliseBuildSpec, platformBuilds, portablePath } from "../../../sdk/rules/buildPlan";
 import { escapeBake, toBakeFile, unescapeBake } from "../../../sdk/rules/bake";
 import { fixture } from "../../paths";
 
@@ -104,6 +104,36 @@ describe("build plan", () => {
         assert.match(found[0], /^`context`/);
         assert.match(found[1], /^`platforms\[0\]`/);
         assert.match(found[2], /^`tag`/);
+    });
+});
+
+describe("portablePath", () => {
+    const cwd = "/home/ci/checkout";
+    const cases: [string, string, string][] = [
+        ["an absolute path inside the working directory", "/home/ci/checkout/app", `.${path.sep}app`],
+        ["a nested absolute path", "/home/ci/checkout/services/api/Dockerfile", `.${path.sep}${path.join("services", "api", "Dockerfile")}`],
+        ["the working directory itself", "/home/ci/checkout", "."],
+        ["a relative path, as given", "./app", "./app"],
+        ["a bare relative path, as given", "app", "app"],
+        ["an absolute path outside the working directory", "/srv/shared/base", "/srv/shared/base"],
+        ["a sibling that shares the prefix", "/home/ci/checkout-other/app", "/home/ci/checkout-other/app"],
+        [
+            "a docker-image:// location",
+            "docker-image://127.0.0.1:5000/base@sha256:" + "a".repeat(64),
+            "docker-image://127.0.0.1:5000/base@sha256:" + "a".repeat(64),
+        ],
+        ["a URL", "https://github.com/acme/app.git#main", "https://github.com/acme/app.git#main"],
+    ];
+    for (const [what, location, expected] of cases) {
+        it(`spells ${what} as every checkout does`, () => {
+            assert.strictEqual(portablePath(location, cwd), expected);
+        });
+    }
+
+    it("gives two checkouts of one program at different paths the same context and Dockerfile", () => {
+        const a = portablePath("/runner/a/app", "/runner/a");
+        const b = portablePath("/runner/b/app", "/runner/b");
+        assert.strictEqual(a, b);
     });
 });
 
