@@ -13,7 +13,8 @@ import * as os from "os";
 import * as path from "path";
 import { EngineEvent, LocalWorkspace, OpType, Stack } from "@pulumi/pulumi/automation";
 import { ROOT } from "../paths";
-import { missingStackParts } from "../integration/stack";
+import * as assert from "assert";
+import { missingStackParts, registryGet, REGISTRY, TLS_REGISTRY } from "../integration/stack";
 
 const SCRIPT = "scripts/engine.sh";
 
@@ -257,4 +258,25 @@ export async function destroy(stack: Stack): Promise<Plan> {
     const { plan, onEvent } = planRecorder();
     await stack.destroy({ onEvent });
     return plan;
+}
+
+/**
+ * The tags one of the stack's registries holds for `repository` (none when it has never
+ * been pushed), read with the stack's credentials.
+ */
+export async function registryTags(repository: string): Promise<string[]> {
+    const registry = [TLS_REGISTRY, REGISTRY].find((r) => repository.startsWith(`${r}/`));
+    assert.ok(registry, `${repository} is in none of the stack's registries`);
+    const response = await registryGet(registry, `/v2/${repository.slice(registry.length + 1)}/tags/list`, true);
+    if (response.status === 404) {
+        return [];
+    }
+    assert.strictEqual(response.status, 200, `GET tags/list of ${repository}: HTTP ${response.status}`);
+    return ((JSON.parse(response.body) as { tags?: string[] | null }).tags ?? []).sort();
+}
+
+/** A cosign key pair made by `cosign generate-key-pair` in `dir`: the private key's text and the public key's path. */
+export async function cosignKeyPair(project: EngineProject, dir: string, password: string): Promise<{ privateKey: string; publicKeyFile: string }> {
+    await project.run("cosign", ["generate-key-pair", "--output-key-prefix", path.join(dir, "cosign")], 60_000, { COSIGN_PASSWORD: password });
+    return { privateKey: fs.readFileSync(path.join(dir, "cosign.key"), "utf8"), publicKeyFile: path.join(dir, "cosign.pub") };
 }

@@ -8,19 +8,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { destroy, EngineProject, preview, refresh, up, useEngine } from "./engine";
-import {
-    AUTH_PASSWORD,
-    AUTH_USER,
-    docker,
-    DockerCallOptions,
-    inspectRaw,
-    loginToAuthRegistry,
-    REGISTRY,
-    registryGet,
-    TLS_REGISTRY,
-    uniqueName,
-} from "../integration/stack";
+import { cosignKeyPair, destroy, EngineProject, preview, refresh, registryTags, up, useEngine } from "./engine";
+import { AUTH_PASSWORD, AUTH_USER, docker, DockerCallOptions, inspectRaw, loginToAuthRegistry, REGISTRY, TLS_REGISTRY, uniqueName } from "../integration/stack";
 
 const PROGRAM = `import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -36,6 +25,7 @@ const image = new MultiArchImage("app", {
     tag: "v1",
     registry: { repositoryUrl: config.require("repository"), username: config.require("registryUser"), password: config.requireSecret("registryPassword") },
     builderName: builder.name,
+    secrets: { token: config.requireSecret("buildToken") },
     signing: signingKey ? { privateKey: signingKey, password: config.requireSecret("signingPassword") } : undefined,
 });
 
@@ -46,6 +36,7 @@ export const indexRef = image.indexRef;
 
 const DOCKERFILE = `FROM ${REGISTRY}/multiarch/busybox:latest
 COPY message.txt /message.txt
+RUN --mount=type=secret,id=token test -s /run/secrets/token
 CMD ["cat", "/message.txt"]
 `;
 
@@ -84,16 +75,6 @@ function checkoutOf(project: EngineProject, umask: number): string {
     return dir;
 }
 
-/** The tags the TLS registry holds for `repository` (none when it has never been pushed). */
-async function registryTags(repository: string): Promise<string[]> {
-    const response = await registryGet(TLS_REGISTRY, `/v2/${repository.slice(TLS_REGISTRY.length + 1)}/tags/list`, true);
-    if (response.status === 404) {
-        return [];
-    }
-    assert.strictEqual(response.status, 200, `GET tags/list of ${repository}: HTTP ${response.status}`);
-    return ((JSON.parse(response.body) as { tags?: string[] | null }).tags ?? []).sort();
-}
-
 async function builderExists(name: string, options: DockerCallOptions = {}): Promise<boolean> {
     try {
         await docker(["buildx", "inspect", name], options);
@@ -128,6 +109,7 @@ describe("the life of a stack on the real engine (Pulumi CLI, docker-build, a do
             repository: { value: repository },
             registryUser: { value: AUTH_USER },
             registryPassword: { value: AUTH_PASSWORD, secret: true },
+            buildToken: { value: "build-token-1", secret: true },
         });
         keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-engine-keys-"));
         login = { config: path.join(keyDir, "docker") };
@@ -178,6 +160,12 @@ describe("the life of a stack on the real engine (Pulumi CLI, docker-build, a do
         assert.deepStrictEqual(result.outputs, first);
     });
 
+    it("changes nothing when a build secret's value rotates", async () => {
+        await stack.setConfig("buildToken", { value: "build-token-2", secret: true });
+        const plan = await preview(stack);
+        assert.deepStrictEqual(plan.changed, [], JSON.stringify(plan.diffs));
+    });
+
     let second: typeof first;
 
     it("on one changed file, previews only what the digests feed, then pushes new digests", async () => {
@@ -197,13 +185,10 @@ describe("the life of a stack on the real engine (Pulumi CLI, docker-build, a do
     let publicKey: string;
 
     it("with signing, previews a changed file without failing and signs the new digests on up", async () => {
-        const generated = await project.run("cosign", ["generate-key-pair", "--output-key-prefix", path.join(keyDir, "cosign")], 60_000, {
-            COSIGN_PASSWORD: "engine-test",
-        });
-        assert.ok(generated !== undefined);
-        publicKey = path.join(keyDir, "cosign.pub");
+        const keys = await cosignKeyPair(project, keyDir, "engine-test");
+        publicKey = keys.publicKeyFile;
         await stack.setAllConfig({
-            signingKey: { value: fs.readFileSync(path.join(keyDir, "cosign.key"), "utf8"), secret: true },
+            signingKey: { value: keys.privateKey, secret: true },
             signingPassword: { value: "engine-test", secret: true },
         });
         const signed = await up(stack);

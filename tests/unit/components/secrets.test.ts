@@ -196,4 +196,46 @@ describe("MultiArchImage secrets", () => {
             });
         }
     });
+
+    describe("a new value of a build secret", () => {
+        const images = () => registrations.filter((r) => r.type === "docker-build:index:Image");
+
+        it("rebuilds nothing by default: every image names its secret ids in ignoreSecretsInDiffCalculation (image.go Diff)", async () => {
+            const image = new MultiArchImage("api", {
+                context: CONTEXT,
+                builderName: "shared",
+                secrets: { NPM_TOKEN: BUILD_SECRET, OTHER: pulumi.secret("x") },
+            });
+            await settle(image.platformRefs, image.indexRef);
+            assert.deepStrictEqual(
+                images().map((r) => [r.name, r.inputs.ignoreSecretsInDiffCalculation]),
+                [
+                    ["api-amd64", ["NPM_TOKEN", "OTHER"]],
+                    ["api-arm64", ["NPM_TOKEN", "OTHER"]],
+                ],
+            );
+        });
+
+        it("rebuilds with rebuildOnSecretChange, and names no ids without secrets", async () => {
+            const image = new MultiArchImage("api", {
+                context: CONTEXT,
+                builderName: "shared",
+                secrets: { NPM_TOKEN: BUILD_SECRET },
+                rebuildOnSecretChange: true,
+            });
+            const plain = new MultiArchImage("web", { context: CONTEXT, builderName: "shared" });
+            await settle(image.platformRefs, plain.platformRefs);
+            assert.deepStrictEqual(
+                images()
+                    .map((r) => [r.name, r.inputs.ignoreSecretsInDiffCalculation])
+                    .sort(),
+                [
+                    ["api-amd64", undefined],
+                    ["api-arm64", undefined],
+                    ["web-amd64", undefined],
+                    ["web-arm64", undefined],
+                ],
+            );
+        });
+    });
 });
