@@ -32,6 +32,8 @@ import { archOf } from "../rules/platform";
 import { checkOciRepositoryArgs, checkRepositoryArgs, createRepository, existingRepository, ImageRepository, ociRepository } from "./repository";
 import { pinnedImageOutputs, platformRefFor, platformRefsOf } from "./imageOutputs";
 import { PROVENANCE_PREDICATE_TYPE } from "../clients/cosign";
+import { RegistryClient, ResolvedImage } from "../clients/registryClient";
+import { canonical } from "../rules/canonicalJson";
 
 /** Lifecycle settings of the ECR repository MultiArchImage creates. */
 export interface RepositoryLifecycleArgs {
@@ -61,12 +63,26 @@ export interface EcrRepositoryArgs {
      * With `false` the repository and its lifecycle policy are created with
      * `retainOnDelete`: `pulumi destroy` completes and leaves them in AWS, images
      * included (untagged ones still expire), so no deployment of another stack loses the
-     * image it pins. Remove it then with `aws ecr delete-repository --force
-     * --repository-name <name>`, or set this to `true`, run `pulumi up` (which records
-     * the change in state) and then `pulumi destroy`. With `true`, `pulumi destroy`
-     * deletes the repository and every image in it. Defaults to `false`.
+     * image it pins. The next `pulumi up` of the stack adopts it with `adoptExisting`.
+     * Remove it instead with `aws ecr delete-repository --force --repository-name <name>`,
+     * or set this to `true`, run `pulumi up` (which records the change in state) and then
+     * `pulumi destroy`. With `true`, `pulumi destroy` deletes the repository and every
+     * image in it. Defaults to `false`.
      */
     forceDelete?: boolean;
+    /**
+     * Whether to adopt the repository of this name that already exists instead of creating one.
+     *
+     * For the `pulumi up` after a `pulumi destroy` that left the repository (`forceDelete`
+     * `false`), which would otherwise fail with ECR's RepositoryAlreadyExistsException:
+     * the repository is imported by its name (the `import` resource option) with its
+     * images, and updated to these settings; its lifecycle and pull policies are written
+     * over the ones it has. A stack whose state already holds the repository ignores it.
+     * A stack that finds no repository of this name fails ("resource '<name>' does not
+     * exist"), and while it is set a change of `name` or `kmsKeyArn` cannot replace the
+     * repository: set it for the one `up`, then remove it. Defaults to `false`.
+     */
+    adoptExisting?: boolean;
     /**
      * Whether ECR scans each image for vulnerabilities when it is pushed.
      *
@@ -225,10 +241,22 @@ export interface MultiArchImageArgs {
     /**
      * Build secrets, by id, mounted with `RUN --mount=type=secret,id=<id>`.
      *
-     * Their values stay secret in state and outputs. Equivalent to
-     * `docker buildx build --secret`.
+     * Their values stay secret in state and outputs. A new value of an id rebuilds
+     * nothing unless `rebuildOnSecretChange`; adding or removing an id rebuilds.
+     * Equivalent to `docker buildx build --secret`.
      */
     secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Whether a new value of a build secret rebuilds the images.
+     *
+     * BuildKit keeps secret values out of its cache keys: a build with a rotated token is
+     * the same build. docker-build compares the values, so a token that changes on every
+     * run (a CI job token, a short-lived registry password) would rebuild every image on
+     * every `up`, and a rebuild without cache hits gets a new digest and rolls every host.
+     * With `false` each image passes its secret ids as docker-build's
+     * `ignoreSecretsInDiffCalculation`. Defaults to `false`.
+     */
+    rebuildOnSecretChange?: boolean;
     /**
      * Image labels.
      *
@@ -280,7 +308,12 @@ export interface MultiArchImageArgs {
     /**
      * Whether to pull every base image again instead of using a local copy.
      *
-     * Defaults to `false`. Equivalent to `docker buildx build --pull`.
+     * With `true` docker-build builds every image on every `up` (image.go Diff marks the
+     * context changed whenever `pull` is set), so every preview shows the images, the
+     * index and what their digests feed as updates, and a rebuild that misses the cache
+     * gets a new digest and rolls every host. To follow a base image, pin it by digest
+     * (`FROM base@sha256:…`) and move the pin. Defaults to `false`. Equivalent to
+     * `docker buildx build --pull`.
      */
     pull?: boolean;
     /**
@@ -399,8 +432,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
             .all(images.map((image) => image.digest))
             .apply((digests) => Object.fromEntries(spec.platforms.map((p, i) => [p, digests[i]])));
         this.platformRefs = platformRefsOf(this.repositoryUrl, this.platformDigests);
-        this.indexRef = this.index.ref;
-        this.indexDigest = this.index.ref.apply((ref) => indexDigestOf(ref, this));
+        this.indexRef = pinnedIndexRef(this.index, this.platformDigests, registry, this);
+        this.indexDigest = this.indexRef.apply(indexDigestOf);
 
         if (args.signing !== undefined) {
             this.signingPublicKey = signImages(name, args.signing, args, spec, this, registry).publicKey;
@@ -438,23 +471,74 @@ export class MultiArchImage extends pulumi.ComponentResource {
 }
 
 /**
- * The digest of the index's ref, or unknown when the ref carries none: during a preview
- * the Index's ref is its bare tag (index.go Update sets `Ref = Tag` and returns before
- * pushing), and so is it after a refresh whose registry credentials had expired
- * (index.go Read keeps the bare tag on 401).
+ * The index's ref, `<repo>:<tag>@sha256:…`, as docker-build reports it, except after a
+ * `pulumi refresh` that read the index with an expired login. index.go `Read` sets
+ * `Ref = Tag` first and keeps it when the registry refuses the login of the state's
+ * inputs (the last `up`'s, step.go `RefreshStep.Apply`): an ECR token expires after 12
+ * hours, and regclient makes ECR's 403, like a 401, ErrHTTPUnauthorized (reghttp
+ * `HTTPError`). Every later `up` that changes no source keeps that bare tag (index.go
+ * `Diff` ignores the password, step.go `SameStep.Apply` keeps the outputs), while the tag
+ * still names the index the Index pushed: so an `up` reads it back with its own login
+ * and checks that it joins this build's images. A preview keeps docker-build's ref, the
+ * bare tag whenever the Index is to be pushed (index.go `Update` returns before pushing).
  */
-function indexDigestOf(ref: string, resource: pulumi.Resource): string {
+function pinnedIndexRef(
+    index: dockerbuild.Index,
+    platformDigests: pulumi.Output<Record<string, string>>,
+    login: RegistryLogin | undefined,
+    parent: MultiArchImage,
+): pulumi.Output<string> {
+    return index.ref.apply((ref) =>
+        TRAILING_DIGEST.test(ref) || pulumi.runtime.isDryRun() ? pulumi.output(ref) : readIndexBack(ref, index.urn, platformDigests, login, parent),
+    );
+}
+
+/** The index `tagRef` names, read with this run's login, as `<tagRef>@sha256:…`; it must list exactly `platformDigests`. */
+function readIndexBack(
+    tagRef: string,
+    indexUrn: pulumi.Output<string>,
+    platformDigests: pulumi.Output<Record<string, string>>,
+    login: RegistryLogin | undefined,
+    parent: MultiArchImage,
+): pulumi.Output<string> {
+    const read = pulumi
+        .all([indexUrn, platformDigests, login?.address, login?.username, login?.password])
+        .apply(async ([urn, built, address, username, password]) => {
+            const why = `docker-build's state of the index ${show(tagRef)} has no digest: a \`pulumi refresh\` read it with the registry login an earlier \`up\` recorded, which the registry refused (an ECR token expires after 12 hours), and kept the bare tag (index.go Read)`;
+            const auth = address === undefined || username === undefined || password === undefined ? undefined : { registry: address, username, password };
+            let found: ResolvedImage;
+            try {
+                found = await new RegistryClient({ auth }).resolveImage(tagRef);
+            } catch (error) {
+                throw new pulumi.ResourceError(`${why}; reading it back with this \`up\`'s login failed: ${(error as Error).message}`, parent);
+            }
+            if (canonical(found.platforms) !== canonical(built)) {
+                throw new pulumi.ResourceError(
+                    `${why}; the tag now names the index ${found.digest} of ${platformList(found.platforms)}, not this build's (${platformList(built)}): something else moved it. Push this build's index again with \`pulumi up --replace '${urn}'\``,
+                    parent,
+                );
+            }
+            pulumi.log.warn(
+                `${why}. \`indexRef\` and \`indexDigest\` are read back with this \`up\`'s login: ${found.digest}, the index of this build's images. A \`pulumi refresh\` within 12 hours of this \`up\`, whose login the state now holds, stores the digest in the Index's state again`,
+                parent,
+            );
+            return `${tagRef}@${found.digest}`;
+        });
+    // The login is secret, the digest read with it is not.
+    return pulumi.unsecret(read);
+}
+
+/** `linux/amd64 sha256:…, linux/arm64 sha256:…`, for messages. */
+function platformList(digests: Record<string, string>): string {
+    return Object.entries(digests)
+        .map(([platform, digest]) => `${platform} ${digest}`)
+        .join(", ");
+}
+
+/** The digest of the index's ref, or unknown when the ref carries none: in a preview that pushes the index. */
+function indexDigestOf(ref: string): string {
     const match = TRAILING_DIGEST.exec(ref);
-    if (match) {
-        return match[1];
-    }
-    if (!pulumi.runtime.isDryRun()) {
-        pulumi.log.warn(
-            `the index ${show(ref)} carries no digest, so \`indexDigest\` is unknown: docker-build could not read the index back with the registry credentials in state (they expire after 12 hours); run \`pulumi refresh --run-program\``,
-            resource,
-        );
-    }
-    return pulumi.unknown as unknown as string;
+    return match ? match[1] : (pulumi.unknown as unknown as string);
 }
 
 /**
@@ -520,6 +604,9 @@ function validate(name: string, args: MultiArchImageArgs): BuildSpec {
         problems.invalid("builderName", args.builderName, "expected the name of a buildx builder, or leave it out to create one");
     }
     checkSecretIds(args.secrets, problems);
+    if (args.rebuildOnSecretChange !== undefined && typeof args.rebuildOnSecretChange !== "boolean") {
+        problems.invalid("rebuildOnSecretChange", args.rebuildOnSecretChange, "expected true or false");
+    }
     checkAnnotationArgs(args.annotations, problems);
     return problems.valueOrThrow("MultiArchImage", name, spec);
 }
@@ -651,6 +738,8 @@ function platformImages(
     parent: MultiArchImage,
 ): Record<string, dockerbuild.Image> {
     const secrets = args.secrets === undefined ? undefined : pulumi.secret(args.secrets);
+    // docker-build's Diff compares secret values except those of these ids (image.go Diff).
+    const secretsIgnoredInDiff = args.secrets === undefined || args.rebuildOnSecretChange === true ? undefined : secretIdsOf(args.secrets);
     // The tags wait for the builder's name: docker-build receives an unknown name as ""
     // and would build a preview on whichever builder it finds or creates (image.go
     // normalize and buildable, host.go builderFor). An unknown tag makes buildable() false.
@@ -684,6 +773,7 @@ function platformImages(
                 buildArgs: args.buildArgs,
                 target: spec.target,
                 secrets,
+                ignoreSecretsInDiffCalculation: secretsIgnoredInDiff,
                 labels: args.labels,
                 buildOnPreview: args.buildOnPreview ?? false,
             },
@@ -719,9 +809,14 @@ function imageIndex(
     );
 }
 
+/** The ids of the build secrets, never their values: not secret themselves. */
+function secretIdsOf(secrets: MultiArchImageArgs["secrets"]): pulumi.Output<string[]> {
+    return pulumi.unsecret(pulumi.output(secrets ?? {}).apply((s) => Object.keys(s ?? {})));
+}
+
 /** The same build as a Docker Bake file; secret ids only, never their values. */
 function bakeFileOf(args: MultiArchImageArgs, spec: BuildSpec, repositoryUrl: pulumi.Output<string>): pulumi.Output<string> {
-    const secretIds = pulumi.unsecret(pulumi.output(args.secrets ?? {}).apply((s) => Object.keys(s ?? {})));
+    const secretIds = secretIdsOf(args.secrets);
     return pulumi
         .all([repositoryUrl, pulumi.output(args.buildArgs ?? {}), pulumi.output(args.labels ?? {}), secretIds, pulumi.output(args.annotations ?? {})])
         .apply(([url, buildArgs, labels, ids, annotations]) =>

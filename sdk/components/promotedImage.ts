@@ -1,16 +1,25 @@
 // PromotedImage: a multi-platform image copied by digest into an ECR repository of
-// another account or region, every platform's manifest digest unchanged, with the
-// outputs of a MultiArchImage so a VmDeployment runs it as it is.
+// another account or region (or a repository in another OCI registry), every platform's
+// manifest digest unchanged, with the outputs of a MultiArchImage so a VmDeployment runs
+// it as it is.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { parseRepositoryUrl, SIGNATURE_TAG_PREFIX } from "../rules/ecr";
 import { InputProblems, show } from "../rules/errors";
 import { isKnown } from "../rules/inputs";
 import { requirementProblems, SignatureCheck, SignatureRequirement } from "./imageSignature";
-import type { EcrRepositoryArgs } from "./multiArchImage";
+import type { EcrRepositoryArgs, OciRepositoryArgs } from "./multiArchImage";
 import { normalisePlatforms, parsePlatform } from "../rules/platform";
 import * as promote from "../clients/imageCopy";
-import { checkRepositoryArgs, createRepository, existingRepository, ImageRepository } from "./repository";
+import {
+    checkOciRepositoryArgs,
+    checkRepositoryArgs,
+    createRepository,
+    ecrRepositoryArguments,
+    existingRepository,
+    ImageRepository,
+    ociRepository,
+} from "./repository";
 import { pinnedImageOutputs, platformRefFor, platformRefsOf } from "./imageOutputs";
 import { parseImageReference, registryOf, TAG_PATTERN } from "../rules/imageReference";
 import { planCopy, PromotionCopy } from "./promotionCopy";
@@ -89,9 +98,9 @@ export interface PromotedImageArgs {
     /**
      * Settings of the ECR repository to create at the destination.
      *
-     * Give either this or `repositoryUrl`, not both. Defaults to a repository with the
-     * defaults of `EcrRepositoryArgs`, in the account and region of this component's
-     * AWS provider.
+     * Give either this or `repositoryUrl` or `registry`, not two of them. Defaults to a
+     * repository with the defaults of `EcrRepositoryArgs`, in the account and region of
+     * this component's AWS provider.
      */
     repository?: EcrRepositoryArgs;
     /**
@@ -103,12 +112,31 @@ export interface PromotedImageArgs {
      */
     repositoryUrl?: pulumi.Input<string>;
     /**
+     * A repository in an OCI registry other than ECR to copy into (GHCR, Harbor, Artifactory, Docker Hub, a local registry).
+     *
+     * The index, every platform's manifest and, with `requireSignature`, the signatures
+     * go to `registry.repositoryUrl` under `tag`; imagetools and cosign log in to its host
+     * with `registry.username` and `registry.password`, or push anonymously without them.
+     * No AWS resource is created and the destination needs no AWS call (an ECR source
+     * without `sourceCredentials` is still read with a token of this component's AWS
+     * provider; with `requireSignature.kmsKeyArn`, cosign still reads the key from KMS).
+     * So nothing checks that the repository lets `tag` (and cosign's `sha256-*`) move, no
+     * lifecycle rule expires untagged images, and `repositoryArn` is `""`. An ECR
+     * repository's URL is accepted too: logged in to with the credentials given, it keeps
+     * its ARN. docker and cosign hold one login per registry host, so a source on the same
+     * host is read with these credentials too (`sourceCredentials` then serve the
+     * signature checks only). A VmDeployment runs only images in ECR. Not with
+     * `repository` or `repositoryUrl`. Defaults to ECR: a repository created, or
+     * `repositoryUrl`.
+     */
+    registry?: OciRepositoryArgs;
+    /**
      * Credentials for a source registry that is not ECR.
      *
      * An ECR source is read with a token of this component's AWS provider (the
-     * destination account), so the source repository must grant that account pull
-     * (`MultiArchImage`'s `pullAccounts`). Defaults to that token for an ECR source and
-     * anonymous access otherwise.
+     * destination account, for an ECR destination), so the source repository must grant
+     * that account pull (`MultiArchImage`'s `pullPrincipals`). Defaults to that token for
+     * an ECR source and anonymous access otherwise.
      */
     sourceCredentials?: pulumi.Input<SourceCredentials>;
     /**
@@ -137,14 +165,15 @@ interface Plan {
 
 /**
  * A multi-platform image copied by digest into an ECR repository of another account or
- * region (the one this component's AWS provider targets), under a tag you choose. Every
- * platform's manifest digest is the source's; the outputs are a MultiArchImage's, so a
- * VmDeployment runs it unchanged. The copy never deletes anything at the destination.
+ * region (the one this component's AWS provider targets), or into a repository of another
+ * OCI registry (`registry`), under a tag you choose. Every platform's manifest digest is
+ * the source's; the outputs are a MultiArchImage's, so a VmDeployment runs one promoted
+ * into ECR unchanged. The copy never deletes anything at the destination.
  */
 export class PromotedImage extends pulumi.ComponentResource {
-    /** The destination repository, e.g. `2109….dkr.ecr.eu-west-1.amazonaws.com/app`. */
+    /** The destination repository, e.g. `2109….dkr.ecr.eu-west-1.amazonaws.com/app`, or `registry.repositoryUrl`. */
     public readonly repositoryUrl: pulumi.Output<string>;
-    /** The destination repository's ARN, for IAM policies that allow pulling from it alone. */
+    /** The destination repository's ARN, for IAM policies that allow pulling from it alone; `""` outside ECR. */
     public readonly repositoryArn: pulumi.Output<string>;
     /** The canonical platforms promoted, in the order given. */
     public readonly platforms: string[];
@@ -176,9 +205,7 @@ export class PromotedImage extends pulumi.ComponentResource {
         };
         const toLogin = destinationLogin(target, this);
         const fromLogin = sourceLogin(source, args.sourceCredentials, this);
-        const logins = pulumi
-            .secret(pulumi.all([toLogin, fromLogin]))
-            .apply(([destination, from]) => (from === undefined || from.registry === destination.registry ? [destination] : [destination, from]));
+        const logins = pulumi.secret(pulumi.all([toLogin, fromLogin])).apply(onePerHost);
         const spec = copySpec(name, source, plan, this.repositoryUrl, logins, args.requireSignature !== undefined);
         const checks = args.requireSignature === undefined ? [] : signatureChecks(name, args.requireSignature, plan, source, spec, fromLogin, this);
         const copy = new PromotionCopy(`${name}-copy`, { spec, logins }, { parent: this, dependsOn: checks });
@@ -230,7 +257,8 @@ interface PromotionSource {
 }
 
 /**
- * The destination repository: one created, or an existing one that lets the tag move.
+ * The destination repository: one created, an existing one that lets the tag move, or
+ * one in another OCI registry, which nothing checks.
  *
  * Only the moving tag is mutable; the platform manifests under it are untagged but
  * cannot be deleted, by hand or by the lifecycle policy, while an index refers to them
@@ -239,6 +267,9 @@ interface PromotionSource {
  * cosign's signature tags (`sha256-<hex>.sig`) move too.
  */
 function destinationRepository(name: string, args: PromotedImageArgs, plan: Plan, parent: PromotedImage): ImageRepository {
+    if (args.registry !== undefined) {
+        return ociRepository(args.registry);
+    }
     const signed = args.requireSignature !== undefined;
     const movingFilters = [plan.tag, ...(signed ? [`${SIGNATURE_TAG_PREFIX}*`] : [])].map((filter) => ({ filter, filterType: "WILDCARD" }));
     return args.repositoryUrl === undefined
@@ -246,14 +277,31 @@ function destinationRepository(name: string, args: PromotedImageArgs, plan: Plan
         : existingRepository(args.repositoryUrl, plan.tag, () => [plan.tag, ...(signed ? [`${SIGNATURE_TAG_PREFIX}${"0".repeat(64)}.sig`] : [])], parent);
 }
 
-/** The destination's login: an ECR token of its account and region. */
-function destinationLogin(target: ImageRepository, parent: PromotedImage): pulumi.Output<promote.RegistryLogin> {
+/**
+ * The destination's login: the credentials given for another registry (none for an
+ * anonymous push), else an ECR token of its account and region.
+ */
+function destinationLogin(target: ImageRepository, parent: PromotedImage): pulumi.Output<promote.RegistryLogin | undefined> {
+    if (target.kind === "oci") {
+        const given = target.credentials;
+        return given === undefined ? pulumi.output(undefined) : pulumi.output({ registry: target.url.apply(registryOf), ...given });
+    }
     const token = aws.ecr.getAuthorizationTokenOutput({ registryId: target.registryId, region: target.region }, { parent });
     return pulumi.all([target.url, token.userName, token.password]).apply(([url, username, password]) => ({
         registry: registryOf(url),
         username,
         password,
     }));
+}
+
+/**
+ * The logins the copy hands imagetools and cosign, the destination's first. Both read one
+ * login per registry host from DOCKER_CONFIG (`auths` is keyed by host), so a source on
+ * the destination's host is read with the destination's login.
+ */
+function onePerHost(logins: (promote.RegistryLogin | undefined)[]): promote.RegistryLogin[] {
+    const given = logins.filter((login): login is promote.RegistryLogin => login !== undefined);
+    return given.filter((login, i) => given.findIndex((other) => other.registry === login.registry) === i);
 }
 
 /** The source's login: the credentials given, else a token of the destination's identity for an ECR source, else none. */
@@ -348,6 +396,7 @@ function validate(name: string, args: PromotedImageArgs): Plan {
         problems.invalid("tag", tag, 'expected an image tag: letters, digits, _ . - (not first), at most 128 characters (ECR\'s rule), e.g. "prod"');
     }
     checkRepositoryArgs(args.repository, args.repositoryUrl, "copy into", problems);
+    checkOciRepositoryArgs(args.registry, problems, ecrRepositoryArguments(args));
     requirementProblems(args.requireSignature, problems);
     return problems.valueOrThrow("PromotedImage", name, { platforms, tag });
 }

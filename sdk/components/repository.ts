@@ -56,6 +56,14 @@ export interface OciImageRepository {
  * Without `forceDelete` both are `retainOnDelete`: the repository's own Delete would fail
  * on the images and cache it still holds and leave `destroy` half-way, and other stacks
  * may pin its images. `mutableTags` are the exclusion filters of the tags that move.
+ *
+ * A repository `destroy` left keeps its name, so the next `up` cannot create it again;
+ * `adoptExisting` imports it by that name (its import ID, @pulumi/aws `ecr.Repository`).
+ * Not by default: the engine imports only when its state holds no resource of that ID,
+ * and fails an ID that does not exist (step_generator.go `generateSteps`, step.go
+ * `ImportStep.Apply`, pulumi v3.248.0), which would break every first `up`. The policies
+ * need no import: their Create writes over what the repository has
+ * (terraform-provider-aws `PutLifecyclePolicy`, `SetRepositoryPolicy`).
  */
 export function createRepository(
     name: string,
@@ -64,17 +72,18 @@ export function createRepository(
     parent: pulumi.Resource,
 ): ImageRepository {
     const retain: pulumi.CustomResourceOptions = settings.forceDelete === true ? {} : { retainOnDelete: true };
+    const repositoryName = settings.name ?? defaultRepositoryName(pulumi.getProject(), pulumi.getStack(), name);
     const repository = new aws.ecr.Repository(
         `${name}-repo`,
         {
-            name: settings.name ?? defaultRepositoryName(pulumi.getProject(), pulumi.getStack(), name),
+            name: repositoryName,
             forceDelete: settings.forceDelete ?? false,
             imageScanningConfiguration: { scanOnPush: settings.scanOnPush ?? true },
             imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
             imageTagMutabilityExclusionFilters: mutableTags,
             encryptionConfigurations: [settings.kmsKeyArn === undefined ? { encryptionType: "AES256" } : { encryptionType: "KMS", kmsKey: settings.kmsKeyArn }],
         },
-        { parent, ...retain },
+        { parent, ...retain, ...(settings.adoptExisting === true ? { import: repositoryName } : {}) },
     );
     new aws.ecr.LifecyclePolicy(
         `${name}-lifecycle`,
@@ -184,13 +193,31 @@ export function ociRepositoryUrlReason(url: unknown): string | undefined {
     return undefined;
 }
 
+/** An argument that `registry` takes the place of: its name, whether it is given, and what it does. */
+export type ReplacedArgument = [argument: string, given: boolean, what: string];
+
+/** The ECR repository arguments both image components take, which `registry` takes the place of. */
+export function ecrRepositoryArguments(args: { repository?: EcrRepositoryArgs; repositoryUrl?: pulumi.Input<string> }): ReplacedArgument[] {
+    return [
+        ["repository", args.repository !== undefined, "creates an ECR repository"],
+        ["repositoryUrl", args.repositoryUrl !== undefined, "pushes to an existing ECR repository"],
+    ];
+}
+
 /**
- * Checks `registry` as MultiArchImage takes it: a plain `repositoryUrl` now (an Output one
- * once known, by `ociRepository`), and a user name and password given together.
+ * Checks `registry` as the image components take it: none of the `replaced` arguments
+ * given beside it, a plain `repositoryUrl` now (an Output one once known, by
+ * `ociRepository`), and a user name and password given together.
  */
-export function checkOciRepositoryArgs(registry: OciRepositoryArgs | undefined, problems: InputProblems): void {
+export function checkOciRepositoryArgs(registry: OciRepositoryArgs | undefined, problems: InputProblems, replaced: ReplacedArgument[] = []): void {
     if (registry === undefined) {
         return;
+    }
+    for (const [argument, , what] of replaced.filter(([, given]) => given)) {
+        problems.add(
+            "registry",
+            `\`registry\` and \`${argument}\` are both given: \`registry\` pushes to the repository it names, \`${argument}\` ${what}; give one or the other`,
+        );
     }
     if (typeof registry !== "object" || registry === null || Array.isArray(registry)) {
         problems.invalid("registry", registry, 'expected { repositoryUrl, username?, password? }, e.g. { repositoryUrl: "ghcr.io/acme/api" }');
@@ -246,7 +273,7 @@ export function checkRepositoryArgs(
             problems.invalid("repository.name", settings.name, problem);
         }
     }
-    for (const flag of ["forceDelete", "scanOnPush"] as const) {
+    for (const flag of ["forceDelete", "adoptExisting", "scanOnPush"] as const) {
         if (settings?.[flag] !== undefined && typeof settings[flag] !== "boolean") {
             problems.invalid(`repository.${flag}`, settings[flag], "expected true or false");
         }

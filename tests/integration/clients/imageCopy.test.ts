@@ -5,6 +5,7 @@
 // registries, each promoted image runs as its platform, and a second promotion is
 // counted, request by request, through a proxy in front of the destination.
 import * as assert from "assert";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
@@ -18,7 +19,7 @@ import { planCopy, useSourceResolver } from "../../../sdk/components/promotionCo
 import { signImages } from "../../../sdk/clients/cosign";
 import { RegistryClient } from "../../../sdk/clients/registryClient";
 import { fakeDigest, registered, resetMocks, settle } from "../../mocks";
-import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, docker, inspectRaw, uniqueName, useDockerStack } from "../stack";
+import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, REGISTRY, TLS_REGISTRY, docker, inspectRaw, loginToAuthRegistry, uniqueName, useDockerStack } from "../stack";
 import { EXAMPLE_APP } from "../../paths";
 import { hostCall } from "../../dynamicHost";
 import { runProgram } from "../../helpers";
@@ -217,6 +218,31 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
         const atDestination = await destinationClient.resolveImage(`${destination}@${result.indexDigest}`);
         assert.deepStrictEqual(atDestination.platforms, built.platforms);
         assert.strictEqual((await copyImage(spec, loginsFor(AUTH_REGISTRY))).copied, false);
+    });
+
+    it("promotes into the TLS registry by name with its login, every platform's digest unchanged there", async () => {
+        const destinationRepository = `multiarch-test/${uniqueName("promoted-tls")}`;
+        const destination = `${TLS_REGISTRY}/${destinationRepository}:prod`;
+        const logins = loginsFor(TLS_REGISTRY);
+        const spec = await planCopy({ indexRef: built.indexRef }, PLATFORMS, destination, logins);
+        const created = await createThroughProvider(spec, logins);
+        assert.deepStrictEqual(created.outs, { spec, indexDigest: built.indexDigest, platformDigests: built.platforms, copied: true });
+        assert.deepStrictEqual(created.leftInTmp, [], "the throwaway DOCKER_CONFIG is removed");
+
+        // buildx as the oracle, logged in by `docker login` in a config of its own.
+        const config = fs.mkdtempSync(path.join(work, "tls-config-"));
+        await loginToAuthRegistry({ config }, TLS_REGISTRY);
+        const promoted = await inspectRaw(destination, { config });
+        assert.strictEqual(promoted.raw, (await inspectRaw(built.indexRef)).raw, "the index is copied byte for byte");
+        assert.deepStrictEqual(promoted.platforms, built.platforms);
+        for (const [platform, digest] of Object.entries(built.platforms)) {
+            const manifest = await inspectRaw(`${TLS_REGISTRY}/${destinationRepository}@${digest}`, { config });
+            assert.strictEqual(
+                `sha256:${crypto.createHash("sha256").update(manifest.raw).digest("hex")}`,
+                digest,
+                `${platform} is served as its source digest`,
+            );
+        }
     });
 
     it("fails before anything is tagged when the source lacks a platform or mislabels one", async () => {

@@ -10,6 +10,7 @@ import { MultiArchImage, MultiArchImageArgs } from "../../../sdk/components/mult
 import { normaliseBuildSpec } from "../../../sdk/rules/buildPlan";
 import { toBakeFile, BakeInputs } from "../../../sdk/rules/bake";
 import { PreflightOptions, planPreflight } from "../../../sdk/cli/preflight";
+import { PromotedImage, PromotedImageArgs } from "../../../sdk/components/promotedImage";
 import { PreflightError } from "../../../sdk/rules/preflightError";
 import { VmDeployment, VmDeploymentArgs } from "../../../sdk/components/vmDeployment";
 import { REGISTRY, registrations, resetMocks } from "../../mocks";
@@ -39,6 +40,9 @@ function builder(args: Partial<BuildxBuilderArgs>): () => unknown {
 }
 function vm(args: Partial<VmDeploymentArgs>): () => unknown {
     return () => new VmDeployment("bad", { platformRefs: { "linux/amd64": AMD64_REF }, ...args } as VmDeploymentArgs);
+}
+function promoted(args: Partial<PromotedImageArgs>): () => unknown {
+    return () => new PromotedImage("bad", { indexRef: `127.0.0.1:5000/team/api:v1@${DIGEST}`, ...args });
 }
 function bake(inputs: Partial<BakeInputs>): () => unknown {
     const spec = normaliseBuildSpec({ context: CONTEXT }, new InputProblems())!;
@@ -417,6 +421,37 @@ const cases: Case[] = [
         call: preflight({ repository: "Team/App" }),
         paths: ["repository"],
         says: /`repository` is "Team\/App"/,
+    },
+    // PromotedImage
+    {
+        what: "PromotedImage: registry and repository",
+        call: promoted({ registry: { repositoryUrl: "127.0.0.1:5000/prod/app" }, repository: {} }),
+        paths: ["registry"],
+        says: /^PromotedImage "bad" has 1 invalid argument problem:\n {2}- `registry` and `repository` are both given: `registry` pushes to the repository it names, `repository` creates an ECR repository; give one or the other$/,
+    },
+    {
+        what: "PromotedImage: registry and repositoryUrl",
+        call: promoted({ registry: { repositoryUrl: "127.0.0.1:5000/prod/app" }, repositoryUrl: `${REGISTRY}/prod/app` }),
+        paths: ["registry"],
+        says: /^PromotedImage "bad" has 1 invalid argument problem:\n {2}- `registry` and `repositoryUrl` are both given: `registry` pushes to the repository it names, `repositoryUrl` pushes to an existing ECR repository; give one or the other$/,
+    },
+    {
+        what: "PromotedImage: a registry URL with a scheme",
+        call: promoted({ registry: { repositoryUrl: "https://ghcr.io/acme/prod" } }),
+        paths: ["registry.repositoryUrl"],
+        says: /^PromotedImage "bad" has 1 invalid argument problem:\n {2}- `registry\.repositoryUrl` is "https:\/\/ghcr\.io\/acme\/prod": expected <host>\[:port\]\/<path> without a scheme, e\.g\. "ghcr\.io\/acme\/api"$/,
+    },
+    {
+        what: "PromotedImage: a registry URL with a tag",
+        call: promoted({ registry: { repositoryUrl: "127.0.0.1:5000/prod/app:prod" } }),
+        paths: ["registry.repositoryUrl"],
+        says: /^PromotedImage "bad" has 1 invalid argument problem:\n {2}- `registry\.repositoryUrl` is "127\.0\.0\.1:5000\/prod\/app:prod": expected <host>\[:port\]\/<path> without a tag \(the component adds its own\), e\.g\. "ghcr\.io\/acme\/api"$/,
+    },
+    {
+        what: "PromotedImage: a registry user name without a password",
+        call: promoted({ registry: { repositoryUrl: "ghcr.io/acme/prod", username: "bot" } }),
+        paths: ["registry.password"],
+        says: /^PromotedImage "bad" has 1 invalid argument problem:\n {2}- `registry\.password` is undefined, but `registry\.username` is "bot": give both to log in, or neither for an anonymous push$/,
     },
     {
         what: "preflight: a builder name with a space",

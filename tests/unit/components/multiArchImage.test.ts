@@ -1,9 +1,14 @@
 import * as assert from "assert";
+import * as crypto from "crypto";
+import * as http from "http";
+import type { AddressInfo } from "net";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { MultiArchImage, MultiArchImageArgs } from "../../../sdk/components/multiArchImage";
 import {
+    ACCOUNT,
     ECR_PASSWORD,
+    REGION,
     REGISTRY,
     fakeDigest,
     invocations,
@@ -322,16 +327,7 @@ describe("MultiArchImage", () => {
     });
 
     it("warns when a build arg looks like a credential", async () => {
-        const warnings: string[] = [];
-        const original = pulumi.log.warn;
-        (pulumi.log as { warn: typeof pulumi.log.warn }).warn = async (message: string) => {
-            warnings.push(message);
-        };
-        try {
-            await build({ buildArgs: { VERSION: "1", GITHUB_TOKEN: "ghp_value" } });
-        } finally {
-            (pulumi.log as { warn: typeof pulumi.log.warn }).warn = original;
-        }
+        const { warnings } = await withWarnings(() => build({ buildArgs: { VERSION: "1", GITHUB_TOKEN: "ghp_value" } }));
         assert.strictEqual(warnings.length, 1);
         assert.match(warnings[0], /build arg "GITHUB_TOKEN" looks like a credential/);
         assert.match(warnings[0], /pass it in `secrets`/);
@@ -448,24 +444,82 @@ describe("MultiArchImage", () => {
             assert.strictEqual(await promiseOf(image.indexRef), `${REPO_URL}:latest`);
             assert.strictEqual(await (image.indexDigest as unknown as { isKnown: Promise<boolean> }).isKnown, false);
         });
+    });
 
-        // index.go Read keeps the bare tag when the registry refuses the credentials in state.
-        it("reports the index digest as unknown, with a warning, when the index ref carries no digest", async () => {
-            await resetMocks({ resources: { [INDEX]: ({ inputs }) => ({ ...inputs, ref: inputs.tag }) } });
-            const warnings: string[] = [];
-            const original = pulumi.log.warn;
-            (pulumi.log as { warn: typeof pulumi.log.warn }).warn = async (message: string) => {
-                warnings.push(message);
-            };
-            try {
-                const image = new MultiArchImage("api", { context: CONTEXT, builderName: "shared" });
-                assert.strictEqual(await (image.indexDigest as unknown as { isKnown: Promise<boolean> }).isKnown, false);
-            } finally {
-                (pulumi.log as { warn: typeof pulumi.log.warn }).warn = original;
-            }
+    // A `pulumi refresh` reads the Index with the login of the state's inputs (step.go
+    // RefreshStep.Apply), an ECR token that expires after 12 hours. ECR then answers 403,
+    // which regclient makes ErrHTTPUnauthorized like a 401 (reghttp HTTPError), and
+    // index.go Read keeps `Ref = Tag`, the bare tag, without failing. Every later `up` that
+    // changes no source keeps that state: index.go Diff ignores the password and step.go
+    // SameStep.Apply keeps the outputs. The mock's Index answers so; its repository is a
+    // registry on 127.0.0.1 that serves the index to the ECR login of this run only.
+    describe("after a refresh that read the index with an expired ECR token", () => {
+        const BUILT = { "linux/amd64": fakeDigest("api-amd64"), "linux/arm64": fakeDigest("api-arm64") };
+        let registry: IndexRegistry | undefined;
+        afterEach(() => registry?.close());
+
+        async function refreshedImage(
+            served: Record<string, string>,
+            { dryRun = false, refuse = false } = {},
+        ): Promise<{ image: MultiArchImage; url: string }> {
+            registry = await indexRegistry("multiarch/dev/api", "latest", served);
+            registry.refuse = refuse;
+            const host = registry.host;
+            await resetMocks({
+                dryRun,
+                resources: {
+                    [REPOSITORY]: ({ inputs }) => ({
+                        ...inputs,
+                        registryId: ACCOUNT,
+                        arn: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/${inputs.name}`,
+                        repositoryUrl: `${host}/${inputs.name}`,
+                    }),
+                    [INDEX]: ({ inputs }) => ({ ...inputs, ref: inputs.tag }),
+                },
+            });
+            return { image: new MultiArchImage("api", { context: CONTEXT, builderName: "shared" }), url: `${host}/multiarch/dev/api` };
+        }
+
+        it("pins indexRef and indexDigest to the index the tag names, read back with this up's ECR token, and says how to store it again", async () => {
+            const { value, warnings } = await withWarnings(async () => {
+                const { image, url } = await refreshedImage(BUILT);
+                return { url, ref: await promiseOf(image.indexRef), digest: await promiseOf(image.indexDigest), secret: await pulumi.isSecret(image.indexRef) };
+            });
+            const served = registry!.digest;
+            assert.strictEqual(value.ref, `${value.url}:latest@${served}`);
+            assert.strictEqual(value.digest, served);
+            assert.strictEqual(value.secret, false, "a digest read with the secret token is not secret");
+            assert.deepStrictEqual(registry!.authorizations, [`Basic ${Buffer.from(`AWS:${ECR_PASSWORD}`).toString("base64")}`]);
             assert.deepStrictEqual(warnings, [
-                `the index "${REPO_URL}:latest" carries no digest, so \`indexDigest\` is unknown: docker-build could not read the index back with the registry credentials in state (they expire after 12 hours); run \`pulumi refresh --run-program\``,
+                `${refreshedState(value.url)}. \`indexRef\` and \`indexDigest\` are read back with this \`up\`'s login: ${served}, the index of this build's images. A \`pulumi refresh\` within 12 hours of this \`up\`, whose login the state now holds, stores the digest in the Index's state again`,
             ]);
+        });
+
+        it("reads nothing back during a preview, which keeps the bare tag and an unknown digest", async () => {
+            const { value, warnings } = await withWarnings(async () => {
+                const { image, url } = await refreshedImage(BUILT, { dryRun: true });
+                return { url, ref: await promiseOf(image.indexRef), known: await (image.indexDigest as unknown as { isKnown: Promise<boolean> }).isKnown };
+            });
+            assert.strictEqual(value.ref, `${value.url}:latest`);
+            assert.strictEqual(value.known, false);
+            assert.deepStrictEqual(registry!.authorizations, []);
+            assert.deepStrictEqual(warnings, []);
+        });
+
+        it("fails, naming both indexes and the command that pushes this build's again, when the tag names another build's index", async () => {
+            const other = { "linux/amd64": fakeDigest("other-amd64"), "linux/arm64": fakeDigest("api-arm64") };
+            const { image, url } = await refreshedImage(other);
+            await assert.rejects((image.indexRef as unknown as { promise(): Promise<string> }).promise(), {
+                message: `${refreshedState(url)}; the tag now names the index ${registry!.digest} of linux/amd64 ${other["linux/amd64"]}, linux/arm64 ${other["linux/arm64"]}, not this build's (linux/amd64 ${BUILT["linux/amd64"]}, linux/arm64 ${BUILT["linux/arm64"]}): something else moved it. Push this build's index again with \`pulumi up --replace 'urn:pulumi:dev::multiarch::multiarch:index:MultiArchImage$docker-build:index:Index::api-index'\``,
+            });
+        });
+
+        it("fails with the registry's answer when the index cannot be read back", async () => {
+            const { image, url } = await refreshedImage(BUILT, { refuse: true });
+            const host = url.split("/")[0];
+            await assert.rejects((image.indexRef as unknown as { promise(): Promise<string> }).promise(), {
+                message: `${refreshedState(url)}; reading it back with this \`up\`'s login failed: authentication failed for registry ${host} as user "AWS": HTTP 403 reading manifest ${url}:latest (registry says: DENIED: Your authorization token has expired. Reauthenticate and try again.); check that this user may pull the repository`,
+            });
         });
     });
 
@@ -903,3 +957,71 @@ describe("MultiArchImage", () => {
         });
     });
 });
+
+/** Why the index is read back: the first half of its warning or error. */
+function refreshedState(url: string): string {
+    return `docker-build's state of the index "${url}:latest" has no digest: a \`pulumi refresh\` read it with the registry login an earlier \`up\` recorded, which the registry refused (an ECR token expires after 12 hours), and kept the bare tag (index.go Read)`;
+}
+
+/** What `fn` resolves to, and every warning the program logged meanwhile. */
+async function withWarnings<T>(fn: () => Promise<T>): Promise<{ value: T; warnings: string[] }> {
+    const warnings: string[] = [];
+    const original = pulumi.log.warn;
+    (pulumi.log as { warn: typeof pulumi.log.warn }).warn = async (message: string) => {
+        warnings.push(message);
+    };
+    try {
+        return { value: await fn(), warnings };
+    } finally {
+        (pulumi.log as { warn: typeof pulumi.log.warn }).warn = original;
+    }
+}
+
+/** A registry on 127.0.0.1 serving one image index, and what it was asked. */
+interface IndexRegistry {
+    host: string;
+    /** The served index's digest. */
+    digest: string;
+    /** The Authorization header of each request. */
+    authorizations: (string | undefined)[];
+    /** Answer 403 to every request from now on, as ECR does to an expired token. */
+    refuse: boolean;
+    close(): Promise<void>;
+}
+
+/** Serves an OCI index of `platforms` (platform → manifest digest) at `<repository>:<tag>`. */
+async function indexRegistry(repository: string, tag: string, platforms: Record<string, string>): Promise<IndexRegistry> {
+    const body = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: Object.entries(platforms).map(([platform, digest]) => {
+            const [os, architecture] = platform.split("/");
+            return { mediaType: "application/vnd.oci.image.manifest.v1+json", digest, size: 1024, platform: { os, architecture } };
+        }),
+    });
+    const served: IndexRegistry = {
+        host: "",
+        digest: `sha256:${crypto.createHash("sha256").update(body).digest("hex")}`,
+        authorizations: [],
+        refuse: false,
+        close: async () => undefined,
+    };
+    const server = http.createServer((req, res) => {
+        served.authorizations.push(req.headers.authorization);
+        if (served.refuse || req.url !== `/v2/${repository}/manifests/${tag}`) {
+            res.writeHead(403, { "Content-Type": "application/json" });
+            res.end(JSON.stringify({ errors: [{ code: "DENIED", message: "Your authorization token has expired. Reauthenticate and try again." }] }));
+            return;
+        }
+        res.writeHead(200, { "Content-Type": "application/vnd.oci.image.index.v1+json", "Docker-Content-Digest": served.digest });
+        res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    served.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    served.close = () =>
+        new Promise<void>((resolve) => {
+            server.closeAllConnections();
+            server.close(() => resolve());
+        });
+    return served;
+}

@@ -22,6 +22,7 @@ import {
     fakeDigest,
     invocations,
     isSecretInput,
+    leaks,
     promiseOf,
     registered,
     registrations,
@@ -50,6 +51,7 @@ const LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy";
 const REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy";
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 const GET_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken";
+const PUBLIC_KEY = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
 
 /** Answers as a registry holding the build's index and its platform manifests would. */
 const buildRegistry: SourceResolver = async (reference) => {
@@ -63,6 +65,18 @@ const buildRegistry: SourceResolver = async (reference) => {
     }
     return { reference, digest, mediaType: "application/vnd.oci.image.manifest.v1+json", isIndex: false, platforms: { [platform]: digest }, attestations: [] };
 };
+
+/**
+ * Answers as the registry of a MultiArchImage of this program would: its index, whatever
+ * the reference, noting each login the reads came with in `logins`.
+ */
+function servingBuild(indexRef: string, platforms: Record<string, string>, logins: (string | undefined)[] = []): SourceResolver {
+    return async (reference, login) => {
+        logins.push(login && `${login.registry} ${login.username}`);
+        const digest = indexRef.slice(indexRef.indexOf("@") + 1);
+        return { reference, digest, mediaType: "application/vnd.oci.image.index.v1+json", isIndex: true, platforms, attestations: [] };
+    };
+}
 
 /** The copy answers as its provider would after copying: what the destination serves. */
 async function mockEngine(): Promise<void> {
@@ -167,14 +181,7 @@ describe("PromotedImage", () => {
         await settle(image.indexRef);
         const buildIndex = await promiseOf(image.indexRef);
         const buildDigests = await promiseOf(image.platformDigests);
-        useSourceResolver(async (reference) => ({
-            reference,
-            digest: buildIndex.slice(buildIndex.indexOf("@") + 1),
-            mediaType: "application/vnd.oci.image.index.v1+json",
-            isIndex: true,
-            platforms: buildDigests,
-            attestations: [],
-        }));
+        useSourceResolver(servingBuild(buildIndex, buildDigests));
         const existing = `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/prod/api`;
         const promoted = await promote({ image, repositoryUrl: existing, tag: "prod" }, "prod");
         assert.deepStrictEqual(
@@ -304,7 +311,6 @@ describe("PromotedImage", () => {
     });
 
     describe("requireSignature", () => {
-        const PUBLIC_KEY = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
         const KMS_ARN = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
         it("verifies every source digest the copy tags, and the copy waits for every check and carries their signatures", async () => {
@@ -378,6 +384,148 @@ describe("PromotedImage", () => {
                 assert.match(error.message, /PromotedImage "api"/);
                 assert.strictEqual(registered(REPOSITORY).length, 0);
                 assert.strictEqual(registered(DYNAMIC).length, 0);
+            }
+        });
+    });
+
+    describe("into a registry other than ECR", () => {
+        const SOURCE_HOST = "registry.multiarch.test:5443";
+        const SOURCE_URL = `${SOURCE_HOST}/src/app`;
+        const SOURCE_LOGIN = { username: "multiarch", password: "source-password-not-for-logs" };
+        const DESTINATION_URL = "127.0.0.1:5000/prod/app";
+        const LOCAL_REFS = {
+            "linux/amd64": `127.0.0.1:5000/build/api@${DIGESTS["linux/amd64"]}`,
+            "linux/arm64": `127.0.0.1:5000/build/api@${DIGESTS["linux/arm64"]}`,
+        };
+
+        /** Every AWS resource the program registered and every AWS function it called. */
+        const touchedAws = () => [
+            ...registrations.filter((r) => r.type.startsWith("aws:")).map((r) => r.name),
+            ...invocations.filter((i) => i.token.startsWith("aws:")).map((i) => i.token),
+        ];
+
+        it("copies a MultiArchImage of another registry into a local one: the checks and the copy its only children, nothing of AWS", async () => {
+            const image = new MultiArchImage("build", {
+                context: CONTEXT,
+                builderName: "shared",
+                tag: "v1",
+                registry: { repositoryUrl: SOURCE_URL, ...SOURCE_LOGIN },
+            });
+            await settle(image.indexRef, image.platformDigests);
+            const buildIndex = await promiseOf(image.indexRef);
+            const indexDigest = buildIndex.slice(buildIndex.indexOf("@") + 1);
+            const buildDigests = await promiseOf(image.platformDigests);
+            const sourceReads: (string | undefined)[] = [];
+            useSourceResolver(servingBuild(buildIndex, buildDigests, sourceReads));
+            const before = registrations.length;
+
+            const promoted = await promote({
+                image,
+                sourceCredentials: SOURCE_LOGIN,
+                registry: { repositoryUrl: DESTINATION_URL },
+                tag: "prod",
+                requireSignature: { publicKey: PUBLIC_KEY },
+            });
+            assert.deepStrictEqual(
+                registrations
+                    .slice(before)
+                    .map((r) => `${r.type} ${r.name}`)
+                    .sort(),
+                [
+                    "multiarch:index:PromotedImage api",
+                    `${DYNAMIC} api-copy`,
+                    `${DYNAMIC} api-signature-check-index`,
+                    `${DYNAMIC} api-signature-check-linux-amd64`,
+                    `${DYNAMIC} api-signature-check-linux-arm64`,
+                ],
+            );
+            assert.deepStrictEqual(touchedAws(), [], "no AWS resource and no AWS call, for the build or the promotion");
+
+            const source = `${SOURCE_URL}@${indexDigest}`;
+            const copy = theOne(DYNAMIC, "api-copy");
+            assert.deepStrictEqual(copy.inputs.spec, {
+                sources: [source],
+                destination: `${DESTINATION_URL}:prod`,
+                platformDigests: buildDigests,
+                indexDigest,
+                signatures: [...Object.values(buildDigests).map((digest) => `${SOURCE_URL}@${digest}`), source],
+            });
+            // The anonymous destination has no login; the source's reaches imagetools and cosign, secret.
+            assert.ok(isSecretInput(copy.inputs.logins));
+            assert.deepStrictEqual(reveal(copy.inputs.logins), [{ registry: SOURCE_HOST, ...SOURCE_LOGIN }]);
+            assert.deepStrictEqual(sourceReads, [`${SOURCE_HOST} multiarch`], "the plan reads the source with its own login");
+            for (const check of registered(DYNAMIC).filter((r) => r.name.startsWith("api-signature-check"))) {
+                assert.ok(isSecretInput(check.inputs.registries), `${check.name}: the source login must be secret`);
+                assert.deepStrictEqual(reveal(check.inputs.registries), [{ address: SOURCE_HOST, ...SOURCE_LOGIN }]);
+            }
+            assert.deepStrictEqual(
+                registrations.flatMap((r) => leaks(r.inputs, SOURCE_LOGIN.password, `${r.type} ${r.name}`)),
+                [],
+            );
+
+            assert.strictEqual(promoted.repository, undefined);
+            assert.strictEqual(await promiseOf(promoted.repositoryUrl), DESTINATION_URL);
+            assert.strictEqual(await promiseOf(promoted.repositoryArn), "");
+            assert.strictEqual(await promiseOf(promoted.indexRef), `${DESTINATION_URL}:prod@${indexDigest}`);
+            assert.deepStrictEqual(
+                await promiseOf(promoted.platformRefs),
+                Object.fromEntries(Object.entries(buildDigests).map(([platform, digest]) => [platform, `${DESTINATION_URL}@${digest}`])),
+            );
+        });
+
+        it("logs in to the destination with the credentials given, the password secret in every registered input", async () => {
+            const token = "ghcr-token-not-for-logs";
+            const promoted = await promote({
+                platformRefs: LOCAL_REFS,
+                registry: { repositoryUrl: "ghcr.io/acme/prod", username: "bot", password: token },
+                requireSignature: { publicKey: PUBLIC_KEY },
+            });
+            const copy = theOne(DYNAMIC, "api-copy");
+            assert.ok(isSecretInput(copy.inputs.logins));
+            assert.deepStrictEqual(reveal(copy.inputs.logins), [{ registry: "ghcr.io", username: "bot", password: token }]);
+            assert.deepStrictEqual(
+                registrations.flatMap((r) => leaks(r.inputs, token, `${r.type} ${r.name}`)),
+                [],
+            );
+            // The anonymous source's checks get no login, the destination's least of all.
+            assert.deepStrictEqual(
+                registered(DYNAMIC)
+                    .filter((r) => r.name.startsWith("api-signature-check"))
+                    .map((r) => reveal(r.inputs.registries)),
+                [[], []],
+            );
+            assert.strictEqual(copy.inputs.spec.destination, "ghcr.io/acme/prod:latest");
+            assert.strictEqual(await promiseOf(promoted.repositoryArn), "");
+            assert.deepStrictEqual(touchedAws(), []);
+        });
+
+        it("keeps the ARN of an ECR repository given as the registry, calling no AWS API for it", async () => {
+            const promoted = await promote({
+                platformRefs: LOCAL_REFS,
+                registry: { repositoryUrl: DEST_REPO, username: "AWS", password: "a-token-from-elsewhere" },
+            });
+            assert.strictEqual(await promiseOf(promoted.repositoryArn), `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/multiarch/dev/api`);
+            assert.deepStrictEqual(reveal(theOne(DYNAMIC, "api-copy").inputs.logins), [
+                { registry: REGISTRY, username: "AWS", password: "a-token-from-elsewhere" },
+            ]);
+            assert.deepStrictEqual(touchedAws(), []);
+        });
+
+        it("logs in once per host: a source on the destination's host is copied with the destination's login, and checked with its own", async () => {
+            const reads: (string | undefined)[] = [];
+            useSourceResolver(servingBuild(`${SOURCE_URL}:v1@${INDEX_DIGEST}`, DIGESTS, reads));
+            await promote({
+                indexRef: `${SOURCE_URL}:v1@${INDEX_DIGEST}`,
+                sourceCredentials: { username: "reader", password: "reader-password" },
+                registry: { repositoryUrl: `${SOURCE_HOST}/prod/app`, username: "writer", password: "writer-password" },
+                requireSignature: { publicKey: PUBLIC_KEY },
+            });
+            assert.deepStrictEqual(reveal(theOne(DYNAMIC, "api-copy").inputs.logins), [
+                { registry: SOURCE_HOST, username: "writer", password: "writer-password" },
+            ]);
+            assert.deepStrictEqual(reads, [`${SOURCE_HOST} writer`], "the plan reads the source as the copy will");
+            for (const check of registered(DYNAMIC).filter((r) => r.name.startsWith("api-signature-check"))) {
+                assert.deepStrictEqual(reveal(check.inputs.registries), [{ address: SOURCE_HOST, username: "reader", password: "reader-password" }]);
             }
         });
     });

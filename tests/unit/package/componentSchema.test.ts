@@ -113,6 +113,7 @@ describe("component package schema (what `pulumi package add` infers from the Ty
             "platforms",
             "pull",
             "pullPrincipals",
+            "rebuildOnSecretChange",
             "registry",
             "repository",
             "repositoryUrl",
@@ -135,12 +136,14 @@ describe("component package schema (what `pulumi package add` infers from the Ty
             "indexRef",
             "platformRefs",
             "platforms",
+            "registry",
             "repository",
             "repositoryUrl",
             "requireSignature",
             "sourceCredentials",
             "tag",
         ]);
+        assert.deepStrictEqual((promoted.inputProperties?.registry as { $ref?: string }).$ref, "#/types/multiarch:index:OciRepositoryArgs");
         for (const output of ["repositoryUrl", "repositoryArn", "platforms", "platformDigests", "platformRefs", "indexRef", "indexDigest"]) {
             assert.ok(output in (promoted.properties ?? {}), `PromotedImage output ${output} is missing from the schema`);
         }
