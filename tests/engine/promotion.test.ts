@@ -1,7 +1,8 @@
-// PromotedImage on the real engine: a signed MultiArchImage in the stack's TLS registry
-// copied by digest into another registry (the anonymous one on 127.0.0.1:5000), with
-// `requireSignature`, through preview, up, a second up, a changed file and destroy. The
-// engine's own plan and summary, and the destination registry, are the oracles.
+// PromotedImage on the real engine: a signed MultiArchImage in the stack's TLS registry,
+// built on a builder made by hand that the program adopts by name, copied by digest into
+// another registry (the anonymous one on 127.0.0.1:5000) with `requireSignature`, through
+// preview, up, a second up, a changed file and destroy. The engine's own plan and summary,
+// the destination registry and buildx are the oracles.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -15,7 +16,8 @@ import { BuildxBuilder, MultiArchImage, PromotedImage } from "multiarch";
 
 const config = new pulumi.Config();
 const login = { username: config.require("registryUser"), password: config.requireSecret("registryPassword") };
-const builder = new BuildxBuilder("builder", { driverOptions: { network: "host" } });
+// A builder that exists before the stack: adopted, never removed by it.
+const builder = new BuildxBuilder("builder", { name: config.require("builderName"), driverOptions: { network: "host" } });
 const image = new MultiArchImage("app", {
     context: "./app",
     tag: "v1",
@@ -51,10 +53,13 @@ describe("PromotedImage between two registries on the real engine, with requireS
     let stack: Stack;
     let destination: string;
     let keyDir: string;
+    let adopted: string;
     let outputs: { builderName: string; sourceDigests: Record<string, string>; promotedDigests: Record<string, string>; promotedIndex: string };
 
     before(async function () {
         const name = uniqueName("engine-promote");
+        adopted = uniqueName("engine-adopted");
+        await docker(["buildx", "create", "--name", adopted, "--driver", "docker-container", "--driver-opt", "network=host", "--bootstrap"]);
         destination = `${REGISTRY}/${name}/prod`;
         project = await EngineProject.create("promotion", { "index.ts": PROGRAM, "app/Dockerfile": DOCKERFILE, "app/message.txt": "one\n" });
         keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-engine-keys-"));
@@ -66,13 +71,13 @@ describe("PromotedImage between two registries on the real engine, with requireS
             registryPassword: { value: AUTH_PASSWORD, secret: true },
             signingKey: { value: keys.privateKey, secret: true },
             signingPassword: { value: "promotion-test", secret: true },
+            builderName: { value: adopted },
         });
     });
 
     after(async function () {
-        const builderName = ((await stack?.outputs().catch(() => undefined))?.builderName?.value as string | undefined) ?? outputs?.builderName;
-        if (builderName) {
-            await docker(["buildx", "rm", builderName]).catch(() => undefined);
+        if (adopted) {
+            await docker(["buildx", "rm", adopted]).catch(() => undefined);
         }
         project?.remove();
         if (keyDir) {
@@ -116,9 +121,11 @@ describe("PromotedImage between two registries on the real engine, with requireS
         outputs = next;
     });
 
-    it("destroys and leaves every copied image and signature in the destination", async () => {
+    it("destroys, leaving every copied image and signature in the destination and the adopted builder running", async () => {
+        assert.strictEqual(outputs.builderName, adopted);
         const before = await registryTags(destination);
         await destroy(stack);
         assert.deepStrictEqual(await registryTags(destination), before);
+        assert.match(await docker(["buildx", "inspect", adopted]), /Status:\s+running/);
     });
 });
