@@ -84,9 +84,12 @@ const builderProvider: pulumi.dynamic.ResourceProvider = {
         return { id, props: stateOf(props.spec, builder, props.created) };
     },
     // The host passes on `changes`, `replaces` and `deleteBeforeReplace` only (no
-    // detailed diff), so a builder missing here shows in the plan as an update of this
-    // resource, which `update` carries out by creating it. `name` repeats `spec.name`,
-    // which the spec's own diff compares; state without it is read by `spec.name`.
+    // detailed diff), so a builder missing here, or one here that differs from the
+    // declaration (changed by hand), shows in the plan as an update of this resource.
+    // `update` creates the missing one, makes this stack's own differing one again as
+    // declared, and fails on an adopted one, saying what differs. `name` repeats
+    // `spec.name`, which the spec's own diff compares; state without it is read by
+    // `spec.name`.
     async diff(_id: string, olds: BuilderState, news: BuilderInputs) {
         // A spec still unknown in a preview (driver options or daemon settings from an
         // Output): an update, and a replace only when the known name already decides one.

@@ -4,13 +4,22 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { BuilderSpec, NodeSpec, imagetoolsCreateArgv } from "../../../sdk/clients/buildx";
-import { createBuilder, diffBuilder, diffOnThisMachine, inspectBuilder, removeBuilder, updateBuilder } from "../../../sdk/clients/builderLifecycle";
+import {
+    conflictMessage,
+    createBuilder,
+    diffBuilder,
+    diffOnThisMachine,
+    inspectBuilder,
+    removeBuilder,
+    sharedNodesMessage,
+    updateBuilder,
+} from "../../../sdk/clients/builderLifecycle";
 import { DEFAULT_BUILDKIT_IMAGE, runDocker } from "../../../sdk/clients/docker";
 import { BuildxBuilder } from "../../../sdk/components/buildxBuilder";
 import { HOST_NODE_PATH, writeHostScript } from "../../dynamicHost";
 import { registered, resetMocks, settle } from "../../mocks";
 import { BASE, contextWith } from "../components/buildInputs";
-import { REGISTRY, docker, inspectRaw, uniqueName, useBuildkitImage, useDockerStack } from "../stack";
+import { DockerCallOptions, REGISTRY, docker, inspectRaw, uniqueName, useBuildkitImage, useDockerStack } from "../stack";
 
 // /var/run is a link to /run here: one engine, two endpoint spellings, so a second
 // node can be appended without a second machine (buildx refuses duplicate endpoints).
@@ -29,6 +38,27 @@ function spec(name: string, overrides: Partial<BuilderSpec> = {}): BuilderSpec {
         use: false,
         ...overrides,
     };
+}
+
+/** `docker buildx create` by hand, as a person would: builder `name` of the docker-container driver, its first node `node`, then `flags`. */
+function createByHand(name: string, node: string, flags: string[] = [], options: DockerCallOptions = {}): Promise<string> {
+    return docker(["buildx", "create", "--name", name, "--driver", "docker-container", "--node", node, ...flags], options);
+}
+
+/**
+ * A builder `name` of one node with driver options, two fixed platforms, buildkitd flags
+ * and a buildkitd.toml, which it writes into `dir`.
+ */
+function withEveryDaemonSetting(name: string, dir: string): BuilderSpec {
+    const config = path.join(dir, "buildkitd.toml");
+    fs.writeFileSync(config, "[worker.oci]\n  max-parallelism = 4\n");
+    return spec(name, {
+        nodes: [
+            { name: `${name}0`, platforms: ["linux/amd64", "linux/arm64"], driverOptions: { network: "host", "env.BUILDKIT_STEP_LOG_MAX_SIZE": "10485760" } },
+        ],
+        buildkitdFlags: "--debug --allow-insecure-entitlement network.host",
+        buildkitdConfig: config,
+    });
 }
 
 /**
@@ -102,22 +132,8 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
     });
 
     it("creates a docker-container builder with driver options, platforms, buildkitd flags and config", async () => {
-        const config = path.join(dir, "buildkitd.toml");
-        fs.writeFileSync(config, "[worker.oci]\n  max-parallelism = 4\n");
         const name = builderName("opts");
-        const builder = await createBuilder(
-            spec(name, {
-                nodes: [
-                    {
-                        name: `${name}0`,
-                        platforms: ["linux/amd64", "linux/arm64"],
-                        driverOptions: { network: "host", "env.BUILDKIT_STEP_LOG_MAX_SIZE": "10485760" },
-                    },
-                ],
-                buildkitdFlags: "--debug --allow-insecure-entitlement network.host",
-                buildkitdConfig: config,
-            }),
-        );
+        const builder = await createBuilder(withEveryDaemonSetting(name, dir));
         assert.strictEqual(builder.name, name);
         assert.strictEqual(builder.driver, "docker-container");
         assert.deepStrictEqual(builder.platforms, ["linux/amd64", "linux/arm64"]);
@@ -153,20 +169,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
 
     it("adopts an identical builder that already exists", async () => {
         const name = builderName("adopt");
-        await docker([
-            "buildx",
-            "create",
-            "--name",
-            name,
-            "--driver",
-            "docker-container",
-            "--node",
-            `${name}0`,
-            "--platform",
-            "linux/arm64",
-            "--driver-opt",
-            "network=host",
-        ]);
+        await createByHand(name, `${name}0`, ["--platform", "linux/arm64", "--driver-opt", "network=host"]);
         const builder = await createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: ["linux/arm64"], driverOptions: { network: "host" } }] }));
         assert.strictEqual(builder.name, name);
         assert.deepStrictEqual(builder.nodes[0].fixedPlatforms, ["linux/arm64"]);
@@ -174,7 +177,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
 
     it("refuses a conflicting builder that already exists, saying how to resolve it", async () => {
         const name = builderName("conflict");
-        await docker(["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`, "--platform", "linux/amd64"]);
+        await createByHand(name, `${name}0`, ["--platform", "linux/amd64"]);
         await assert.rejects(createBuilder(spec(name, { nodes: [{ name: `${name}0`, platforms: ["linux/arm64"], driverOptions: {} }] })), (error: Error) => {
             assert.match(error.message, new RegExp(`a buildx builder named "${name}" already exists`));
             assert.match(error.message, /has platforms \[linux\/amd64\], wanted \[linux\/arm64\]/);
@@ -313,6 +316,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
                 ARGS: JSON.stringify(args),
             },
             encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
             timeout: 60000,
         });
         return JSON.parse(out);
@@ -396,7 +400,7 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
         const provider = await registeredProvider(name);
         const config = machine("adopter");
         try {
-            await docker(["buildx", "create", "--name", name, "--driver", "docker-container", "--node", `${name}0`], { config });
+            await createByHand(name, `${name}0`, [], { config });
             const adopted = host(provider, config, "create", provider.inputs);
             assert.strictEqual(adopted.outs.created, false);
             host(provider, config, "delete", name, adopted.outs);
@@ -417,6 +421,48 @@ describe("BuildxBuilder provider (needs scripts/docker-stack.sh)", function () {
                     /already exists and differs/.test(String(error.stderr)) && /docker buildx rm/.test(String(error.stderr)),
             );
             assert.ok(await existsOn(config, name));
+        } finally {
+            if (await existsOn(config, name)) await rmOn(config, name);
+        }
+    });
+
+    it("plans an update for a builder changed by hand on this machine, and the update makes this stack's own as declared but refuses an adopted one, as the host runs them", async () => {
+        const name = builderName("drifted");
+        const provider = await registeredProvider(name, { platforms: ["linux/arm64"] });
+        const config = machine("drifted");
+        const byHand = () => createByHand(name, `${name}0`, ["--platform", "linux/amd64"], { config });
+        const unchanged = { changes: false, replaces: [], deleteBeforeReplace: false };
+        try {
+            const created = host(provider, config, "create", provider.inputs);
+            assert.strictEqual(created.outs.created, true);
+            assert.deepStrictEqual(host(provider, config, "diff", name, created.outs, provider.inputs), unchanged);
+
+            // Made again by hand under the same name, for another platform: `up` plans an
+            // update, which makes this stack's builder as declared; the next diff plans nothing.
+            await rmOn(config, name);
+            await byHand();
+            assert.deepStrictEqual(host(provider, config, "diff", name, created.outs, provider.inputs), { ...unchanged, changes: true });
+            const updated = host(provider, config, "update", name, created.outs, provider.inputs);
+            assert.strictEqual(updated.outs.created, true);
+            assert.deepStrictEqual(
+                updated.outs.nodes.map((n: { platforms: string[] }) => n.platforms),
+                [["linux/arm64"]],
+            );
+            assert.deepStrictEqual(host(provider, config, "diff", name, updated.outs, provider.inputs), unchanged);
+
+            // An adopted builder that differs is left as it is, and the update says why.
+            await rmOn(config, name);
+            await byHand();
+            const adopted = { ...updated.outs, created: false };
+            assert.strictEqual(host(provider, config, "diff", name, adopted, provider.inputs).changes, true);
+            assert.throws(
+                () => host(provider, config, "update", name, adopted, provider.inputs),
+                (error: Error & { stderr?: string }) => {
+                    assert.strictEqual(String(error.stderr).trim(), conflictMessage(name, [`node ${name}0 has platforms [linux/amd64], wanted [linux/arm64]`]));
+                    return true;
+                },
+            );
+            assert.match(await docker(["buildx", "inspect", "--", name], { config }), /Platforms:\s+linux\/amd64\*/);
         } finally {
             if (await existsOn(config, name)) await rmOn(config, name);
         }
@@ -496,6 +542,11 @@ interface BuildRecord {
 /** The container a docker-container node runs in: buildx names it after the node alone, `buildx_buildkit_<node>`. */
 function nodeContainer(node: string): string {
     return `buildx_buildkit_${node}`;
+}
+
+/** The ID and state of a container (`<id> running`), or "" when there is none of that name. */
+async function containerState(name: string): Promise<string> {
+    return (await docker(["ps", "--all", "--no-trunc", "--filter", `name=^/${name}$`, "--format", "{{.ID}} {{.State}}"])).trim();
 }
 
 /** The nodes of what `docker buildx inspect` printed: name, endpoint, status and the fixed platforms (marked `*`). */
@@ -676,7 +727,7 @@ describe("docker-container builders that run BuildKit (needs scripts/docker-stac
     it("plans a change on a machine that lacks the builder, creates and starts it in the update, and plans none once it runs", async () => {
         const name = builderName("diff");
         const wanted = spec(name, { bootstrap: true, nodes: [hostNetworkNode(`${name}0`)] });
-        const unchanged = { changes: false, replaces: [], deleteBeforeReplace: false };
+        const unchanged = { changes: false, replaces: [], deleteBeforeReplace: false, differencesHere: [] };
         assert.deepStrictEqual(await diffOnThisMachine(wanted, wanted), { ...unchanged, changes: true, missingHere: true });
 
         const builder = await updateBuilder(wanted, wanted, true);
@@ -700,7 +751,13 @@ describe("docker-container builders that run BuildKit (needs scripts/docker-stac
             (await createBuilder(olds)).nodes.map((n) => n.status),
             ["inactive"],
         );
-        assert.deepStrictEqual(await diffOnThisMachine(olds, news), { changes: true, replaces: [], deleteBeforeReplace: false, missingHere: false });
+        assert.deepStrictEqual(await diffOnThisMachine(olds, news), {
+            changes: true,
+            replaces: [],
+            deleteBeforeReplace: false,
+            missingHere: false,
+            differencesHere: [],
+        });
 
         const builder = await updateBuilder(olds, news, true);
         assert.strictEqual(builder.created, true);
@@ -708,5 +765,123 @@ describe("docker-container builders that run BuildKit (needs scripts/docker-stac
             builder.nodes.map((n) => n.status),
             ["running"],
         );
+    });
+    it("plans an update when the running builder here was changed by hand, makes it as declared when this stack created it, and refuses it when adopted", async () => {
+        const name = builderName("drift");
+        const node = `${name}0`;
+        const wanted = spec(name, { bootstrap: true, nodes: [hostNetworkNode(node, ["linux/arm64"])] });
+        const byHand = () => createByHand(name, node, ["--platform", "linux/amd64", "--driver-opt", "network=host", "--bootstrap"]);
+        const difference = `node ${node} has platforms [linux/amd64], wanted [linux/arm64]`;
+        const unchanged = { changes: false, replaces: [], deleteBeforeReplace: false, missingHere: false, differencesHere: [] };
+        await byHand();
+        assert.deepStrictEqual(await diffOnThisMachine(wanted, wanted), { ...unchanged, changes: true, differencesHere: [difference] });
+
+        // Adopted (or recorded before ownership was): left running as it is.
+        for (const created of [false, undefined]) {
+            await assert.rejects(updateBuilder(wanted, wanted, created), (error: Error) => {
+                assert.strictEqual(error.message, conflictMessage(name, [difference]));
+                return true;
+            });
+        }
+        assert.deepStrictEqual(inspectedNodes(await docker(["buildx", "inspect", name])), [
+            { name: node, endpoint: "unix:///var/run/docker.sock", status: "running", fixedPlatforms: ["linux/amd64"] },
+        ]);
+
+        // This stack's own: removed and made again as declared, running; the next diff plans nothing.
+        const builder = await updateBuilder(wanted, wanted, true);
+        assert.strictEqual(builder.created, true);
+        assert.deepStrictEqual(
+            builder.nodes.map((n) => [n.name, n.status, n.fixedPlatforms]),
+            [[node, "running", ["linux/arm64"]]],
+        );
+        assert.deepStrictEqual(await diffOnThisMachine(wanted, wanted), unchanged);
+    });
+
+    it("plans nothing for builders it created as declared and started: one node per platform, and one with every daemon setting", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-builder-config-"));
+        try {
+            const everySetting = { ...withEveryDaemonSetting(builderName("settings"), dir), bootstrap: true };
+            for (const wanted of [onePlatformPerNode(builderName("same")), everySetting]) {
+                await createBuilder(wanted);
+                assert.deepStrictEqual(await diffOnThisMachine(wanted, wanted), {
+                    changes: false,
+                    replaces: [],
+                    deleteBeforeReplace: false,
+                    missingHere: false,
+                    differencesHere: [],
+                });
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("refuses a node named as another builder's node, before creating any node, and leaves that builder's running container alone", async () => {
+        const owner = builderName("owner");
+        const name = builderName("sharer");
+        const node = `${owner}-n`;
+        await createByHand(owner, node, ["--bootstrap"]);
+        const running = await containerState(nodeContainer(node));
+        assert.match(running, / running$/);
+
+        const wanted = spec(name, {
+            bootstrap: true,
+            nodes: [hostNetworkNode(`${name}-amd64`, ["linux/amd64"]), hostNetworkNode(node, ["linux/arm64"], SECOND_ENDPOINT)],
+        });
+        await assert.rejects(createBuilder(wanted), (error: Error) => {
+            assert.strictEqual(
+                error.message,
+                `cannot create the buildx builder "${name}": its nodes would share BuildKit containers with other builders on this machine:\n` +
+                    `  - nodes[1] is named "${node}", and so is a node of the builder "${owner}": give nodes[1] a \`name\` no other builder uses, or leave its \`name\` out to get "${name}1"\n` +
+                    "buildx names a docker-container node's BuildKit container after the node alone (`buildx_buildkit_<node>`), so two builders with a node of one name " +
+                    "would run on one container, and removing either would delete it and its build cache.",
+            );
+            assert.strictEqual(error.message, sharedNodesMessage(wanted, [{ index: 1, name: node, builders: [owner] }]));
+            return true;
+        });
+        assert.strictEqual(await inspectBuilder(name), undefined);
+        assert.deepStrictEqual(await dockerObjectsNamed(name), { containers: [], volumes: [] });
+        assert.strictEqual(await containerState(nodeContainer(node)), running);
+        assert.deepStrictEqual(
+            (await inspectBuilder(owner))?.nodes.map((n) => n.status),
+            ["running"],
+        );
+    });
+
+    it("removing a builder keeps a node's container that another builder lists, and that builder running with its state", async () => {
+        const owner = builderName("kept");
+        const partly = builderName("partly");
+        const wholly = builderName("wholly");
+        const node = `${owner}-n`;
+        const own = `${partly}-own`;
+        await createByHand(owner, node, ["--bootstrap"]);
+        const running = await containerState(nodeContainer(node));
+        // Builders buildx lets anyone make by hand: one with that node and one of its own, one with that node alone.
+        await createByHand(partly, node);
+        await docker(["buildx", "create", "--append", "--name", partly, "--node", own, "--", SECOND_ENDPOINT]);
+        await docker(["buildx", "inspect", "--bootstrap", "--", partly]);
+        await createByHand(wholly, node);
+        assert.match(await containerState(nodeContainer(own)), / running$/);
+        const ownerKept = async () => {
+            assert.strictEqual(await containerState(nodeContainer(node)), running);
+            assert.deepStrictEqual((await dockerObjectsNamed(node)).volumes, [`${nodeContainer(node)}_state`]);
+            assert.deepStrictEqual(
+                (await inspectBuilder(owner))?.nodes.map((n) => [n.name, n.status]),
+                [[node, "running"]],
+            );
+        };
+
+        await removeBuilder(partly);
+        assert.strictEqual(await inspectBuilder(partly), undefined);
+        assert.deepStrictEqual(await dockerObjectsNamed(own), { containers: [], volumes: [] });
+        await ownerKept();
+
+        await removeBuilder(wholly);
+        assert.strictEqual(await inspectBuilder(wholly), undefined);
+        await ownerKept();
+
+        // The last builder that lists the node takes its container with it.
+        await removeBuilder(owner);
+        assert.deepStrictEqual(await dockerObjectsNamed(node), { containers: [], volumes: [] });
     });
 });

@@ -16,12 +16,18 @@ import {
     splitFlags,
 } from "../../../sdk/clients/buildx";
 import {
+    ListedBuilder,
     builderDifferences,
+    conflictMessage,
     createBuilder,
     diffBuilder,
+    otherBuildersOfNode,
+    parseBuilderList,
     releaseBuilder,
     removeBuilder,
     diffOnThisMachine,
+    sharedNodes,
+    sharedNodesMessage,
     updateBuilder,
 } from "../../../sdk/clients/builderLifecycle";
 import { DockerCliError, dockerCliError, DockerRunner, explainDockerFailure, displayArgv } from "../../../sdk/clients/docker";
@@ -29,6 +35,9 @@ import { isSecretInput, promiseOf, registrations, resetMocks, settle, theOne } f
 import { hostResult } from "../../dynamicHost";
 
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
+
+/** `docker buildx ls --format json`, the argv of the node-sharing check. */
+const LS = ["buildx", "ls", "--format", "json"];
 
 // Captured from buildx 0.13.1 (Debian trixie's docker-buildx) with dockerd 26.1.
 const INSPECT_TWO_NODES = `Name:          fx-a
@@ -89,6 +98,32 @@ Status:                inactive
 BuildKit daemon flags: --debug --allow-insecure-entitlement network.host --allow-insecure-entitlement=network.host
 Platforms:             linux/amd64*, linux/386*
 `;
+
+// A node whose endpoint went away: buildx prints `Error:` and neither its flags nor its platforms.
+const INSPECT_UNREACHABLE = `Name:          fx-err
+Driver:        docker-container
+Last Activity: 2026-12-04 19:13:56 +0000 UTC
+
+Nodes:
+Name:           fx-err0
+Endpoint:       unix:///tmp/mprobe-cap/e.sock
+Driver Options: network="host"
+Error:          Cannot connect to the Docker daemon at unix:///tmp/mprobe-cap/e.sock. Is the docker daemon running?
+`;
+
+// \`docker buildx ls --format json\` of buildx 0.13.1: each builder printed once per node and once more.
+const LS_JSON = [
+    '{"Name":"fx-err","Driver":"docker-container","LastActivity":"2026-12-04T19:13:56Z","Dynamic":false,"Nodes":[{"Name":"fx-err0","Endpoint":"unix:///tmp/mprobe-cap/e.sock","Flags":["--debug","--allow-insecure-entitlement=network.host"],"DriverOpts":{"network":"host"},"Status":"error","Err":"Cannot connect to the Docker daemon at unix:///tmp/mprobe-cap/e.sock. Is the docker daemon running?","Platforms":["linux/arm64"]}]}',
+    '{"Name":"fx-err","Driver":"docker-container","LastActivity":"2026-12-04T19:13:56Z","Dynamic":false,"Nodes":[{"Name":"fx-err0","Endpoint":"unix:///tmp/mprobe-cap/e.sock","Flags":["--debug","--allow-insecure-entitlement=network.host"],"DriverOpts":{"network":"host"},"Status":"error","Err":"Cannot connect to the Docker daemon at unix:///tmp/mprobe-cap/e.sock. Is the docker daemon running?","Platforms":["linux/arm64"]}]}',
+    '{"Name":"fx-k","Driver":"remote","LastActivity":"2026-12-04T19:13:57Z","Dynamic":false,"Nodes":[{"Name":"fx-shared","Endpoint":"tcp://127.0.0.1:1","Status":"inactive"}]}',
+    '{"Name":"fx-k","Driver":"remote","LastActivity":"2026-12-04T19:13:57Z","Dynamic":false,"Nodes":[{"Name":"fx-shared","Endpoint":"tcp://127.0.0.1:1","Status":"inactive"}]}',
+    ...Array(3).fill(
+        '{"Name":"fx-two","Driver":"docker-container","LastActivity":"2026-12-04T19:13:57Z","Dynamic":false,"Nodes":[{"Name":"fx-shared","Endpoint":"unix:///var/run/docker.sock","Flags":["--allow-insecure-entitlement=network.host"],"Status":"inactive","Platforms":["linux/amd64"]},{"Name":"fx-two1","Endpoint":"unix:///run/docker.sock","Flags":["--allow-insecure-entitlement=network.host"],"Status":"inactive"}]}',
+    ),
+    '{"Name":"default","Driver":"docker","LastActivity":"0001-01-01T00:00:00Z","Dynamic":false,"Nodes":[{"Name":"default","Endpoint":"default","Status":"running","Version":"v0.0.0+unknown","IDs":["j1xfet6kcwz4daman10ehaf93"],"Platforms":["linux/amd64","linux/arm64"]}]}',
+    // With DOCKER_HOST on a dead socket: the context's own builder cannot be read.
+    '{"Name":"default","Driver":"","LastActivity":"2026-12-04T19:05:25Z","Dynamic":false,"Nodes":[{"Name":"","Endpoint":""}],"Err":"Cannot connect to the Docker daemon at unix:///tmp/nosock. Is the docker daemon running?"}',
+].join("\n");
 
 // stderr of the real CLIs: docker 28 without the buildx plugin, without a daemon, and
 // buildx 0.13.1 bootstrapping offline and from a registry without the image.
@@ -490,6 +525,7 @@ describe("BuildxBuilder", () => {
             await createBuilder(TWO_NATIVE_NODES, docker.run);
             assert.deepStrictEqual(docker.calls, [
                 ["buildx", "inspect", "--", "multi-arch-builder"],
+                LS,
                 createArgv(TWO_NATIVE_NODES),
                 appendArgv(TWO_NATIVE_NODES, TWO_NATIVE_NODES.nodes[1]),
                 ["buildx", "inspect", "--bootstrap", "--", "multi-arch-builder"],
@@ -621,7 +657,13 @@ describe("BuildxBuilder", () => {
                 },
             });
             await assert.rejects(createBuilder(three, docker.run), /invalid duplicate endpoint/);
-            assert.deepStrictEqual(docker.calls.slice(1), [createArgv(three), appendArgv(three, three.nodes[1]), ["buildx", "rm", "--", "multi-arch-builder"]]);
+            assert.deepStrictEqual(docker.calls.slice(1), [
+                LS,
+                createArgv(three),
+                appendArgv(three, three.nodes[1]),
+                LS,
+                ["buildx", "rm", "--", "multi-arch-builder"],
+            ]);
         });
         it("removes only a builder state records as created; adopted and old state are left", async () => {
             for (const [created, removed] of [
@@ -631,7 +673,7 @@ describe("BuildxBuilder", () => {
             ] as const) {
                 const docker = fakeDocker({});
                 assert.strictEqual(await releaseBuilder("b", created, docker.run), removed);
-                assert.deepStrictEqual(docker.calls, removed ? [["buildx", "rm", "--", "b"]] : []);
+                assert.deepStrictEqual(docker.calls, removed ? [LS, ["buildx", "rm", "--", "b"]] : []);
             }
         });
         it("plans an update when this machine lacks the builder state knows", async () => {
@@ -641,15 +683,17 @@ describe("BuildxBuilder", () => {
                 replaces: [],
                 deleteBeforeReplace: false,
                 missingHere: true,
+                differencesHere: [],
             });
         });
-        it("plans nothing when this machine has the builder and nothing changed", async () => {
-            const docker = fakeDocker({ "buildx inspect": INSPECT_PLAIN });
+        it("plans nothing when this machine has the builder as declared and nothing changed", async () => {
+            const docker = fakeDocker({ "buildx inspect": INSPECT_PLAIN.replace(/fx-b/g, "multi-arch-builder") });
             assert.deepStrictEqual(await diffOnThisMachine(spec(), spec(), docker.run), {
                 changes: false,
                 replaces: [],
                 deleteBeforeReplace: false,
                 missingHere: false,
+                differencesHere: [],
             });
         });
         it("does not look for the builder when the change replaces it anyway", async () => {
@@ -679,6 +723,212 @@ describe("BuildxBuilder", () => {
             assert.strictEqual((await updateBuilder(wanted, { ...wanted, use: true }, true, docker.run)).created, true);
             assert.strictEqual((await updateBuilder(wanted, wanted, undefined, docker.run)).created, false);
             assert.ok(!docker.calls.some((argv) => argv[1] === "create"));
+        });
+    });
+
+    describe("node containers two builders would share (docker CLI stood in for)", () => {
+        const missing = cliError("buildx inspect -- fx-new", STDERR.noSuchBuilder);
+        const listed = (builders: [string, string, string[]][]) =>
+            builders.map(([name, driver, nodes]) => JSON.stringify({ Name: name, Driver: driver, Nodes: nodes.map((n) => ({ Name: n })) })).join("\n");
+
+        it("reads each builder and its node names once from buildx 0.13.1's `ls --format json`", () => {
+            assert.deepStrictEqual(parseBuilderList(LS_JSON), [
+                { name: "fx-err", driver: "docker-container", nodes: ["fx-err0"] },
+                { name: "fx-k", driver: "remote", nodes: ["fx-shared"] },
+                { name: "fx-two", driver: "docker-container", nodes: ["fx-shared", "fx-two1"] },
+                { name: "default", driver: "", nodes: [] },
+            ]);
+            assert.deepStrictEqual(parseBuilderList(""), []);
+        });
+        it("refuses output it cannot read without quoting it: it holds driver option values", () => {
+            const secret = '{"Name":"b","Nodes":[{"DriverOpts":{"env.HTTPS_PROXY":"http://u:s3cret@p"}}]';
+            assert.throws(
+                () => parseBuilderList(`${LS_JSON}\n${secret}`),
+                (error: Error) => error.message === "cannot read the output of `docker buildx ls --format json`: line 10 is not JSON",
+            );
+            assert.throws(() => parseBuilderList('{"Nodes":[]}'), /line 1 names no builder/);
+        });
+
+        const owners: [string, string, string, ListedBuilder[], string[]][] = [
+            ["counts another docker-container builder that lists the node", "fx-shared", "fx-new", parseBuilderList(LS_JSON), ["fx-two"]],
+            ["does not count the builder asking", "n", "b", [{ name: "b", driver: "docker-container", nodes: ["n"] }], []],
+            [
+                "does not count a builder of a driver that runs no container",
+                "fx-shared",
+                "fx-new",
+                parseBuilderList(LS_JSON).filter((b) => b.name !== "fx-two"),
+                [],
+            ],
+            ["does not count a node of another name", "fx-two2", "fx-new", parseBuilderList(LS_JSON), []],
+            [
+                "counts every other builder that lists the node",
+                "n",
+                "c",
+                [
+                    { name: "a", driver: "docker-container", nodes: ["x", "n"] },
+                    { name: "b", driver: "docker-container", nodes: ["n"] },
+                    { name: "c", driver: "docker-container", nodes: ["n"] },
+                ],
+                ["a", "b"],
+            ],
+        ];
+        for (const [behaviour, node, builder, list, expected] of owners) {
+            it(behaviour, () => assert.deepStrictEqual(otherBuildersOfNode(node, builder, list), expected));
+        }
+
+        // fx-new0 is the default name of node 0; fx-shared is fx-two's node too.
+        const withShared = spec({
+            name: "fx-new",
+            nodes: [
+                { name: "fx-new0", platforms: [], driverOptions: {} },
+                { name: "fx-shared", endpoint: "ssh://arm", platforms: [], driverOptions: {} },
+            ],
+        });
+
+        it("finds the nodes of a docker-container spec that another builder lists, and none for other drivers", () => {
+            assert.deepStrictEqual(sharedNodes(withShared, parseBuilderList(LS_JSON)), [{ index: 1, name: "fx-shared", builders: ["fx-two"] }]);
+            assert.deepStrictEqual(sharedNodes({ ...withShared, driver: "remote" }, parseBuilderList(LS_JSON)), []);
+        });
+        it("says which node, whose builder, why and what to do, offering the default name only where it is not the one taken", () => {
+            assert.strictEqual(
+                sharedNodesMessage(withShared, [
+                    { index: 0, name: "fx-new0", builders: ["x"] },
+                    { index: 1, name: "fx-shared", builders: ["fx-two", "z"] },
+                ]),
+                'cannot create the buildx builder "fx-new": its nodes would share BuildKit containers with other builders on this machine:\n' +
+                    '  - nodes[0] is named "fx-new0", and so is a node of the builder "x": give nodes[0] a `name` no other builder uses\n' +
+                    '  - nodes[1] is named "fx-shared", and so is a node of the builders "fx-two", "z": give nodes[1] a `name` no other builder uses, or leave its `name` out to get "fx-new1"\n' +
+                    "buildx names a docker-container node's BuildKit container after the node alone (`buildx_buildkit_<node>`), so two builders with a node of one name " +
+                    "would run on one container, and removing either would delete it and its build cache.",
+            );
+        });
+        it("refuses to create a builder with a node another builder lists, before any create or append", async () => {
+            const wanted = spec({ name: "fx-new", nodes: [{ name: "fx-new0", platforms: [], driverOptions: {} }, TWO_NATIVE_NODES.nodes[1]] });
+            const docker = fakeDocker({ "buildx inspect": missing, "buildx ls": listed([["fx-other", "docker-container", ["arm"]]]) });
+            await assert.rejects(createBuilder(wanted, docker.run), (error: Error) => {
+                assert.strictEqual(error.message, sharedNodesMessage(wanted, [{ index: 1, name: "arm", builders: ["fx-other"] }]));
+                return true;
+            });
+            assert.deepStrictEqual(docker.calls, [["buildx", "inspect", "--", "fx-new"], LS]);
+        });
+        it("does not list builders for a driver that runs no container", async () => {
+            const remote = spec({ name: "fx-new", driver: "remote", nodes: [{ name: "fx-new0", endpoint: "tcp://b:1", platforms: [], driverOptions: {} }] });
+            const docker = dockerWhereCreateMakesTheBuilder(() => missing);
+            await createBuilder(remote, docker.run);
+            assert.ok(!docker.calls.some((argv) => argv[1] === "ls"));
+        });
+
+        const removals: [string, [string, string, string[]][], string[][]][] = [
+            ["removes a builder whose nodes no other builder lists with its containers", [["b", "docker-container", ["b0", "b1"]]], [rmArgv("b")]],
+            [
+                "takes a node another builder lists out of the builder first, so `rm` leaves its container",
+                [
+                    ["b", "docker-container", ["b0", "n"]],
+                    ["a", "docker-container", ["n"]],
+                ],
+                [["buildx", "create", "--leave", "--name", "b", "--node", "n"], rmArgv("b")],
+            ],
+            [
+                "keeps every container when another builder lists each node",
+                [
+                    ["b", "docker-container", ["n"]],
+                    ["a", "docker-container", ["n"]],
+                ],
+                [["buildx", "rm", "--keep-daemon", "--", "b"]],
+            ],
+            [
+                "ignores a node of that name in a builder of a driver that runs no container",
+                [
+                    ["b", "docker-container", ["n"]],
+                    ["r", "remote", ["n"]],
+                ],
+                [rmArgv("b")],
+            ],
+            [
+                "removes a builder of another driver plainly",
+                [
+                    ["b", "kubernetes", ["n"]],
+                    ["a", "docker-container", ["n"]],
+                ],
+                [rmArgv("b")],
+            ],
+            ["runs `rm` for a builder the list lacks, so a builder that is already gone is fine", [], [rmArgv("b")]],
+        ];
+        for (const [behaviour, builders, calls] of removals) {
+            it(behaviour, async () => {
+                const docker = fakeDocker({ "buildx ls": listed(builders) });
+                await removeBuilder("b", docker.run);
+                assert.deepStrictEqual(docker.calls, [LS, ...calls]);
+            });
+        }
+    });
+
+    describe("a builder changed here behind the stack's back (docker CLI stood in for)", () => {
+        // fx-b as created with `--platform linux/arm64`; INSPECT_PLAIN is fx-b with no platforms.
+        const wanted = spec({ name: "fx-b", nodes: [{ name: "fx-b0", platforms: ["linux/arm64"], driverOptions: {} }] });
+        const difference = "node fx-b0 has platforms [], wanted [linux/arm64]";
+
+        it("plans an update when the builder here differs from the declared one, naming how", async () => {
+            const docker = fakeDocker({ "buildx inspect": INSPECT_PLAIN });
+            assert.deepStrictEqual(await diffOnThisMachine(wanted, wanted, docker.run), {
+                changes: true,
+                replaces: [],
+                deleteBeforeReplace: false,
+                missingHere: false,
+                differencesHere: [difference],
+            });
+        });
+        it("compares no platforms or flags of a node buildx cannot reach, which it does not print", () => {
+            const unreachable = parseInspect(INSPECT_UNREACHABLE);
+            const declared = spec({
+                name: "fx-err",
+                nodes: [{ name: "fx-err0", endpoint: "unix:///tmp/mprobe-cap/e.sock", platforms: ["linux/arm64"], driverOptions: { network: "host" } }],
+                buildkitdFlags: "--debug",
+            });
+            assert.deepStrictEqual(builderDifferences(declared, unreachable), []);
+            assert.deepStrictEqual(builderDifferences({ ...declared, nodes: [{ ...declared.nodes[0], driverOptions: {} }] }, unreachable), [
+                "node fx-err0 has other driver options: network is set but not wanted",
+            ]);
+        });
+        it("creates this stack's own builder again as declared", async () => {
+            let removed = false;
+            const docker = fakeDocker({
+                "buildx inspect": () => {
+                    if (removed) throw cliError("buildx inspect -- fx-b", STDERR.noSuchBuilder);
+                    return INSPECT_PLAIN;
+                },
+                "buildx rm": () => {
+                    removed = true;
+                    return "";
+                },
+                "buildx create": () => {
+                    removed = false;
+                    return "";
+                },
+            });
+            await updateBuilder(wanted, wanted, true, docker.run);
+            assert.deepStrictEqual(
+                docker.calls.filter((argv) => argv[1] === "rm" || argv[1] === "create"),
+                [rmArgv("fx-b"), createArgv(wanted)],
+            );
+        });
+        it("keeps its own builder when the one declared could not be created, its node being another builder's", async () => {
+            const docker = fakeDocker({
+                "buildx inspect": INSPECT_PLAIN,
+                "buildx ls": JSON.stringify({ Name: "fx-other", Driver: "docker-container", Nodes: [{ Name: "fx-b0" }] }),
+            });
+            await assert.rejects(updateBuilder(wanted, wanted, true, docker.run), /its nodes would share BuildKit containers/);
+            assert.ok(!docker.calls.some((argv) => argv[1] === "rm" || argv[1] === "create"));
+        });
+        it("refuses an adopted builder that differs, and one recorded before ownership was, leaving it as it is", async () => {
+            for (const created of [false, undefined]) {
+                const docker = fakeDocker({ "buildx inspect": INSPECT_PLAIN });
+                await assert.rejects(updateBuilder(wanted, wanted, created, docker.run), (error: Error) => {
+                    assert.strictEqual(error.message, conflictMessage("fx-b", [difference]));
+                    return true;
+                });
+                assert.deepStrictEqual(docker.calls, [inspectArgv("fx-b")]);
+            }
         });
     });
 
