@@ -126,14 +126,28 @@ export function positionalProblem(value: string): string | undefined {
     return undefined;
 }
 
-/** Problems with driver option keys: buildx splits each `k=v` at the first `=`. */
+/**
+ * Problems with driver options: buildx splits each `k=v` at the first `=`, and no
+ * program can be given a NUL byte (a value with one is named by its key, never shown).
+ */
 export function driverOptionProblems(options: Record<string, string>): string[] {
-    return Object.keys(options)
-        .filter((key) => key === "" || /[=,"\s]/.test(key))
-        .map((key) => `key ${JSON.stringify(key)} is not usable: expected a non-empty key without \`=\`, \`,\`, quotes or spaces, e.g. "image" or "network"`);
+    const keys = Object.keys(options)
+        .filter((key) => key === "" || /[=,"\s\0]/.test(key))
+        .map(
+            (key) =>
+                `key ${JSON.stringify(key)} is not usable: expected a non-empty key without \`=\`, \`,\`, quotes, spaces or NUL bytes, e.g. "image" or "network"`,
+        );
+    const values = Object.entries(options)
+        .filter(([, value]) => typeof value === "string" && value.includes("\0"))
+        .map(([key]) => `the value of key ${JSON.stringify(key)} contains a NUL byte, which no program can be given (the value is not shown): remove it`);
+    return [...keys, ...values];
 }
 
-/** The `--driver-opt` arguments of a node, sorted by key, CSV-quoted as buildx parses them. */
+/**
+ * The `--driver-opt` arguments of a node, sorted by key, CSV-quoted as buildx parses them.
+ * They are on `docker buildx create`'s argv, which any local user can read in
+ * `/proc/<pid>/cmdline` while it runs: buildx takes driver options no other way.
+ */
 function driverOptArgs(options: Record<string, string>): string[] {
     return Object.keys(options)
         .sort()

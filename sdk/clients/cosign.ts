@@ -5,7 +5,13 @@
 // Secrets never reach argv, logs or messages: the private key and its password go to
 // cosign through its environment (`--key env://COSIGN_PRIVATE_KEY`, `COSIGN_PASSWORD`),
 // and registry credentials through a throwaway DOCKER_CONFIG (0700 directory, 0600 file)
-// removed afterwards, so the user's own docker config is neither read nor written.
+// removed afterwards and on SIGINT, SIGTERM or exit meanwhile (`./dockerConfig`), so the
+// user's own docker config is neither read nor written. A value with a NUL byte is
+// refused, by name, before anything is written or run.
+//
+// Each image is a reference by digest (`digestRef`, the project's reference grammar) and
+// follows `--`, so none is ever read as a flag: a ref `--output-signature=<path>@sha256:…`
+// would otherwise make cosign write a file.
 //
 // Nothing goes to Sigstore's public services: signatures are not uploaded to the Rekor
 // transparency log (`--tlog-upload=false`) and are verified without it
@@ -14,13 +20,15 @@
 // offline key); revoke by rotating the key and re-signing.
 //
 // This module is serialised by value into a dynamic provider's closure, so it must stay
-// self-contained: Node builtins only, no Pulumi imports.
+// self-contained: Node builtins and the project's own clients and rules, no Pulumi
+// imports, no module-level Set or Map.
 import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { contentDigest, splitTag } from "../rules/imageReference";
+import { contentDigest, parseImageReference, splitTag } from "../rules/imageReference";
+import { unpassableInput, withoutReceivedValue } from "./docker";
+import { makeDockerConfig, makeTempDir, removeTempDir } from "./dockerConfig";
 
 /** The key that signs: an AWS KMS key, or a cosign private key and its password. */
 export interface SigningKey {
@@ -126,13 +134,17 @@ export function provenanceDigest(provenance: Provenance | undefined): string | u
     return contentDigest(`${provenance.predicateType}\n${canonicalJson(provenance.predicate)}`);
 }
 
-/** `<repository>@sha256:…` from a ref that may carry a tag too (`repo:tag@sha256:…`). */
+/**
+ * `<repository>@sha256:…` from a ref that may carry a tag too (`repo:tag@sha256:…`),
+ * checked by the reference grammar (`parseImageReference`): a reference, never a flag.
+ * Throws an error that shows the ref and the expected form.
+ */
 export function digestRef(ref: string): string {
-    const at = ref.indexOf("@");
-    if (at < 0 || !/^sha256:[0-9a-f]{64}$/.test(ref.slice(at + 1))) {
+    const digest = parseImageReference(ref).digest;
+    if (digest === undefined) {
         throw new Error(`${JSON.stringify(ref)} is not an image by digest: expected <repository>@sha256:<64 hex>`);
     }
-    return `${splitTag(ref.slice(0, at)).repository}${ref.slice(at)}`;
+    return `${splitTag(ref.slice(0, ref.indexOf("@"))).repository}@${digest}`;
 }
 
 /** The tag cosign stores a digest's signatures under: `sha256-<hex>.sig`. */
@@ -201,15 +213,6 @@ function scrub(text: string, secrets: string[]): string {
     return out;
 }
 
-/** A throwaway docker config holding only these registries' credentials. */
-function makeDockerConfig(registries: RegistryCredentials[]): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-cosign-"));
-    fs.chmodSync(dir, 0o700);
-    const auths = Object.fromEntries(registries.map((r) => [r.address, { auth: Buffer.from(`${r.username}:${r.password}`).toString("base64") }]));
-    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ auths }), { mode: 0o600 });
-    return dir;
-}
-
 /** What a cosign call printed. */
 export interface CosignOutput {
     stdout: string;
@@ -221,25 +224,41 @@ export interface CosignOutput {
 /**
  * Runs cosign without a shell, with these extra environment variables and a throwaway
  * DOCKER_CONFIG. Resolves to what it printed and its exit code (secrets scrubbed);
- * rejects only when cosign cannot be started or took too long.
+ * rejects only when cosign cannot be started (a NUL byte in an argument or a variable,
+ * named, never shown; cosign missing) or took too long.
  */
-export function runCosign(argv: string[], env: Record<string, string>, registries: RegistryCredentials[] = []): Promise<CosignOutput> {
+export async function runCosign(argv: string[], env: Record<string, string>, registries: RegistryCredentials[] = []): Promise<CosignOutput> {
+    const unpassable = unpassableInput("cosign", argv, env);
+    if (unpassable !== undefined) {
+        throw new Error(unpassable);
+    }
     const secrets = [
         ...Object.values(env),
         ...registries.map((r) => r.password),
         ...registries.map((r) => Buffer.from(`${r.username}:${r.password}`).toString("base64")),
     ];
-    const dockerConfig = makeDockerConfig(registries);
     const childEnv: Record<string, string> = {};
     for (const [name, value] of Object.entries(process.env)) {
         if (value !== undefined && !/^(COSIGN_|DOCKER_CONFIG$|SIGSTORE_)/.test(name)) {
             childEnv[name] = value;
         }
     }
-    Object.assign(childEnv, env, { DOCKER_CONFIG: dockerConfig, COSIGN_YES: "true" });
+    const dockerConfig = makeDockerConfig(
+        registries.map((r) => ({ registry: r.address, username: r.username, password: r.password })),
+        "multiarch-cosign-",
+    );
+    try {
+        Object.assign(childEnv, env, { DOCKER_CONFIG: dockerConfig, COSIGN_YES: "true" });
+        return await execCosign(argv, childEnv, secrets);
+    } finally {
+        removeTempDir(dockerConfig);
+    }
+}
+
+function execCosign(argv: string[], env: Record<string, string>, secrets: string[]): Promise<CosignOutput> {
+    const command = scrub(`\`cosign ${argv.join(" ")}\``, secrets);
     return new Promise<CosignOutput>((resolve, reject) => {
-        execFile("cosign", argv, { env: childEnv, timeout: COSIGN_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-            fs.rmSync(dockerConfig, { recursive: true, force: true });
+        const done = (error: Error | null, stdout: unknown, stderr: unknown) => {
             const out = { stdout: scrub(String(stdout), secrets), stderr: scrub(String(stderr), secrets) };
             if (!error) {
                 resolve({ ...out, code: 0 });
@@ -248,16 +267,22 @@ export function runCosign(argv: string[], env: Record<string, string>, registrie
             const code = (error as NodeJS.ErrnoException).code;
             if (code === "ENOENT") {
                 reject(new Error(`\`cosign ${argv[0]}\` failed: cosign was not found on PATH; ${INSTALL_COSIGN}`));
-            } else if (error.killed) {
+            } else if ((error as { killed?: boolean }).killed) {
                 reject(
-                    new Error(
-                        `\`cosign ${argv.join(" ")}\` did not finish within ${COSIGN_TIMEOUT_MS / 1000}s and was stopped${out.stderr ? `:\n${out.stderr.trim()}` : ""}`,
-                    ),
+                    new Error(`${command} did not finish within ${COSIGN_TIMEOUT_MS / 1000}s and was stopped${out.stderr ? `:\n${out.stderr.trim()}` : ""}`),
                 );
+            } else if (typeof code === "number") {
+                resolve({ ...out, code });
             } else {
-                resolve({ ...out, code: typeof code === "number" ? code : 1 });
+                // Not an exit code: Node refused the call or its output (`maxBuffer`).
+                resolve({ ...out, stderr: out.stderr || scrub(withoutReceivedValue(error.message), secrets), code: 1 });
             }
-        });
+        };
+        try {
+            execFile("cosign", argv, { env, timeout: COSIGN_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, done);
+        } catch (error) {
+            reject(new Error(`cannot start ${command}: ${scrub(withoutReceivedValue((error as Error).message), secrets)}`));
+        }
     });
 }
 
@@ -314,7 +339,7 @@ function classify(stderr: string): VerifyOutcome {
 /** Verifies that an image by digest carries a signature by the key over that digest (`cosign verify`). */
 export async function verifySignature(ref: string, key: VerificationKey, registries: RegistryCredentials[] = []): Promise<VerifyOutcome> {
     const { keyRef, env } = keyArgument(key);
-    const result = await runCosign(["verify", "--key", keyRef, "--insecure-ignore-tlog=true", "--output", "json", digestRef(ref)], env, registries);
+    const result = await runCosign(["verify", "--key", keyRef, "--insecure-ignore-tlog=true", "--output", "json", "--", digestRef(ref)], env, registries);
     return result.code === 0 ? { ok: true } : classify(result.stderr);
 }
 
@@ -336,7 +361,7 @@ export function verificationFailure(ref: string, key: VerificationKey, outcome: 
 async function attestedPredicates(ref: string, key: VerificationKey, predicateType: string, registries: RegistryCredentials[]): Promise<unknown[]> {
     const { keyRef, env } = keyArgument(key);
     const result = await runCosign(
-        ["verify-attestation", "--key", keyRef, "--insecure-ignore-tlog=true", "--type", predicateType, digestRef(ref)],
+        ["verify-attestation", "--key", keyRef, "--insecure-ignore-tlog=true", "--type", predicateType, "--", digestRef(ref)],
         env,
         registries,
     );
@@ -390,7 +415,7 @@ export async function signImages(request: SignRequest): Promise<SignResult> {
     const signed = refs.filter((_, i) => !verified[i]);
     if (signed.length > 0) {
         // One cosign call for all of them: the key is decrypted (scrypt) once, not per digest.
-        const result = await runCosign(["sign", "--key", keyRef, "--tlog-upload=false", "--yes", ...signed], env, registries);
+        const result = await runCosign(["sign", "--key", keyRef, "--tlog-upload=false", "--yes", "--", ...signed], env, registries);
         if (result.code !== 0) {
             throw new Error(`cannot sign ${signed.join(", ")}: ${cosignError(result.stderr)}`);
         }
@@ -414,12 +439,25 @@ export async function signImages(request: SignRequest): Promise<SignResult> {
 }
 
 async function attest(ref: string, keyRef: string, env: Record<string, string>, provenance: Provenance, registries: RegistryCredentials[]): Promise<void> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-provenance-"));
+    const dir = makeTempDir("multiarch-provenance-");
     try {
         const predicateFile = path.join(dir, "predicate.json");
         fs.writeFileSync(predicateFile, JSON.stringify(provenance.predicate), { mode: 0o600 });
         const result = await runCosign(
-            ["attest", "--key", keyRef, "--tlog-upload=false", "--yes", "--replace", "--type", provenance.predicateType, "--predicate", predicateFile, ref],
+            [
+                "attest",
+                "--key",
+                keyRef,
+                "--tlog-upload=false",
+                "--yes",
+                "--replace",
+                "--type",
+                provenance.predicateType,
+                "--predicate",
+                predicateFile,
+                "--",
+                digestRef(ref),
+            ],
             env,
             registries,
         );
@@ -427,7 +465,7 @@ async function attest(ref: string, keyRef: string, env: Record<string, string>, 
             throw new Error(`cannot attest the provenance of ${ref}: ${cosignError(result.stderr)}`);
         }
     } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+        removeTempDir(dir);
     }
 }
 

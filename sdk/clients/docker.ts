@@ -1,5 +1,6 @@
 // Running the docker CLI: one runner that buffers (`runDocker`) and one that streams
-// lines (`streamDocker`), argv and output with driver option values hidden, and the
+// lines (`streamDocker`), argv and output with driver option values hidden, the check
+// that refuses what no program can be given (a NUL byte) before anything runs, and the
 // explanations that turn a failed call into what to do about it.
 //
 // Serialised by value into the closures of the builder's and the promotion copy's
@@ -67,9 +68,12 @@ function splitDriverOpt(arg: string): { key: string; value: string } {
     return eq < 0 ? { key: pair, value: "" } : { key: pair.slice(0, eq), value: pair.slice(eq + 1) };
 }
 
-/** The argv as messages show it: every `--driver-opt` value hidden, except `image`'s. */
+/** The argv as messages show it: every `--driver-opt` value hidden, except `image`'s, and any argument with a NUL byte. */
 export function displayArgv(argv: string[]): string[] {
     return argv.map((arg, i) => {
+        if (typeof arg !== "string" || arg.includes("\0")) {
+            return HIDDEN;
+        }
         if (i === 0 || argv[i - 1] !== "--driver-opt") {
             return arg;
         }
@@ -147,21 +151,73 @@ export interface RunOptions {
     env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Why Node cannot hand this argv and environment to `program`, or undefined when it can: a
+ * NUL byte ends a C string, so Node refuses the call and its error repeats the value,
+ * which may be a secret. The message names the argument by position (and the flag it is
+ * the value of) or the variable by name, never the value.
+ */
+export function unpassableInput(program: string, argv: string[], env: NodeJS.ProcessEnv | Record<string, string> = {}): string | undefined {
+    // The command's words (`buildx imagetools create`), up to its first flag.
+    const words: string[] = [];
+    for (const arg of argv) {
+        if (words.length === 3 || typeof arg !== "string" || !/^[a-z][a-z-]*$/.test(arg)) {
+            break;
+        }
+        words.push(arg);
+    }
+    const command = `\`${[program, ...words].join(" ")}\` was not run`;
+    const nul = (what: string) => `${command}: ${what} contains a NUL byte, which no program can be given (the value is not shown): remove it`;
+    const bad = argv.findIndex((arg) => typeof arg !== "string" || arg.includes("\0"));
+    if (bad >= 0) {
+        const flag = bad > 0 && /^--?[a-z][a-z-]*$/.test(argv[bad - 1]) ? ` (the value of \`${argv[bad - 1]}\`)` : "";
+        return typeof argv[bad] === "string" ? nul(`argument ${bad + 1}${flag}`) : `${command}: argument ${bad + 1}${flag} is not a string`;
+    }
+    for (const [name, value] of Object.entries(env)) {
+        if (name.includes("\0")) {
+            return nul("the name of an environment variable");
+        }
+        if (value !== undefined && typeof value !== "string") {
+            return `${command}: the environment variable ${name} is not a string`;
+        }
+        if (value?.includes("\0")) {
+            return nul(`the environment variable ${name}`);
+        }
+    }
+    return undefined;
+}
+
+/**
+ * Node's message for a call it refused before starting the program, without the value it
+ * repeats after "Received".
+ */
+export function withoutReceivedValue(message: string): string {
+    return message.replace(/\.?\s*Received[\s\S]*$/, "");
+}
+
 function execDocker(argv: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<DockerOutput & { failure?: DockerFailure }> {
     return new Promise((resolve) => {
-        execFile("docker", argv, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
+        const done = (error: Error | null, stdout: unknown, stderr: unknown) => {
             const out = { stdout: String(stdout), stderr: String(stderr) };
             if (!error) {
                 resolve(out);
                 return;
             }
+            // execFile's own message is "Command failed: docker <argv>": never shown, as
+            // it holds every driver option value, however short.
+            const own = error.message.startsWith("Command failed:") ? "" : withoutReceivedValue(error.message);
             const failure: DockerFailure = {
                 code: (error as NodeJS.ErrnoException).code ?? undefined,
-                stderr: out.stderr || error.message,
-                timedOutMs: error.killed ? timeoutMs : undefined,
+                stderr: out.stderr || own,
+                timedOutMs: (error as { killed?: boolean }).killed ? timeoutMs : undefined,
             };
             resolve({ ...out, failure });
-        });
+        };
+        try {
+            execFile("docker", argv, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, done);
+        } catch (error) {
+            done(error as Error, "", "");
+        }
     });
 }
 
@@ -171,6 +227,10 @@ function execDocker(argv: string[], timeoutMs: number, env: NodeJS.ProcessEnv = 
  * unreachable, …).
  */
 export async function runDocker(argv: string[], options: RunOptions = {}): Promise<DockerOutput> {
+    const unpassable = unpassableInput("docker", argv, options.env);
+    if (unpassable !== undefined) {
+        throw dockerCliError(unpassable, displayArgv(argv), "");
+    }
     const timeoutMs = options.timeoutMs ?? TIMEOUTS.command;
     const result = await execDocker(argv, timeoutMs, options.env);
     if (!result.failure) {
@@ -199,7 +259,18 @@ export interface StreamedRun {
  */
 export function streamDocker(argv: string[], onLine: (line: string) => void = () => undefined): Promise<StreamedRun> {
     return new Promise((resolve, reject) => {
-        const child = spawn("docker", argv, { stdio: ["ignore", "pipe", "pipe"] });
+        const unpassable = unpassableInput("docker", argv);
+        if (unpassable !== undefined) {
+            reject(new PreflightError(unpassable));
+            return;
+        }
+        let child;
+        try {
+            child = spawn("docker", argv, { stdio: ["ignore", "pipe", "pipe"] });
+        } catch (error) {
+            reject(new PreflightError(`cannot run docker: ${scrubOutput(withoutReceivedValue((error as Error).message), argv)}`));
+            return;
+        }
         const lines: string[] = [];
         let pending = "";
         const take = (chunk: Buffer) => {

@@ -2,18 +2,24 @@
 // from the source registry to the destination, with both registries' credentials in a
 // throwaway DOCKER_CONFIG, then every digest read back from the destination.
 //
+// Every reference in a spec is checked with the project's reference grammar before
+// anything runs, and follows `--` on each argv, so none is ever read as a flag: a source
+// `--tag=<another repository>` would otherwise move a second tag with the destination's
+// credentials.
+//
 // This module is serialised by value into the dynamic provider's closure, so it stays
 // self-contained: Node builtins, `./docker`'s runner and the pure manifest rules
 // (`rules/manifest.ts`); no Pulumi imports, no module-level Set or Map (Pulumi's closure
 // serialiser carries neither).
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { canonical } from "../rules/canonicalJson";
 import { DockerRunner, runDocker } from "./docker";
+import { imagetoolsCreateArgv } from "./buildx";
+import { makeDockerConfig, removeTempDir } from "./dockerConfig";
 import { selectPlatformManifests } from "../rules/manifest";
-import { contentDigest, splitTag } from "../rules/imageReference";
-import { runCosign } from "./cosign";
+import { DIGEST, ImageReference, contentDigest, parseImageReference, splitTag } from "../rules/imageReference";
+import { digestRef, runCosign } from "./cosign";
+
+export { dockerConfigJson } from "./dockerConfig";
 
 /** Credentials for one registry, as `docker login` would store them. */
 export interface RegistryLogin {
@@ -56,46 +62,62 @@ export interface CopyResult {
 /** How long one copy may take: large layers across regions are slow. */
 export const COPY_TIMEOUT_MS = 30 * 60_000;
 
-/** The `config.json` of a DOCKER_CONFIG directory that holds these logins and nothing else. */
-export function dockerConfigJson(logins: RegistryLogin[]): string {
-    const auths: Record<string, { auth: string }> = {};
-    for (const login of logins) {
-        auths[login.registry] = { auth: Buffer.from(`${login.username}:${login.password}`, "utf8").toString("base64") };
-    }
-    return JSON.stringify({ auths });
-}
-
 /**
  * Runs `fn` with an environment whose DOCKER_CONFIG is a new directory (mode 0700)
  * holding only these logins (config.json, mode 0600), removed afterwards whatever
- * happens: the user's own docker config is never read or written, and no credential
- * is left on disk. A buildx installed per user (`<config>/cli-plugins`) stays visible
- * through a link.
+ * happens, and on SIGINT, SIGTERM or exit meanwhile (`makeDockerConfig`): the user's own
+ * docker config is never read or written, and no credential is left on disk.
  */
 export async function withDockerConfig<T>(logins: RegistryLogin[], fn: (env: NodeJS.ProcessEnv, dir: string) => Promise<T>): Promise<T> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-promote-"));
+    const dir = makeDockerConfig(logins, "multiarch-promote-");
     try {
-        fs.chmodSync(dir, 0o700);
-        fs.writeFileSync(path.join(dir, "config.json"), dockerConfigJson(logins), { mode: 0o600 });
-        const userPlugins = path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "cli-plugins");
-        if (fs.existsSync(userPlugins)) {
-            fs.symlinkSync(userPlugins, path.join(dir, "cli-plugins"));
-        }
         return await fn({ ...process.env, DOCKER_CONFIG: dir }, dir);
     } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+        removeTempDir(dir);
+    }
+}
+
+/** A reference a copy hands to a CLI, checked by the reference grammar, so it is never read as a flag. */
+function checkedReference(value: string, what: string): ImageReference {
+    try {
+        return parseImageReference(value);
+    } catch (error) {
+        throw new Error(`${what}: ${(error as Error).message}`);
     }
 }
 
 /**
- * `docker buildx imagetools create --tag <destination> <source>…`. One index as the
- * source is pushed as its original bytes ("on single source, return original bytes",
- * buildx util/imagetools/create.go `combine`), so the destination's index digest is the
- * source's; several manifests get a new index over the same manifest digests. buildx
- * writes each manifest under the tag before the index, so the tag must be mutable.
+ * Every problem with a copy's spec, found before anything runs: the destination is
+ * `<repository>:<tag>`, each source and signed image a reference by digest, each digest
+ * `sha256:<64 hex>`.
  */
-export function imagetoolsCreateArgv(spec: CopySpec): string[] {
-    return ["buildx", "imagetools", "create", "--progress", "plain", "--tag", spec.destination, ...spec.sources];
+export function copySpecProblems(spec: CopySpec): string[] {
+    const problems: string[] = [];
+    const check = (value: string, what: string, expected: (reference: ImageReference) => string | undefined) => {
+        try {
+            const why = expected(checkedReference(value, what));
+            if (why !== undefined) {
+                problems.push(`${what} is ${JSON.stringify(value)}: ${why}`);
+            }
+        } catch (error) {
+            problems.push((error as Error).message);
+        }
+    };
+    const tagged = (r: ImageReference) => (r.tag === undefined || r.digest !== undefined ? "expected <repository>:<tag>, without a digest" : undefined);
+    const byDigest = (r: ImageReference) => (r.digest === undefined ? "expected an image by digest, <repository>@sha256:<64 hex>" : undefined);
+    check(spec.destination, "the destination", tagged);
+    if (spec.sources.length === 0) {
+        problems.push("there is no source: expected one index or one manifest per platform, each by digest");
+    }
+    spec.sources.forEach((source, i) => check(source, `source ${i + 1}`, byDigest));
+    (spec.signatures ?? []).forEach((signed, i) => check(signed, `signed image ${i + 1}`, byDigest));
+    const digests = { ...spec.platformDigests, ...(spec.indexDigest !== undefined ? { index: spec.indexDigest } : {}) };
+    for (const [name, digest] of Object.entries(digests)) {
+        if (!DIGEST.test(digest)) {
+            problems.push(`the digest of ${name} is ${JSON.stringify(digest)}: expected sha256:<64 hex>`);
+        }
+    }
+    return problems;
 }
 
 /** An image as a registry serves it: the digest of what the reference names, and its platforms. */
@@ -113,9 +135,10 @@ export interface ServedImage {
  * Undefined when the registry has no such tag or manifest.
  */
 export async function readServed(reference: string, env: NodeJS.ProcessEnv, run: DockerRunner = runDocker): Promise<ServedImage | undefined> {
+    checkedReference(reference, "`docker buildx imagetools inspect` was not run");
     let raw: string;
     try {
-        raw = (await run(["buildx", "imagetools", "inspect", "--raw", reference], { env })).stdout;
+        raw = (await run(["buildx", "imagetools", "inspect", "--raw", "--", reference], { env })).stdout;
     } catch (error) {
         const stderr = String((error as { stderr?: unknown }).stderr ?? "");
         if (/not found|manifest unknown|name unknown/i.test(stderr)) {
@@ -148,7 +171,7 @@ export function servedDifferences(spec: CopySpec, served: ServedImage | undefine
 
 /** The repository part of `<repository>:<tag>`. */
 function repositoryOf(destination: string): string {
-    return splitTag(destination).repository;
+    return splitTag(destination.split("@")[0]).repository;
 }
 
 /**
@@ -159,13 +182,17 @@ function repositoryOf(destination: string): string {
  * their digests compared. Nothing is ever deleted at the destination.
  */
 export async function copyImage(spec: CopySpec, logins: RegistryLogin[], run: DockerRunner = runDocker): Promise<CopyResult> {
+    const problems = copySpecProblems(spec);
+    if (problems.length > 0) {
+        throw new Error(`cannot copy to ${JSON.stringify(spec.destination)}, nothing was run:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
     const result = await copyManifests(spec, logins, run);
     await copySignatures(spec, logins);
     return result;
 }
 
 /**
- * `cosign copy --only=sig <source>@<digest> <destination repository>`: copies the
+ * `cosign copy --only=sig -- <source>@<digest> <destination repository>`: copies the
  * signature manifest (`sha256-<hex>.sig`) of each of `spec.signatures` to the
  * destination repository, with the same logins in cosign's own throwaway DOCKER_CONFIG
  * (`runCosign`). cosign also tags the signed digest itself as `sha256-<hex>` there (the
@@ -174,7 +201,8 @@ export async function copyImage(spec: CopySpec, logins: RegistryLogin[], run: Do
  * deleted.
  */
 export function cosignCopyArgv(source: string, destination: string): string[] {
-    return ["copy", "--only=sig", source, repositoryOf(destination)];
+    checkedReference(destination, "`cosign copy` was not run: the destination");
+    return ["copy", "--only=sig", "--", digestRef(source), repositoryOf(destination)];
 }
 
 async function copySignatures(spec: CopySpec, logins: RegistryLogin[]): Promise<void> {
@@ -195,7 +223,12 @@ async function copyManifests(spec: CopySpec, logins: RegistryLogin[], run: Docke
         if (before !== undefined && servedDifferences(spec, before).length === 0) {
             return { indexDigest: before.digest, platformDigests: before.platforms, copied: false };
         }
-        await run(imagetoolsCreateArgv(spec), { env, timeoutMs: COPY_TIMEOUT_MS });
+        // One index as the only source is pushed as its original bytes ("on single source,
+        // return original bytes", buildx util/imagetools/create.go `combine`), so the
+        // destination's index digest is the source's; several manifests get a new index
+        // over the same manifest digests. buildx writes each manifest under the tag before
+        // the index, so the tag must be mutable.
+        await run(imagetoolsCreateArgv(spec.destination, spec.sources), { env, timeoutMs: COPY_TIMEOUT_MS });
         const after = await readServed(spec.destination, env, run);
         const differences = servedDifferences(spec, after);
         const repository = repositoryOf(spec.destination);

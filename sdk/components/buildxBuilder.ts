@@ -54,7 +54,10 @@ export interface BuilderNodeArgs {
     /**
      * Driver options of this node, over the builder's `driverOptions`.
      *
-     * Defaults to none. Equivalent to `docker buildx create --driver-opt key=value`.
+     * As the builder's, they are on `docker buildx create`'s command line, which any
+     * local user can read while it runs: keep credentials out of them (see the
+     * builder's `driverOptions`). Defaults to none. Equivalent to
+     * `docker buildx create --driver-opt key=value`.
      */
     driverOptions?: Record<string, string>;
 }
@@ -85,8 +88,15 @@ export interface BuildxBuilderArgs {
      * For example `{ image: "mirror.example.com/moby/buildkit:buildx-stable-1" }` where
      * Docker Hub is unreachable, or `{ network: "host" }`. Values may be secrets
      * (`"env.HTTPS_PROXY"`): no error shows a value other than `image`'s, and when this
-     * is an Output the builder's `nodes` output is secret. Defaults to none. Equivalent
-     * to `docker buildx create --driver-opt key=value`.
+     * is an Output the builder's `nodes` output is secret. But buildx takes driver
+     * options only as arguments, so each value is on `docker buildx create`'s command
+     * line, which any local user can read (`/proc/<pid>/cmdline`) while it runs. Keep
+     * proxy credentials out of them: the Docker daemon's own proxy settings (`proxies`
+     * in daemon.json, or `HTTPS_PROXY` in dockerd's environment) cover what the daemon
+     * pulls, such as the BuildKit image; for the builder's own traffic use a proxy that
+     * needs no credentials in its URL, or run BuildKit yourself with its environment
+     * from a file and connect with the `remote` driver. Defaults to none. Equivalent to
+     * `docker buildx create --driver-opt key=value`.
      */
     driverOptions?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /**

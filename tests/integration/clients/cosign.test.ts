@@ -10,7 +10,7 @@ import * as path from "path";
 import { checkProvider, signatureProvider } from "../../../sdk/components/imageSignature";
 import { MultiArchImage } from "../../../sdk/components/multiArchImage";
 import { preflight } from "../../../sdk/cli/preflight";
-import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, signImages } from "../../../sdk/clients/cosign";
+import { PROVENANCE_PREDICATE_TYPE, publicKeyFingerprint, runCosign, signImages, verifySignature } from "../../../sdk/clients/cosign";
 import { registered, resetMocks, settle } from "../../mocks";
 import { AUTH_PASSWORD, AUTH_REGISTRY, AUTH_USER, docker, loginToAuthRegistry, uniqueName, useDockerStack, withEnv } from "../stack";
 import { EXAMPLE_APP, fixture } from "../../paths";
@@ -278,5 +278,46 @@ describe("image signing with cosign (needs scripts/docker-stack.sh)", function (
             return true;
         });
         assert.notStrictEqual((await cosignVerify(refs.amd64, path.join(work, "a", "cosign.pub"))).code, 0);
+    });
+    it("takes every image after `--`: each subcommand reads a ref that is a flag as a reference, and the client refuses it before cosign runs", async () => {
+        const leak = path.join(work, "leak");
+        const flagRef = `--output-signature=${leak}@${refs.amd64.split("@")[1]}`;
+        const key = { COSIGN_PRIVATE_KEY: keys.a.privateKey, COSIGN_PASSWORD: PASSWORD, COSIGN_PUBLIC_KEY: keys.a.publicKey };
+        const predicate = path.join(work, "predicate.json");
+        fs.writeFileSync(predicate, "{}");
+        // Each argv as the client builds it, with the ref in its place after `--`.
+        const calls: string[][] = [
+            ["sign", "--key", "env://COSIGN_PRIVATE_KEY", "--tlog-upload=false", "--yes", "--", flagRef],
+            ["verify", "--key", "env://COSIGN_PUBLIC_KEY", "--insecure-ignore-tlog=true", "--output", "json", "--", flagRef],
+            [
+                "attest",
+                "--key",
+                "env://COSIGN_PRIVATE_KEY",
+                "--tlog-upload=false",
+                "--yes",
+                "--replace",
+                "--type",
+                PROVENANCE_PREDICATE_TYPE,
+                "--predicate",
+                predicate,
+                "--",
+                flagRef,
+            ],
+            ["verify-attestation", "--key", "env://COSIGN_PUBLIC_KEY", "--insecure-ignore-tlog=true", "--type", PROVENANCE_PREDICATE_TYPE, "--", flagRef],
+            ["copy", "--only=sig", "--", flagRef, `${AUTH_REGISTRY}/${repository}-copy`],
+        ];
+        for (const argv of calls) {
+            const result = await runCosign(argv, key, CREDENTIALS);
+            assert.notStrictEqual(result.code, 0, argv[0]);
+            assert.match(result.stderr, /could not parse reference: --output-signature=/, `cosign ${argv[0]}: ${result.stderr}`);
+        }
+        const written = () => fs.readdirSync(work).filter((name) => name.startsWith("leak"));
+        assert.deepStrictEqual(written(), [], "cosign wrote no file");
+        await assert.rejects(
+            signImages({ refs: [flagRef, refs.unsigned], key: { privateKey: keys.a.privateKey, password: PASSWORD }, registries: CREDENTIALS }),
+            /image reference "--output-signature=.*" is not valid/,
+        );
+        await assert.rejects(verifySignature(flagRef, { publicKey: keys.a.publicKey }, CREDENTIALS), /image reference "--output-signature=.*" is not valid/);
+        assert.deepStrictEqual(written(), []);
     });
 });

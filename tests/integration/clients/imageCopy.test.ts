@@ -14,6 +14,8 @@ import * as path from "path";
 import { preflight } from "../../../sdk/cli/preflight";
 import { checkProvider } from "../../../sdk/components/imageSignature";
 import { CopySpec, RegistryLogin, copyImage } from "../../../sdk/clients/imageCopy";
+import { imagetoolsCreateArgv } from "../../../sdk/clients/buildx";
+import { runDocker } from "../../../sdk/clients/docker";
 import { PromotedImage, signedSources } from "../../../sdk/components/promotedImage";
 import { planCopy, useSourceResolver } from "../../../sdk/components/promotionCopy";
 import { signImages } from "../../../sdk/clients/cosign";
@@ -328,5 +330,18 @@ describe("promotion (needs scripts/docker-stack.sh)", function () {
         // Again: the signatures are already there, nothing fails and nothing is replaced.
         const again = await createThroughProvider(spec, logins);
         assert.strictEqual(again.outs.copied, false);
+    });
+    it("moves no second tag for a source that is a flag: buildx reads it after `--` as a source and refuses it, and copyImage refuses it before any call", async () => {
+        const destination = `${REGISTRY}/multiarch-test/${uniqueName("flag-destination")}:prod`;
+        const other = `${REGISTRY}/multiarch-test/${uniqueName("flag-other")}:moved`;
+        const source = `${built.repository}@${built.indexDigest}`;
+        await assert.rejects(runDocker(imagetoolsCreateArgv(destination, [`--tag=${other}`, source])), /failed to parse source "--tag=/);
+        await assert.rejects(
+            copyImage({ sources: [`--tag=${other}`, source], destination, platformDigests: built.platforms }, []),
+            /cannot copy to .*, nothing was run:\n {2}- source 1: image reference "--tag=/,
+        );
+        for (const reference of [destination, other]) {
+            await assert.rejects(sourceClient.resolveImage(reference), /not found/, `${reference} was never tagged`);
+        }
     });
 });
