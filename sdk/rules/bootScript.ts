@@ -1,10 +1,11 @@
 // The user data of a VmDeployment's hosts: a bash script that installs Docker, logs in
-// to ECR with the instance's role, pulls the image pinned by digest, refuses it unless
-// its architecture is the host's, runs it under systemd, checks that it answers, and
-// completes the host's launch lifecycle action with CONTINUE, or ABANDON and the
-// reason. Rendering is pure, so the tests can run the same script against a local
-// registry and dockerd.
+// to ECR with the instance's role (to the ECR registry of the region, never another
+// registry), pulls the image pinned by digest, refuses it unless its architecture is the
+// host's, runs it under systemd, checks that it answers, and completes the host's launch
+// lifecycle action with CONTINUE, or ABANDON and the reason. Rendering is pure, so the
+// tests can run the same script against a local registry and dockerd.
 import { AUTO_SCALING_GROUP_NAME_PATTERN, REGION_PATTERN } from "./awsNames";
+import { dnsSuffixOfRegion, repositoryArnFromUrl } from "./ecr";
 import { show } from "./errors";
 import { LAUNCH_FAILURE_TAG } from "./iamPolicy";
 import { parseImageReference } from "./imageReference";
@@ -32,7 +33,13 @@ export interface EnvironmentParameter {
 export interface HttpHealthCheck {
     /** The host port to ask: one published in `ports`. */
     port: number;
-    /** The path to ask. Defaults to `/`. */
+    /**
+     * The path to ask, with an optional query, as written: `curl --globoff --path-as-is`.
+     *
+     * An HTTP request target (RFC 9112 origin-form): `/`, then letters, digits,
+     * `-._~!$&'()*+,;=:@/?` and `[]{}`, any other character percent-encoded (`%20` for a
+     * space); no `#fragment`; at most 1024 characters, e.g. `/health?deep=1`. Defaults to `/`.
+     */
     path?: string;
 }
 
@@ -53,7 +60,8 @@ export interface HealthCheck {
      * An HTTP check from the host: `GET http://127.0.0.1:<port><path>` must answer 2xx or 3xx.
      *
      * `port` is a host port published in `ports`; `path` defaults to `/`. Not with
-     * `command`. Defaults to none. Equivalent to `curl --fail http://127.0.0.1:PORT/PATH`.
+     * `command`. Defaults to none. Equivalent to
+     * `curl --fail --globoff --path-as-is http://127.0.0.1:PORT/PATH`.
      */
     http?: HttpHealthCheck;
     /**
@@ -95,7 +103,10 @@ export interface BootScriptOptions {
     imageRef: string;
     /** The platform the digest was chosen for, e.g. `linux/amd64` (logged). */
     platform: string;
-    /** The region passed to `aws ecr get-login-password`. */
+    /**
+     * The region passed to `aws ecr get-login-password`: the image's registry must be the
+     * ECR registry of this region, `<account>.dkr.ecr.<region>.<the partition's DNS suffix>`.
+     */
     registryRegion: string;
     /** Ports to publish. */
     ports?: PortMapping[];
@@ -120,7 +131,12 @@ export const MAX_USER_DATA_BYTES = 16384;
 
 const CONTAINER_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const PARAMETER_NAME = /^[a-zA-Z0-9_./-]{1,2048}$/;
-const HTTP_PATH = /^\/[\x21-\x7e]{0,1023}$/;
+// RFC 9112's origin-form: an absolute path and an optional query of RFC 3986's pchar, "/"
+// and "?", other characters percent-encoded; and "[]{}", which servers take as written
+// and curl sends as written with --globoff. No space, double quote, backtick, backslash
+// or "#"; a single quote is shellQuote's to carry.
+const HTTP_PATH = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?[\]{}]|%[0-9A-Fa-f]{2})*$/;
+const HTTP_PATH_MAX = 1024;
 
 /** The container and systemd unit name of a deployment: `multiarch-<name>`, lowercased and made safe. */
 export function containerName(deploymentName: string): string {
@@ -186,6 +202,10 @@ export function renderBootScript(options: BootScriptOptions): string {
     if (!REGION_PATTERN.test(options.registryRegion)) {
         throw new Error(`registryRegion ${show(options.registryRegion)} is not an AWS region, e.g. "us-west-2"`);
     }
+    const registryMismatch = registryProblem(options.imageRef, reference.registry, reference.repository, options.registryRegion);
+    if (registryMismatch !== undefined) {
+        throw new Error(registryMismatch);
+    }
     if (!/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(options.platform)) {
         throw new Error(`platform ${show(options.platform)} must be os/arch[/variant], e.g. "linux/amd64"`);
     }
@@ -247,6 +267,23 @@ export function renderBootScript(options: BootScriptOptions): string {
     return script;
 }
 
+/**
+ * Why the host may not log in to the image's registry with the ECR token of `region`, or
+ * undefined when the registry is that region's ECR registry: the token goes to whatever
+ * registry the script logs in to.
+ */
+function registryProblem(imageRef: string, registry: string, repository: string, region: string): string | undefined {
+    const host = `.${region}.${dnsSuffixOfRegion(region)}`;
+    const arn = repositoryArnFromUrl(`${registry}/${repository}`);
+    if (arn !== undefined && arn.split(":")[3] === region && registry.endsWith(host)) {
+        return undefined;
+    }
+    return (
+        `imageRef ${show(imageRef)} is not in the ECR registry of registryRegion ${show(region)}, <account>.dkr.ecr[-fips]${host}: ` +
+        `the host logs in with that region's ECR token (aws ecr get-login-password --region ${region}), which goes to no other registry`
+    );
+}
+
 /** One problem of a health check: the argument path below `healthCheck` and why. */
 export interface HealthCheckProblem {
     /** e.g. `healthCheck.http.port`. */
@@ -293,8 +330,12 @@ export function healthCheckProblems(check: HealthCheck | undefined, ports: PortM
                     `expected a host port published in \`ports\` (${published.length === 0 ? "none is" : published.join(", ")}): the check runs on the host`,
                 );
             }
-            if (http.path !== undefined && (typeof http.path !== "string" || !HTTP_PATH.test(http.path))) {
-                add(".http.path", http.path, 'expected a path starting with "/", without spaces, e.g. "/health"');
+            if (http.path !== undefined && (typeof http.path !== "string" || http.path.length > HTTP_PATH_MAX || !HTTP_PATH.test(http.path))) {
+                add(
+                    ".http.path",
+                    http.path,
+                    `expected a path starting with "/", without spaces, e.g. "/health", and an optional "?query", as an HTTP request target: letters, digits and -._~!$&'()*+,;=:@/?[]{}, any other character percent-encoded ("%20" for a space), no "#fragment", at most ${HTTP_PATH_MAX} characters`,
+                );
             }
         }
     }
@@ -538,7 +579,9 @@ probe() {
         append_decoded arguments "\${HEALTH_COMMAND_BASE64[@]}"
         timeout 30 docker exec "$CONTAINER" "\${arguments[@]}" >/dev/null 2>&1
     elif [[ -n $HEALTH_URL ]]; then
-        curl --fail --silent --max-time 5 --output /dev/null "$HEALTH_URL"
+        # As written: --globoff, or curl expands [] and {} into other requests; --path-as-is,
+        # or it removes /../ and /./.
+        curl --fail --silent --globoff --path-as-is --max-time 5 --output /dev/null "$HEALTH_URL"
     else
         [[ $HEALTH == none || $HEALTH == healthy ]]
     fi

@@ -178,9 +178,18 @@ const PARTITIONS: { regionPrefix: RegExp; partition: string; dnsSuffix: string }
     { regionPrefix: /^/, partition: "aws", dnsSuffix: "amazonaws.com" },
 ];
 
+function partitionEntry(region: string): { partition: string; dnsSuffix: string } {
+    return PARTITIONS.find((p) => p.regionPrefix.test(region))!;
+}
+
 /** The partition of an AWS region: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, … */
 export function partitionOfRegion(region: string): string {
-    return PARTITIONS.find((p) => p.regionPrefix.test(region))!.partition;
+    return partitionEntry(region).partition;
+}
+
+/** The DNS suffix of a region's endpoints, its partition's: `amazonaws.com`, `amazonaws.com.cn` for `cn-*`, … */
+export function dnsSuffixOfRegion(region: string): string {
+    return partitionEntry(region).dnsSuffix;
 }
 
 /**

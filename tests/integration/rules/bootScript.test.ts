@@ -1,5 +1,8 @@
 // The boot script's login-pull-check-run-answer part, run for real by bash against the
-// local registry with basic auth (standing in for ECR) and the local dockerd. Not
+// local registry with basic auth (standing in for ECR) and the local dockerd. The rule
+// renders a script for the region's ECR registry only (the host's ECR token goes to no
+// other), so each script is rendered for the ECR ref of the digest, and its two registry
+// values then name the local registry instead. Not
 // exercised here: dnf and `systemctl` (MULTIARCH_SKIP_INSTALL, MULTIARCH_NO_SYSTEMD),
 // the instance metadata (MULTIARCH_INSTANCE_ID) and AWS itself: a stand-in `aws` on
 // PATH records each call (complete-lifecycle-action, create-tags) and answers
@@ -43,6 +46,34 @@ interface Run {
 
 const INSTANCE_ID = "i-0123456789abcdef0";
 const HOOK = { name: "multiarch-launch", groupName: "multiarch-test-api", region: "us-west-2" };
+// The ECR registry the scripts are rendered for; the local registry stands in for it.
+const ECR_REGISTRY = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+/** A rendered value line replaced, once: it must be there exactly once. */
+function replaceLine(script: string, line: string, replacement: string): string {
+    assert.strictEqual(script.split(`\n${line}\n`).length, 2, `expected one line ${line}`);
+    return script.replace(`\n${line}\n`, () => `\n${replacement}\n`);
+}
+
+// The health check's path: curl's glob syntax ([0] is a malformed range, {a,b} two
+// requests), quotes and a command substitution, each of which must reach the server as
+// written. busybox httpd runs the recorder for every path under /cgi-bin/probe.
+const PROBE_PATH = "/cgi-bin/probe/{a,b}/[0]?a[0]=1&b={a,b}&c='$(touch${IFS}pwned)'";
+// The recorder: each request's target as received (REQUEST_URI is busybox's raw target)
+// with the container's uptime; 503 for the first two, so the check fails twice, then 200.
+const RECORDER = [
+    "#!/bin/sh",
+    'printf "%s %s\\n" "$(cut -d " " -f 1 /proc/uptime)" "$REQUEST_URI" >>/www/requests.txt',
+    'if [ "$(wc -l </www/requests.txt)" -le 2 ]; then printf "Status: 503 Service Unavailable\\r\\n\\r\\n"; else printf "Content-Type: text/plain\\r\\n\\r\\nok\\n"; fi',
+    "",
+].join("\n");
+const RECORDER_COMMAND = [
+    "sh",
+    "-c",
+    'mkdir -p /www/cgi-bin && printf %s "$1" >/www/cgi-bin/probe && chmod +x /www/cgi-bin/probe && exec httpd -f -p 8080 -h /www',
+    "record",
+    RECORDER,
+];
 
 /** The call that completes this host's launch with a result. */
 function completion(result: "CONTINUE" | "ABANDON"): string[] {
@@ -167,9 +198,11 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
     ): Promise<Run> & { child: ChildProcess } {
         const dir = path.join(work, name);
         fs.mkdirSync(dir, { recursive: true });
+        const imageRef = `${repository}@${digests[platform]}`;
+        const ecrRef = `${ECR_REGISTRY}${repository.slice(AUTH_REGISTRY.length)}@${digests[platform]}`;
         const options: BootScriptOptions = {
             containerName: name,
-            imageRef: `${repository}@${digests[platform]}`,
+            imageRef: ecrRef,
             platform,
             registryRegion: "us-west-2",
             ports: [{ host: hostPort, container: 8080 }],
@@ -179,7 +212,8 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
             ...overrides,
         };
         const script = path.join(dir, "user-data.sh");
-        fs.writeFileSync(script, renderBootScript(options));
+        const rendered = replaceLine(renderBootScript(options), `readonly IMAGE_REF='${ecrRef}'`, `readonly IMAGE_REF='${imageRef}'`);
+        fs.writeFileSync(script, replaceLine(rendered, `readonly REGISTRY='${ECR_REGISTRY}'`, `readonly REGISTRY='${AUTH_REGISTRY}'`));
         fs.writeFileSync(path.join(dir, "environment.in"), environmentFile({ GREETING }));
         fs.mkdirSync(path.join(dir, "docker-config"), { recursive: true });
         const awsLog = path.join(dir, "aws.log");
@@ -201,7 +235,8 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         if (!ecrLogin) {
             env.MULTIARCH_REGISTRY_PASSWORD = AUTH_PASSWORD;
         }
-        const child = spawn("bash", [target, command], { env });
+        // In its own directory: a value the shell ran by mistake would leave its files there.
+        const child = spawn("bash", [target, command], { env, cwd: dir });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -328,6 +363,34 @@ describe("boot script (needs scripts/docker-stack.sh)", function () {
         assert.deepStrictEqual(run.aws[1], completion("ABANDON"));
         // The container itself ran: it is the check that failed.
         assert.match((await containersNamed(name))[0], / running$/);
+    });
+
+    it("asks the health check's path as written, one request per try, with [], {}, quotes and $(…) intact", async () => {
+        const name = uniqueName("multiarch-boot-path");
+        containers.push(name);
+        const port = await freePort();
+        const run = await runScript("linux/amd64", name, "boot", {
+            ports: [{ host: port, container: 8080 }],
+            command: RECORDER_COMMAND,
+            healthCheck: { http: { port, path: PROBE_PATH }, gracePeriodSeconds: 1, timeoutSeconds: 30 },
+        });
+        assert.strictEqual(run.status, 0, run.stderr);
+        assert.ok(run.stderr.includes(`multiarch: ${name} answers: GET http://127.0.0.1:${port}${PROBE_PATH} answers 2xx or 3xx\n`), run.stderr);
+        assert.deepStrictEqual(run.aws, [completion("CONTINUE")]);
+        const requests = (await docker(["exec", name, "cat", "/www/requests.txt"]))
+            .split("\n")
+            .filter((line) => line !== "")
+            .map((line) => ({ uptime: Number(line.slice(0, line.indexOf(" "))), target: line.slice(line.indexOf(" ") + 1) }));
+        // Two tries answered 503 and the third 200: three requests, each the path as written.
+        assert.deepStrictEqual(
+            requests.map((r) => r.target),
+            [PROBE_PATH, PROBE_PATH, PROBE_PATH],
+        );
+        // A try is one request: the tries are the script's 2 seconds apart.
+        for (let i = 1; i < requests.length; i++) {
+            assert.ok(requests[i].uptime - requests[i - 1].uptime >= 1.5, JSON.stringify(requests));
+        }
+        assert.strictEqual(fs.existsSync(path.join(work, name, "pwned")), false);
     });
 
     it("refuses the arm64 digest on this x86_64 host without starting a container", async function () {

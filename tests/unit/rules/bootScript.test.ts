@@ -9,6 +9,7 @@ import {
     containerName,
     environmentFile,
     environmentVariableProblem,
+    healthCheckProblems,
     renderBootScript,
 } from "../../../sdk/rules/bootScript";
 
@@ -136,6 +137,121 @@ describe("boot script", () => {
                 assert.strictEqual(result.status, 0, result.stdout);
             }
         });
+    });
+
+    describe("the registry it logs in to", () => {
+        // With the host's ECR token of the region: only to that region's ECR registry.
+        const accepted: [string, string][] = [
+            ["123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api", "us-west-2"],
+            ["123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com/api", "us-gov-east-1"],
+            ["123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/api", "cn-north-1"],
+            ["123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov/api", "us-iso-east-1"],
+        ];
+        for (const [repository, region] of accepted) {
+            it(`logs in to ${repository.split("/")[0]} with the ECR token of ${region}, the region its host names`, () => {
+                const script = renderBootScript({ ...BASE, imageRef: `${repository}@${DIGEST}`, registryRegion: region });
+                assert.strictEqual(valueLine(script, "REGISTRY"), `readonly REGISTRY='${repository.split("/")[0]}'`);
+                assert.strictEqual(valueLine(script, "REGISTRY_REGION"), `readonly REGISTRY_REGION='${region}'`);
+            });
+        }
+
+        const refused: [string, string, string, string][] = [
+            ["Docker Hub", "docker.io/library/nginx", "us-west-2", "amazonaws.com"],
+            ["Docker Hub, implied", "nginx", "us-west-2", "amazonaws.com"],
+            ["GHCR", "ghcr.io/team/api", "us-west-2", "amazonaws.com"],
+            ["a registry on loopback", "127.0.0.1:5001/team/api", "us-west-2", "amazonaws.com"],
+            ["ECR of another region", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api", "us-west-2", "amazonaws.com"],
+            ["ECR of another partition's suffix", "123456789012.dkr.ecr.us-west-2.amazonaws.com.cn/team/api", "us-west-2", "amazonaws.com"],
+            ["a China region at the commercial suffix", "123456789012.dkr.ecr.cn-north-1.amazonaws.com/team/api", "cn-north-1", "amazonaws.com.cn"],
+            ["a host that only starts like ECR's", "123456789012.dkr.ecr.us-west-2.amazonaws.com.example.net/team/api", "us-west-2", "amazonaws.com"],
+        ];
+        for (const [what, repository, region, suffix] of refused) {
+            it(`refuses ${what} (${repository}) with the ECR token of ${region}, naming the ref and the region`, () => {
+                const imageRef = `${repository}@${DIGEST}`;
+                assert.throws(
+                    () => renderBootScript({ ...BASE, imageRef, registryRegion: region }),
+                    (e: Error) =>
+                        e.message ===
+                        `imageRef ${JSON.stringify(imageRef)} is not in the ECR registry of registryRegion ${JSON.stringify(region)}, <account>.dkr.ecr[-fips].${region}.${suffix}: ` +
+                            `the host logs in with that region's ECR token (aws ecr get-login-password --region ${region}), which goes to no other registry`,
+                );
+            });
+        }
+    });
+
+    describe("the HTTP health check's path", () => {
+        const PORTS = [{ host: 80, container: 8080 }];
+        const urlOf = (requestPath: string) =>
+            valueLine(renderBootScript({ ...BASE, ports: PORTS, healthCheck: { http: { port: 80, path: requestPath } } }), "HEALTH_URL");
+
+        it("asks it as written: curl neither expands [] and {} nor removes dot segments", () => {
+            assert.match(renderBootScript(BASE), /^ {8}curl --fail --silent --globoff --path-as-is --max-time 5 --output \/dev\/null "\$HEALTH_URL"$/m);
+        });
+
+        // Each one reaches bash as one word, unchanged, and nothing in it runs.
+        const accepted = [
+            "/",
+            "/health?deep=1",
+            "/q?a[0]=1&b={a,b}&c=[1-100000]",
+            "/it's/'quoted'?q='",
+            "/$(touch${IFS}pwned)?a=$(touch${IFS}pwned)&b=${HOME}",
+            "/a%20b%2Fc?x=%25&y=%7e",
+            "/a/../b/./c//d",
+            "/!$&'()*+,;=:@-._~?/?!$&'()*+,;=:@-._~",
+            `/${"a".repeat(1023)}`,
+        ];
+        for (const requestPath of accepted) {
+            it(`renders ${JSON.stringify(requestPath.length > 60 ? `${requestPath.slice(0, 8)}…(${requestPath.length})` : requestPath)} as one quoted word bash reads back unchanged`, () => {
+                const line = urlOf(requestPath);
+                const dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-health-path-"));
+                try {
+                    const read = spawnSync("bash", ["-c", `${line}\nprintf %s "$HEALTH_URL"`], { cwd: dir, encoding: "utf8" });
+                    assert.strictEqual(read.status, 0, read.stderr);
+                    assert.strictEqual(read.stdout, `http://127.0.0.1:80${requestPath}`);
+                    assert.deepStrictEqual(fs.readdirSync(dir), [], "nothing in the path ran");
+                } finally {
+                    fs.rmSync(dir, { recursive: true, force: true });
+                }
+            });
+        }
+
+        // What an HTTP request target cannot hold unencoded, and what breaks a shell word.
+        const refused: [string, unknown][] = [
+            ["a path with a space", "/health check"],
+            ["a path with a newline", "/health\nX-Injected: 1"],
+            ["a path with a carriage return", "/health\r"],
+            ["a path with a tab", "/a\tb"],
+            ["a path with a NUL", "/a\u0000b"],
+            ["a path with a fragment", "/health#top"],
+            ["a path with backticks", "/`touch pwned`"],
+            ["a path with a double quote", '/a"b'],
+            ["a path with a backslash", "/a\\b"],
+            ["a path with angle brackets", "/<script>"],
+            ["a path with a pipe", "/a|b"],
+            ["a path with a caret", "/a^b"],
+            ["a path with a lone %", "/100%"],
+            ["a path with % and no two hex digits", "/a%zz"],
+            ["a path ending in % and one digit", "/a%2"],
+            ["a path with a character outside ASCII", "/café"],
+            ["a path without a leading /", "health"],
+            ["an empty path", ""],
+            ["a full URL", "http://example.com/health"],
+            ["a path over 1024 characters", `/${"a".repeat(1024)}`],
+            ["a number", 8080],
+        ];
+        for (const [what, requestPath] of refused) {
+            it(`refuses ${what}, naming \`healthCheck.http.path\` and what is allowed`, () => {
+                const reason =
+                    `\`healthCheck.http.path\` is ${JSON.stringify(requestPath)}: expected a path starting with "/", without spaces, e.g. "/health", and an optional "?query", ` +
+                    `as an HTTP request target: letters, digits and -._~!$&'()*+,;=:@/?[]{}, any other character percent-encoded ("%20" for a space), no "#fragment", at most 1024 characters`;
+                const check = { http: { port: 80, path: requestPath as string } };
+                assert.deepStrictEqual(healthCheckProblems(check, PORTS), [{ propertyPath: "healthCheck.http.path", reason }]);
+                assert.throws(
+                    () => renderBootScript({ ...BASE, ports: PORTS, healthCheck: check }),
+                    (e: Error) => e.message.endsWith(`: ${reason}`),
+                );
+            });
+        }
     });
 
     describe("environment file", () => {
