@@ -8,6 +8,7 @@ import { DEFAULT_BUILDER, DEFAULT_REGISTRY, preflight } from "./preflight";
 import { PreflightError } from "../rules/preflightError";
 import { formatTable } from "./resultsTable";
 import { SigningKey, VerificationKey } from "../clients/cosign";
+import { kmsKeyArnProblem } from "../rules/awsNames";
 
 const HELP = `Usage: multiarch preflight <context> [options]
        multiarch preflight --bake-file FILE [options]
@@ -45,9 +46,10 @@ Options:
                       replaces <context> and the build options above
   --sign-key KEY      sign each platform's digest and the index with cosign, as
                       MultiArchImage's \`signing\` does: a cosign.key file (its password
-                      in COSIGN_PASSWORD) or awskms:///<key ARN>
+                      in COSIGN_PASSWORD) or awskms:///<key or alias ARN>
   --verify-key KEY    verify each platform's digest and the index: a cosign.pub file or
-                      awskms:///<key ARN>; a digest that does not verify fails the run
+                      awskms:///<key ARN> (not an alias, which kms:UpdateAlias can
+                      repoint); a digest that does not verify fails the run
   -h, --help          show this help
 
 Reading the registry back and signing use MULTIARCH_REGISTRY_USER and
@@ -158,8 +160,11 @@ export async function main(argv: string[], out: (line: string) => void = console
     let signingKey: SigningKey | undefined;
     let verifyKey: VerificationKey | undefined;
     try {
-        signingKey = keyOption("--sign-key", parsed.values["sign-key"], (text) => ({ privateKey: text, password: process.env.COSIGN_PASSWORD ?? "" }));
-        verifyKey = keyOption("--verify-key", parsed.values["verify-key"], (text) => ({ publicKey: text }));
+        signingKey = keyOption("--sign-key", parsed.values["sign-key"], "signing", (text) => ({
+            privateKey: text,
+            password: process.env.COSIGN_PASSWORD ?? "",
+        }));
+        verifyKey = keyOption("--verify-key", parsed.values["verify-key"], "verification", (text) => ({ publicKey: text }));
     } catch (error) {
         err(`multiarch preflight: ${(error as Error).message}`);
         return 2;
@@ -211,13 +216,23 @@ export async function main(argv: string[], out: (line: string) => void = console
     }
 }
 
-/** A key flag: `awskms:///<arn>`, or a key file read here (its text never printed). */
-function keyOption<K>(flag: string, value: string | undefined, fromFile: (text: string) => K): K | { kmsKeyArn: string } | undefined {
+/** A key flag: `awskms:///<arn>` (an alias only for signing), or a key file read here (its text never printed). */
+function keyOption<K>(
+    flag: string,
+    value: string | undefined,
+    use: "signing" | "verification",
+    fromFile: (text: string) => K,
+): K | { kmsKeyArn: string } | undefined {
     if (value === undefined) {
         return undefined;
     }
     if (value.startsWith("awskms:///")) {
-        return { kmsKeyArn: value.slice("awskms:///".length) };
+        const kmsKeyArn = value.slice("awskms:///".length);
+        const problem = kmsKeyArnProblem(kmsKeyArn, use);
+        if (problem !== undefined) {
+            throw new Error(`${flag} is ${JSON.stringify(value)}: ${problem}`);
+        }
+        return { kmsKeyArn };
     }
     try {
         return fromFile(fs.readFileSync(value, "utf8"));

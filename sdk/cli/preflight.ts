@@ -10,6 +10,7 @@ import * as path from "path";
 import { imagetoolsCreateArgv, inspectArgv, positionalProblem } from "../clients/buildx";
 import { inspectBuilder } from "../clients/builderLifecycle";
 import { isDockerCliError, runDocker, streamDocker } from "../clients/docker";
+import { kmsKeyArnProblem } from "../rules/awsNames";
 import { repositoryNameProblem } from "../rules/ecr";
 import { slug } from "../rules/names";
 import { InputProblems, show } from "../rules/errors";
@@ -76,7 +77,11 @@ export interface PreflightOptions {
     registryAuth?: RegistryAuth;
     /** Sign every platform's digest and the index with this key, as MultiArchImage's `signing` does. */
     signingKey?: SigningKey;
-    /** Verify every platform's digest and the index with this key (after signing, when both are given). */
+    /**
+     * Verify every platform's digest and the index with this key (after signing, when both
+     * are given): a public key, or a KMS key by its key ARN, never an alias (whoever may
+     * `kms:UpdateAlias` could point it at another key).
+     */
     verifyKey?: VerificationKey;
     /** Where progress lines go. Defaults to nowhere. */
     log?: (line: string) => void;
@@ -215,6 +220,11 @@ export function planPreflight(options: PreflightOptions): PreflightPlan {
         problems.invalid("builder", options.builder, `expected the name of a buildx builder (see \`docker buildx ls\`); ${builderDash}`);
     } else if (options.builder !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.builder)) {
         problems.invalid("builder", options.builder, "expected the name of a buildx builder (see `docker buildx ls`)");
+    }
+    const verifyArn = options.verifyKey?.kmsKeyArn;
+    const verifyProblem = typeof verifyArn === "string" ? kmsKeyArnProblem(verifyArn, "verification") : undefined;
+    if (verifyProblem !== undefined) {
+        problems.invalid("verifyKey.kmsKeyArn", verifyArn, verifyProblem);
     }
     if (options.check !== undefined && options.check.trim() === "") {
         problems.invalid("check", options.check, "expected a shell command that exits 0 when the image works, e.g. 'uname -m'");

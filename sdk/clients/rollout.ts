@@ -19,10 +19,25 @@
 // `InstanceId`, `LifecycleState`, `LaunchTemplate.Version`) and EC2 DescribeInstances
 // (`Reservations[].Instances[]`: `InstanceId`, `Tags[]`).
 //
+// The stack's `aws:profile` goes on each command line as `--profile`, never as AWS_PROFILE.
+// The aws provider's `profile` wins over AWS_ACCESS_KEY_ID in the environment (its docs,
+// "Authentication and Configuration": parameters in the provider configuration come
+// before environment variables); the CLI's AWS_PROFILE does not, its `--profile` does:
+// "Command line options – Overrides settings in any other location, such as the --region,
+// --output, and --profile parameters", then "Environment variables" (AWS CLI v2 User
+// Guide, "Configuring settings for the AWS CLI", "Configuration and credentials
+// precedence"). An explicit profile takes the environment's credential provider out of
+// the chain (botocore `create_credential_resolver`: "An explicitly provided profile will
+// negate an EnvProvider"; boto/botocore#486, "Explicit profile overrides environment
+// variables"). So with `--profile` the environment's AWS_* keys sign nothing, and they are
+// still passed on: a profile with `credential_source = Environment` reads them on purpose.
+//
 // This module is serialised by value into a dynamic provider's closure, so it stays
-// self-contained: Node builtins and `rules/iamPolicy.ts`'s constants; no Pulumi imports, no
-// module-level Set or Map (Pulumi's closure serialiser carries neither).
+// self-contained: Node builtins and the `rules/iamPolicy.ts` and `rules/awsNames.ts`
+// constants; no Pulumi imports, no module-level Set or Map (Pulumi's closure serialiser
+// carries neither).
 import { execFile } from "child_process";
+import { AWS_PROFILE_NAME_PATTERN } from "../rules/awsNames";
 import { LAUNCH_FAILURE_TAG } from "../rules/iamPolicy";
 
 /** One rollout to follow: a group, the launch template version it rolls to, and what that version runs. */
@@ -46,8 +61,8 @@ export interface RolloutSpec {
     /** How long to wait between two looks at the refresh. */
     pollIntervalSeconds: number;
     /**
-     * The named AWS profile the CLI uses (`AWS_PROFILE`): the stack's `aws:profile`, which
-     * the stack's default AWS provider uses too. Absent: the environment's own credentials.
+     * The named AWS profile the CLI uses (`--profile`): the stack's `aws:profile`, which the
+     * stack's default AWS provider uses too. Absent: the environment's own credentials.
      */
     profile?: string;
 }
@@ -91,16 +106,33 @@ export const TERMINAL_REFRESH_STATUSES = ["Successful", "Failed", "Cancelled", "
 /** The argument that turns this wait off, named in every message that can stop an `up`. */
 const OPT_OUT = "set `waitForRollout: false` on the VmDeployment to deploy without following rollouts";
 
+/** Why the stack's `aws:profile` cannot go on the CLI's command line, or undefined when it can. */
+export function profileProblem(profile: string): string | undefined {
+    return AWS_PROFILE_NAME_PATTERN.test(profile)
+        ? undefined
+        : `the stack's \`aws:profile\` is ${JSON.stringify(profile)}: expected a profile name of letters, digits and \`._-\`, not starting with \`-\``;
+}
+
+/** `--region` and, with a profile, `--profile`: where and as whom every command runs, and every command a message suggests. */
+function scope(spec: Pick<RolloutSpec, "region" | "profile">): string[] {
+    return ["--region", spec.region, ...(spec.profile === undefined ? [] : ["--profile", spec.profile])];
+}
+
 /**
- * Runs one AWS CLI command with `--region` and `--output json` and returns its parsed
- * output. Throws a message that names the command, what the CLI said and the opt-out.
+ * Runs one AWS CLI command with `--region`, the stack's `--profile` (if any) and
+ * `--output json` and returns its parsed output. Throws a message that names the command,
+ * what the CLI said and the opt-out.
  */
 export function runAws(spec: Pick<RolloutSpec, "context" | "region" | "profile">, argv: string[]): Promise<unknown> {
-    const full = [...argv, "--region", spec.region, "--output", "json"];
+    const problem = spec.profile === undefined ? undefined : profileProblem(spec.profile);
+    if (problem !== undefined) {
+        return Promise.reject(new Error(`${spec.context}: ${problem}`));
+    }
+    const full = [...argv, ...scope(spec), "--output", "json"];
     const command = `aws ${full.join(" ")}`;
     return new Promise((resolve, reject) => {
         // AWS_PAGER="": the CLI must print, not open a pager, when a terminal is attached.
-        const env = { ...process.env, AWS_PAGER: "", ...(spec.profile === undefined ? {} : { AWS_PROFILE: spec.profile }) };
+        const env = { ...process.env, AWS_PAGER: "" };
         execFile("aws", full, { env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
             if (error) {
                 const code = (error as NodeJS.ErrnoException).code;
@@ -119,7 +151,7 @@ export function runAws(spec: Pick<RolloutSpec, "context" | "region" | "profile">
                         `${spec.context}: \`${command}\` failed${error.killed ? " (stopped after 120 s)" : ""}: ${said}\n` +
                             (spec.profile === undefined
                                 ? `The CLI uses the credentials of the environment \`pulumi\` runs in (AWS_PROFILE, AWS_ACCESS_KEY_ID, …), not the stack's \`aws:\` config or an explicit provider's settings; `
-                                : `The CLI uses the stack's \`aws:profile\` ${spec.profile}, not the stack's other \`aws:\` config (assumeRole, keys) or an explicit provider's settings; `) +
+                                : `The CLI uses the stack's \`aws:profile\` ${spec.profile} (\`--profile\`, over any AWS_ACCESS_KEY_ID or AWS_PROFILE of the environment), not the stack's other \`aws:\` config (assumeRole, keys) or an explicit provider's settings; `) +
                             `they need autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeInstanceRefreshes, autoscaling:DescribeScalingActivities and ec2:DescribeInstances. ` +
                             `Or ${OPT_OUT}.`,
                     ),
@@ -146,7 +178,7 @@ async function describeGroup(spec: RolloutSpec): Promise<Group> {
             `${spec.context}: the AWS CLI finds no auto-scaling group ${spec.groupName} in ${spec.region}, which this update just created or changed, ` +
                 `so it cannot follow the rollout: its credentials point at another account than the stack's AWS provider ` +
                 `(compare \`aws sts get-caller-identity${spec.profile === undefined ? "" : ` --profile ${spec.profile}`}\` with the stack's account; ` +
-                `the CLI uses ${spec.profile === undefined ? "the environment's credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, …)" : `the stack's \`aws:profile\` ${spec.profile}`}, not an explicit provider's settings). ` +
+                `the CLI uses ${spec.profile === undefined ? "the environment's credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, …)" : `the stack's \`aws:profile\` ${spec.profile} (\`--profile\`)`}, not an explicit provider's settings). ` +
                 `Point the CLI at the stack's account, or ${OPT_OUT}.`,
         );
     }
@@ -293,19 +325,20 @@ async function rolloutFailure(spec: RolloutSpec, refresh: InstanceRefresh, timed
         );
     }
     lines.push(...(await fleetNow(spec, !timedOut)));
+    const where = scope(spec).join(" ");
     lines.push("Where to look:");
     for (const host of hosts.filter((h) => h.instanceId !== undefined)) {
-        lines.push(`  aws ec2 get-console-output --instance-id ${host.instanceId} --latest --region ${spec.region}`);
+        lines.push(`  aws ec2 get-console-output --instance-id ${host.instanceId} --latest ${where}`);
     }
     lines.push(
-        `  aws autoscaling describe-instance-refreshes --auto-scaling-group-name ${spec.groupName} --instance-refresh-ids ${id} --region ${spec.region}`,
-        `  aws autoscaling describe-scaling-activities --auto-scaling-group-name ${spec.groupName} --region ${spec.region}`,
+        `  aws autoscaling describe-instance-refreshes --auto-scaling-group-name ${spec.groupName} --instance-refresh-ids ${id} ${where}`,
+        `  aws autoscaling describe-scaling-activities --auto-scaling-group-name ${spec.groupName} ${where}`,
     );
     if (!timedOut) {
         lines.push(
             "What to do: fix the image (or its `healthCheck`, `environment`, `command`) and run `pulumi up`, which rolls out the new digest. " +
                 "To retry this same version (say, after a registry outage), start a refresh and run `pulumi up`, which follows it: " +
-                `aws autoscaling start-instance-refresh --auto-scaling-group-name ${spec.groupName} --region ${spec.region} ` +
+                `aws autoscaling start-instance-refresh --auto-scaling-group-name ${spec.groupName} ${where} ` +
                 `--preferences '{"MinHealthyPercentage":100,"MaxHealthyPercentage":200}'`,
         );
     }

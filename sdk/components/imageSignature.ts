@@ -7,6 +7,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { kmsKeyArnProblem } from "../rules/awsNames";
 import { InputProblems } from "../rules/errors";
 import { holdsUnknown } from "../rules/unknownInputs";
 import * as signing from "../clients/cosign";
@@ -18,10 +19,13 @@ export interface ImageSigningArgs {
     /**
      * The ARN of an AWS KMS key that signs.
      *
-     * An asymmetric key with usage SIGN_VERIFY (e.g. ECC_NIST_P256). cosign reaches KMS
-     * with the AWS credentials of the process that runs `pulumi up` (environment,
-     * `AWS_PROFILE`, instance role), which need `kms:Sign` and `kms:GetPublicKey`. Give
-     * this or `privateKey`. Equivalent to `cosign sign --key awskms:///<arn>`.
+     * An asymmetric key with usage SIGN_VERIFY (e.g. ECC_NIST_P256), by its key ARN
+     * (`arn:aws:kms:<region>:<account>:key/<id>`) or an alias ARN (`…:alias/<name>`): the
+     * alias picks the key that signs. A verifier names the key itself (`requireSignature`
+     * refuses an alias). cosign reaches KMS with the AWS credentials of the process that
+     * runs `pulumi up` (environment, `AWS_PROFILE`, instance role), which need `kms:Sign`
+     * and `kms:GetPublicKey`. Give this or `privateKey`. Equivalent to
+     * `cosign sign --key awskms:///<arn>`.
      */
     kmsKeyArn?: pulumi.Input<string>;
     /**
@@ -59,10 +63,13 @@ export interface SignatureRequirement {
      */
     publicKey?: pulumi.Input<string>;
     /**
-     * The ARN of the AWS KMS key that signs.
+     * The ARN of the AWS KMS key that signs: a key ARN, `arn:aws:kms:<region>:<account>:key/<id>`.
      *
-     * Its public key is read from KMS with the credentials of the process that runs
-     * `pulumi up` (`kms:GetPublicKey`). Give this or `publicKey`. Equivalent to
+     * Not an alias: whoever may `kms:UpdateAlias` could point an alias at a key of their
+     * own, whose signatures would then verify (refused before anything is created; an
+     * output, when the check runs, before anything is verified or deployed). Its public
+     * key is read from KMS with the credentials of the process that runs `pulumi up`
+     * (`kms:GetPublicKey`). Give this or `publicKey`. Equivalent to
      * `cosign verify --key awskms:///<arn>`.
      */
     kmsKeyArn?: pulumi.Input<string>;
@@ -207,8 +214,9 @@ export function signingProblems(value: ImageSigningArgs | undefined, problems: I
             `\`${path}\` needs exactly one key: \`kmsKeyArn\` (an AWS KMS key that signs) or \`privateKey\` (a cosign private key, as a secret), ${value.kmsKeyArn === undefined ? "and has neither" : "not both"}`,
         );
     }
-    if (typeof value.kmsKeyArn === "string" && !signing.KMS_KEY_ARN_PATTERN.test(value.kmsKeyArn)) {
-        problems.invalid(`${path}.kmsKeyArn`, value.kmsKeyArn, "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id> or …:alias/<name>");
+    const keyProblem = typeof value.kmsKeyArn === "string" ? kmsKeyArnProblem(value.kmsKeyArn, "signing") : undefined;
+    if (keyProblem !== undefined) {
+        problems.invalid(`${path}.kmsKeyArn`, value.kmsKeyArn, keyProblem);
     }
     if (typeof value.privateKey === "string" && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value.privateKey)) {
         problems.add(
@@ -236,8 +244,9 @@ export function requirementProblems(value: SignatureRequirement | undefined, pro
         );
         return;
     }
-    if (typeof value.kmsKeyArn === "string" && !signing.KMS_KEY_ARN_PATTERN.test(value.kmsKeyArn)) {
-        problems.invalid(`${path}.kmsKeyArn`, value.kmsKeyArn, "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id> or …:alias/<name>");
+    const keyProblem = typeof value.kmsKeyArn === "string" ? kmsKeyArnProblem(value.kmsKeyArn, "verification") : undefined;
+    if (keyProblem !== undefined) {
+        problems.invalid(`${path}.kmsKeyArn`, value.kmsKeyArn, keyProblem);
     }
     if (typeof value.publicKey === "string") {
         try {
@@ -302,6 +311,13 @@ interface CheckState {
 
 async function checkState(inputs: CheckInputs): Promise<CheckState> {
     const key = { publicKey: inputs.publicKey || undefined, kmsKeyArn: inputs.kmsKeyArn || undefined };
+    // A plain `requireSignature.kmsKeyArn` was refused before anything was created
+    // (`requirementProblems`); an output one (an `aws.kms.Alias`'s `arn`, say) is known only
+    // here, and an alias is not a key to trust whatever it points at today.
+    const keyProblem = key.kmsKeyArn === undefined ? undefined : kmsKeyArnProblem(key.kmsKeyArn, "verification");
+    if (keyProblem !== undefined) {
+        throw new Error(`${inputs.context}: \`requireSignature.kmsKeyArn\` is ${JSON.stringify(key.kmsKeyArn)}: ${keyProblem}; nothing was verified`);
+    }
     const outcome = await signing.verifySignature(inputs.ref, key, inputs.registries);
     if (!outcome.ok) {
         throw new Error(signing.verificationFailure(inputs.ref, key, outcome, inputs.context));

@@ -67,7 +67,7 @@ export interface RolloutWaitArgs {
     timeoutSeconds: number;
     /** How long to wait between two looks at the refresh. */
     pollIntervalSeconds: number;
-    /** The AWS profile the CLI uses; absent: the environment's credentials. */
+    /** The AWS profile the CLI uses (`--profile`), letters, digits and `._-`, not starting with `-`; absent: the environment's credentials. */
     profile?: string;
 }
 
@@ -83,6 +83,11 @@ export class RolloutWait extends pulumi.dynamic.Resource {
     declare readonly refreshStatus: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: RolloutWaitArgs, opts?: pulumi.CustomResourceOptions) {
+        // Refused here, at preview, as well as by the client before it runs the CLI.
+        const problem = args.profile === undefined ? undefined : rollout.profileProblem(args.profile);
+        if (problem !== undefined) {
+            throw new pulumi.InputPropertyError({ propertyPath: "aws:profile", reason: `${args.context}: ${problem}` });
+        }
         super(rolloutProvider, name, { ...args, refreshId: undefined, refreshStatus: undefined }, opts);
     }
 }

@@ -131,11 +131,12 @@ export interface VmDeploymentArgs {
      * otherwise (pull failed, wrong architecture, container exited, check failed), which
      * terminates the host and fails the rollout. `{ command: [...] }` runs a command in
      * the container (`docker exec`, exit 0); `{ http: { port, path } }` asks
-     * `http://127.0.0.1:<host port><path>` on the host (2xx or 3xx).
+     * `http://127.0.0.1:<host port><path>` on the host (2xx or 3xx), the path as written
+     * (an HTTP request target; see `HttpHealthCheck.path`).
      * `gracePeriodSeconds` and `timeoutSeconds` bound it. Defaults to: the container
      * runs after 10 seconds without having restarted, and the image's `HEALTHCHECK`, if
      * it has one, reports healthy within 300 seconds. Equivalent to `docker exec` or
-     * `curl --fail`.
+     * `curl --fail --globoff --path-as-is`.
      */
     healthCheck?: HealthCheck;
     /**
@@ -143,18 +144,21 @@ export interface VmDeploymentArgs {
      *
      * Kept in an SSM SecureString parameter encrypted with a customer managed KMS key,
      * never in user data, so secret values stay secret. The key's policy lets the hosts'
-     * role decrypt, and lets the account's IAM policies grant the rest: a principal
-     * reads the value only with `ssm:GetParameter` on the parameter and `kms:Decrypt`
-     * on the key (administrators). Values may hold quotes, `$` and spaces; not line
-     * breaks. Defaults to none. Equivalent to `docker run --env-file`.
+     * role decrypt through SSM, for this parameter only (`kms:ViaService`,
+     * `kms:EncryptionContext:PARAMETER_ARN`), and lets the account's IAM policies grant
+     * the rest: a principal reads the value only with `ssm:GetParameter` on the
+     * parameter and `kms:Decrypt` on the key (administrators). Values may hold quotes,
+     * `$` and spaces; not line breaks. Defaults to none. Equivalent to
+     * `docker run --env-file`.
      */
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /**
      * The KMS key that encrypts the environment parameter, instead of one the component creates.
      *
      * A key ARN, `arn:aws:kms:<region>:<account>:key/<id>`. Its key policy must let the
-     * hosts' role (output `instanceRoleArn`) use `kms:Decrypt`; the hosts are granted
-     * `kms:Decrypt` on it alone. Defaults to a key `<name>-environment-key` created with
+     * hosts' role (output `instanceRoleArn`) use `kms:Decrypt`, itself or through the
+     * account's IAM policies; the hosts are granted `kms:Decrypt` on it alone, through SSM
+     * for the parameter only. Defaults to a key `<name>-environment-key` created with
      * the parameter, rotated yearly. Equivalent to `aws ssm put-parameter --key-id`.
      */
     environmentKeyArn?: pulumi.Input<string>;
@@ -416,14 +420,13 @@ function environmentStore(
         keyArn = pulumi.output(givenKeyArn);
     } else {
         // With the AWS managed key aws/ssm, anyone in the account allowed
-        // ssm:GetParameter could decrypt; this key's policy names who may.
+        // ssm:GetParameter could decrypt; this key's policy names who may. The policy
+        // names the parameter, which is encrypted under the key, so it is a resource of
+        // its own after both (KMS gives the key its default policy, the account's
+        // statement alone, until then).
         key = new aws.kms.Key(
             `${name}-environment-key`,
-            {
-                description: `Encrypts the container environment of VmDeployment ${name}`,
-                enableKeyRotation: true,
-                policy: role.arn.apply(environmentKeyPolicy),
-            },
+            { description: `Encrypts the container environment of VmDeployment ${name}`, enableKeyRotation: true },
             { parent },
         );
         keyArn = key.arn;
@@ -438,6 +441,13 @@ function environmentStore(
         },
         { parent },
     );
+    if (key !== undefined) {
+        new aws.kms.KeyPolicy(
+            `${name}-environment-key-policy`,
+            { keyId: key.id, policy: pulumi.all([role.arn, parameter.arn]).apply(([roleArn, parameterArn]) => environmentKeyPolicy(roleArn, parameterArn)) },
+            { parent },
+        );
+    }
     return { parameter, keyArn, key };
 }
 

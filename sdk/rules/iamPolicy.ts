@@ -1,6 +1,6 @@
 // The IAM documents of a VmDeployment's hosts: EC2 may assume the role, and the role
-// may pull from one ECR repository, read one SSM parameter with one KMS key, and end
-// the launch of its own group's hosts, nothing else.
+// may pull from one ECR repository, read one SSM parameter with one KMS key (through SSM
+// only), and end the launch of its own group's hosts, nothing else.
 import { AUTO_SCALING_GROUP_NAME_PATTERN, KMS_KEY_ARN_PATTERN, REGION_PATTERN } from "./awsNames";
 
 /** The trust policy that lets EC2 instances assume a role. */
@@ -13,7 +13,7 @@ export const EC2_ASSUME_ROLE_POLICY = JSON.stringify({
 export const ECR_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
 
 const ECR_REPOSITORY_ARN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
-const SSM_PARAMETER_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[a-zA-Z0-9_./-]+$/;
+const SSM_PARAMETER_ARN = /^arn:aws[a-z-]*:ssm:([a-z0-9-]+):\d{12}:parameter\/[a-zA-Z0-9_./-]+$/;
 const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/[\w+=,.@/-]+$/;
 
 /** The tag key a host's boot script sets on its own instance when its launch fails. */
@@ -33,7 +33,7 @@ export interface HostPolicyOptions {
     repositoryArn: string;
     /** The SSM parameter holding the container's environment, when there is one. */
     environmentParameterArn?: string;
-    /** The KMS key the environment parameter is encrypted with (given with the parameter). */
+    /** The KMS key the environment parameter is encrypted with (only with the parameter): decrypted through SSM, for that parameter alone. */
     environmentKeyArn?: string;
     /** The hosts' role, whose ARN gives the partition and account of the group's ARN. */
     roleArn?: string;
@@ -41,12 +41,44 @@ export interface HostPolicyOptions {
     group?: HostGroup;
 }
 
-/** The key policy of the environment's KMS key: the account administers it, the hosts' role decrypts. */
-export function environmentKeyPolicy(roleArn: string): string {
+/**
+ * The condition of the hosts' `kms:Decrypt` on the environment's key: only when SSM in the
+ * parameter's region decrypts that one parameter for them, so a process on a host cannot
+ * call KMS directly with the key, or have SSM decrypt another parameter under it.
+ *
+ * SSM encrypts and decrypts a SecureString with the encryption context
+ * `"PARAMETER_ARN": "arn:aws:ssm:<region>:<account>:parameter/<name>"` (Systems Manager
+ * User Guide, "AWS KMS encryption for AWS Systems Manager Parameter Store SecureString
+ * parameters", formerly the KMS Developer Guide's "How AWS Systems Manager Parameter Store
+ * uses AWS KMS": "Using the Parameter Store encryption context"), which
+ * `kms:EncryptionContext:PARAMETER_ARN` matches; `kms:ViaService` is
+ * `ssm.<region>.amazonaws.com` when SSM makes the call (KMS Developer Guide,
+ * "kms:ViaService").
+ */
+function throughSsmFor(parameterArn: string): { StringEquals: Record<string, string> } {
+    const region = SSM_PARAMETER_ARN.exec(parameterArn)![1];
+    return { StringEquals: { "kms:ViaService": `ssm.${region}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": parameterArn } };
+}
+
+/** Throws unless `parameterArn` is the ARN of one SSM parameter (no wildcard). */
+function checkParameterArn(parameterArn: string): void {
+    if (!SSM_PARAMETER_ARN.test(parameterArn)) {
+        throw new Error(
+            `environmentParameterArn ${JSON.stringify(parameterArn)} is not the ARN of one SSM parameter, arn:aws:ssm:<region>:<account>:parameter/<name>`,
+        );
+    }
+}
+
+/**
+ * The key policy of the environment's KMS key: the account administers it, the hosts'
+ * role decrypts the one parameter through SSM.
+ */
+export function environmentKeyPolicy(roleArn: string, parameterArn: string): string {
     const role = ROLE_ARN.exec(roleArn);
     if (!role) {
         throw new Error(`roleArn ${JSON.stringify(roleArn)} is not the ARN of an IAM role, arn:aws:iam::<account>:role/<name>`);
     }
+    checkParameterArn(parameterArn);
     const [, partition, account] = role;
     return JSON.stringify({
         Version: "2012-10-17",
@@ -62,7 +94,14 @@ export function environmentKeyPolicy(roleArn: string): string {
                 Action: "kms:*",
                 Resource: "*",
             },
-            { Sid: "HostsDecryptTheEnvironment", Effect: "Allow", Principal: { AWS: roleArn }, Action: "kms:Decrypt", Resource: "*" },
+            {
+                Sid: "HostsDecryptTheEnvironment",
+                Effect: "Allow",
+                Principal: { AWS: roleArn },
+                Action: "kms:Decrypt",
+                Resource: "*",
+                Condition: throughSsmFor(parameterArn),
+            },
         ],
     });
 }
@@ -80,14 +119,15 @@ export function hostPolicyDocument(options: HostPolicyOptions): string {
         );
     }
     const parameterArn = options.environmentParameterArn;
-    if (parameterArn !== undefined && !SSM_PARAMETER_ARN.test(parameterArn)) {
-        throw new Error(
-            `environmentParameterArn ${JSON.stringify(parameterArn)} is not the ARN of one SSM parameter, arn:aws:ssm:<region>:<account>:parameter/<name>`,
-        );
+    if (parameterArn !== undefined) {
+        checkParameterArn(parameterArn);
     }
     const keyArn = options.environmentKeyArn;
     if (keyArn !== undefined && !KMS_KEY_ARN_PATTERN.test(keyArn)) {
         throw new Error(`environmentKeyArn ${JSON.stringify(keyArn)} is not the ARN of one KMS key, arn:aws:kms:<region>:<account>:key/<id>`);
+    }
+    if (keyArn !== undefined && parameterArn === undefined) {
+        throw new Error(`environmentKeyArn ${JSON.stringify(keyArn)} is given without environmentParameterArn: the key is granted only for the parameter`);
     }
     const statements: object[] = [
         { Sid: "EcrLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
@@ -96,8 +136,8 @@ export function hostPolicyDocument(options: HostPolicyOptions): string {
     if (parameterArn !== undefined) {
         statements.push({ Sid: "ReadTheEnvironment", Effect: "Allow", Action: "ssm:GetParameter", Resource: parameterArn });
     }
-    if (keyArn !== undefined) {
-        statements.push({ Sid: "DecryptTheEnvironment", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn });
+    if (keyArn !== undefined && parameterArn !== undefined) {
+        statements.push({ Sid: "DecryptTheEnvironment", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn, Condition: throughSsmFor(parameterArn) });
     }
     if (options.group !== undefined) {
         const role = ROLE_ARN.exec(options.roleArn ?? "");

@@ -58,6 +58,28 @@ describe("preflight planning", () => {
     });
 });
 
+describe("preflight's keys", () => {
+    // A key that verifies is the anchor of trust: a key ARN or a public key, never an
+    // alias another principal may repoint (kms:UpdateAlias). Signing may name an alias.
+    it("refuses a KMS alias to verify with before anything is built, and takes one to sign with", () => {
+        const alias = "arn:aws:kms:us-west-2:123456789012:alias/release-signing";
+        assert.throws(
+            () => planPreflight({ context: EXAMPLE_APP, verifyKey: { kmsKeyArn: alias } }),
+            (e: Error) => {
+                assert.ok(e instanceof PreflightError);
+                assert.strictEqual(
+                    e.message,
+                    `preflight "${EXAMPLE_APP}" has 1 invalid argument problem:\n` +
+                        `  - \`verifyKey.kmsKeyArn\` is "${alias}": expected a key ARN, arn:aws:kms:<region>:<account>:key/<id>, or a public key, not an alias: whoever may kms:UpdateAlias could point it at another key`,
+                );
+                return true;
+            },
+        );
+        const key = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert.strictEqual(planPreflight({ context: EXAMPLE_APP, verifyKey: { kmsKeyArn: key }, signingKey: { kmsKeyArn: alias } }).builds.length, 2);
+    });
+});
+
 describe("preflight of a Bake file", () => {
     const ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api";
     const dirs: string[] = [];
@@ -273,6 +295,15 @@ describe("multiarch command line", () => {
         [["preflight", EXAMPLE_APP, "--network", "bridge"], /`network` is "bridge": expected one of "default", "host", "none"/],
         [["preflight", EXAMPLE_APP, "--add-host", "db"], /`addHosts\[0\]` is "db": expected host:ip/],
         [["preflight", EXAMPLE_APP, "--bake-file", "plan.json"], /expected no <context> with --bake-file, got \[".*app"\]/],
+        // Whoever may kms:UpdateAlias could point an alias at a key of their own: verify against the key itself.
+        [
+            ["preflight", EXAMPLE_APP, "--verify-key", "awskms:///arn:aws:kms:us-west-2:123456789012:alias/x"],
+            /^multiarch preflight: --verify-key is "awskms:\/\/\/arn:aws:kms:us-west-2:123456789012:alias\/x": expected a key ARN, arn:aws:kms:<region>:<account>:key\/<id>, or a public key, not an alias: whoever may kms:UpdateAlias could point it at another key$/,
+        ],
+        [
+            ["preflight", EXAMPLE_APP, "--sign-key", "awskms:///my-key"],
+            /^multiarch preflight: --sign-key is "awskms:\/\/\/my-key": expected a KMS key ARN, arn:aws:kms:<region>:<account>:key\/<id> or …:alias\/<name>$/,
+        ],
     ];
     for (const [argv, message] of usage) {
         it(`exits 2 on ${JSON.stringify(argv)}`, async () => {

@@ -95,6 +95,7 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
                 "const argv = process.argv.slice(2);",
                 'fs.appendFileSync(process.env.STAND_IN_AWS_LOG, JSON.stringify(argv) + "\\n");',
                 'fs.appendFileSync(process.env.STAND_IN_AWS_LOG + ".profile", (process.env.AWS_PROFILE ?? "(none)") + "\\n");',
+                'fs.appendFileSync(process.env.STAND_IN_AWS_LOG + ".keys", (process.env.AWS_ACCESS_KEY_ID ?? "(none)") + "\\n");',
                 "const scenario = JSON.parse(fs.readFileSync(process.env.STAND_IN_AWS_SCENARIO, 'utf8'));",
                 'const key = argv[0] + " " + argv[1];',
                 'const counts = process.env.STAND_IN_AWS_SCENARIO + ".counts";',
@@ -120,8 +121,8 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
 
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    /** One call of the serialised provider with the stand-in `aws` (or none, `cli: false`) on PATH. */
-    function host(scenario: Scenario, op: string, args: unknown[], options: { cli?: boolean } = {}) {
+    /** One call of the serialised provider with the stand-in `aws` (or none, `cli: false`) on PATH, and `env` besides. */
+    function host(scenario: Scenario, op: string, args: unknown[], options: { cli?: boolean; env?: Record<string, string> } = {}) {
         const run = path.join(dir, `run-${seq++}`);
         fs.mkdirSync(run);
         const scenarioFile = path.join(run, "scenario.json");
@@ -138,6 +139,7 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
                 ARGS: JSON.stringify(args),
                 STAND_IN_AWS_LOG: log,
                 STAND_IN_AWS_SCENARIO: scenarioFile,
+                ...options.env,
             },
             encoding: "utf8",
             timeout: 30000,
@@ -147,14 +149,17 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
             .split("\n")
             .filter((line) => line !== "")
             .map((line) => JSON.parse(line));
-        const profiles = fs.existsSync(`${log}.profile`)
-            ? fs
-                  .readFileSync(`${log}.profile`, "utf8")
-                  .split("\n")
-                  .filter((line) => line !== "")
-            : [];
+        const perCall = (suffix: string) =>
+            fs.existsSync(`${log}.${suffix}`)
+                ? fs
+                      .readFileSync(`${log}.${suffix}`, "utf8")
+                      .split("\n")
+                      .filter((line) => line !== "")
+                : [];
         return {
-            profiles,
+            /** Each call's AWS_PROFILE, and its AWS_ACCESS_KEY_ID. */
+            profiles: perCall("profile"),
+            accessKeys: perCall("keys"),
             ok: result.status === 0,
             // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the provider's results are JSON the test navigates
             value: result.status === 0 ? (JSON.parse(result.stdout) as any) : undefined,
@@ -386,18 +391,34 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
         assert.match(created.error, /finds no auto-scaling group/);
     });
 
-    it("runs every call with the stack's aws:profile when given one, and with the environment's credentials otherwise", () => {
+    // The aws provider's `aws:profile` wins over AWS_ACCESS_KEY_ID in the environment; the
+    // CLI's AWS_PROFILE does not, its `--profile` does: "Command line options – Overrides
+    // settings in any other location, such as the --region, --output, and --profile
+    // parameters", before "Environment variables" (AWS CLI v2 User Guide, "Configuring
+    // settings for the AWS CLI", "Configuration and credentials precedence"; botocore drops
+    // its environment credential provider for an explicit profile, boto/botocore#486). So
+    // with keys of another account in the environment, the profile must be on argv.
+    it("runs every call with --profile <the stack's aws:profile> on argv, over keys in the environment, and without one otherwise", () => {
         const scenario: Scenario = {
             "autoscaling describe-auto-scaling-groups": [{ json: GROUP }],
             "autoscaling describe-instance-refreshes": [refreshes(refresh("r-new", "Successful"), refresh("r-old", "Successful"))],
         };
-        const withProfile = host(scenario, "update", ["multiarch-dev-api", OLDS, { ...SPEC, profile: "prod" }]);
+        const otherAccount = { AWS_ACCESS_KEY_ID: "AKIAOTHERACCOUNT0001", AWS_SECRET_ACCESS_KEY: "other-account-secret" };
+        const withProfile = host(scenario, "update", ["multiarch-dev-api", OLDS, { ...SPEC, profile: "prod" }], { env: otherAccount });
         assert.ok(withProfile.ok, withProfile.error);
-        assert.deepStrictEqual(withProfile.profiles, ["prod", "prod"]);
-        const without = host(scenario, "update", ["multiarch-dev-api", OLDS, SPEC]);
+        const scoped = (call: string[]) => [...call.slice(0, -2), "--profile", "prod", ...call.slice(-2)];
+        assert.deepStrictEqual(withProfile.calls, [scoped(GROUP_CALL), scoped(LIST_CALL)]);
+        // Not AWS_PROFILE, which the environment's keys would override; the keys pass on
+        // untouched, for a profile that reads them itself (`credential_source = Environment`).
+        assert.deepStrictEqual(withProfile.profiles, ["(none)", "(none)"]);
+        assert.deepStrictEqual(withProfile.accessKeys, ["AKIAOTHERACCOUNT0001", "AKIAOTHERACCOUNT0001"]);
+
+        const without = host(scenario, "update", ["multiarch-dev-api", OLDS, SPEC], { env: otherAccount });
         assert.ok(without.ok, without.error);
+        assert.deepStrictEqual(without.calls, [GROUP_CALL, LIST_CALL]);
         assert.deepStrictEqual(without.profiles, ["(none)", "(none)"]);
-        // The profile the CLI used is the one the messages name.
+
+        // The profile the CLI used is the one the messages name, and the commands they suggest carry it.
         const lost = host({ "autoscaling describe-auto-scaling-groups": [{ json: { AutoScalingGroups: [] } }] }, "update", [
             "multiarch-dev-api",
             OLDS,
@@ -405,7 +426,47 @@ describe("VmDeployment's rollout wait, run as the dynamic-provider host runs it"
         ]);
         assert.ok(!lost.ok);
         assert.match(lost.error, /aws sts get-caller-identity --profile prod/);
-        assert.match(lost.error, /the stack's `aws:profile` prod/);
+        assert.match(lost.error, /the stack's `aws:profile` prod \(`--profile`\)/);
+        const failed = host(
+            {
+                "autoscaling describe-auto-scaling-groups": [{ json: GROUP }],
+                "autoscaling describe-instance-refreshes": [refreshes(refresh("r-new", "Failed", { StatusReason: "stopped" }))],
+                "ec2 describe-instances": [{ json: { Reservations: [] } }],
+                "autoscaling describe-scaling-activities": [{ json: { Activities: [] } }],
+            },
+            "update",
+            ["multiarch-dev-api", OLDS, { ...SPEC, profile: "prod" }],
+        );
+        assert.ok(!failed.ok);
+        assert.ok(
+            failed.error.includes(`  aws autoscaling describe-scaling-activities --auto-scaling-group-name ${GROUP_NAME} --region ${REGION} --profile prod\n`),
+            failed.error,
+        );
+        assert.ok(
+            failed.calls.every((call) => call.join(" ").includes(" --profile prod ")),
+            JSON.stringify(failed.calls),
+        );
+    });
+
+    it("refuses a profile name the CLI could read as an option, running nothing", () => {
+        for (const profile of ["--debug", "-p", "prod account", "prod;x", ""]) {
+            const run = host({ "autoscaling describe-auto-scaling-groups": [{ json: GROUP }] }, "update", ["multiarch-dev-api", OLDS, { ...SPEC, profile }]);
+            assert.ok(!run.ok, profile);
+            assert.ok(
+                run.error.includes(
+                    `VmDeployment "api": the stack's \`aws:profile\` is ${JSON.stringify(profile)}: expected a profile name of letters, digits and \`._-\`, not starting with \`-\``,
+                ),
+                run.error,
+            );
+            assert.deepStrictEqual(run.calls, []);
+        }
+        assert.ok(
+            host({ "autoscaling describe-auto-scaling-groups": [{ json: GROUP }], "autoscaling describe-instance-refreshes": [refreshes()] }, "update", [
+                "multiarch-dev-api",
+                OLDS,
+                { ...SPEC, profile: "prod_eu-west.1" },
+            ]).ok,
+        );
     });
 
     it("fails, naming the opt-out, when the AWS CLI is missing", () => {

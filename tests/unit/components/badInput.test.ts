@@ -390,6 +390,12 @@ const cases: Case[] = [
         paths: ["command"],
         says: /`command` is "node server.js": expected a list of arguments/,
     },
+    {
+        what: "VmDeployment: a KMS alias as the key to verify with",
+        call: vm({ requireSignature: { kmsKeyArn: "arn:aws:kms:us-west-2:123456789012:alias/x" } }),
+        paths: ["requireSignature.kmsKeyArn"],
+        says: /`requireSignature\.kmsKeyArn` is "arn:aws:kms:us-west-2:123456789012:alias\/x": expected a key ARN, arn:aws:kms:<region>:<account>:key\/<id>, or a public key, not an alias: whoever may kms:UpdateAlias could point it at another key/,
+    },
     // Bake rendering
     {
         what: "toBakeFile: a repository with a tag",
@@ -452,6 +458,18 @@ const cases: Case[] = [
         call: promoted({ registry: { repositoryUrl: "ghcr.io/acme/prod", username: "bot" } }),
         paths: ["registry.password"],
         says: /^PromotedImage "bad" has 1 invalid argument problem:\n {2}- `registry\.password` is undefined, but `registry\.username` is "bot": give both to log in, or neither for an anonymous push$/,
+    },
+    {
+        what: "PromotedImage: a KMS alias as the key to verify with",
+        call: promoted({ requireSignature: { kmsKeyArn: "arn:aws:kms:us-west-2:123456789012:alias/x" } }),
+        paths: ["requireSignature.kmsKeyArn"],
+        says: /`requireSignature\.kmsKeyArn` is "arn:aws:kms:us-west-2:123456789012:alias\/x": expected a key ARN, .*, not an alias: whoever may kms:UpdateAlias could point it at another key/,
+    },
+    {
+        what: "preflight: a KMS alias as the key to verify with",
+        call: preflight({ verifyKey: { kmsKeyArn: "arn:aws:kms:us-west-2:123456789012:alias/x" } }),
+        paths: ["verifyKey.kmsKeyArn"],
+        says: /`verifyKey\.kmsKeyArn` is "arn:aws:kms:us-west-2:123456789012:alias\/x": expected a key ARN, .*, not an alias: whoever may kms:UpdateAlias could point it at another key/,
     },
     {
         what: "preflight: a builder name with a space",

@@ -41,12 +41,16 @@ import {
 } from "../../mocks";
 import { fixture } from "../../paths";
 import { errorOf } from "../../helpers";
-import { hostResult } from "../../dynamicHost";
+import { hostCall, hostResult } from "../../dynamicHost";
 
 const CONTEXT = fixture("hello");
 const REPO_URL = `${REGISTRY}/multiarch/dev/api`;
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 const KMS_ARN = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const ALIAS_ARN = "arn:aws:kms:us-west-2:123456789012:alias/release-signing";
+/** How an alias is refused as the key to verify with: it can be repointed. */
+const ALIAS_REFUSED =
+    "expected a key ARN, arn:aws:kms:<region>:<account>:key/<id>, or a public key, not an alias: whoever may kms:UpdateAlias could point it at another key";
 // A made-up key in the shape `cosign generate-key-pair` writes; only its text matters here.
 const PRIVATE_KEY = `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n${crypto.randomBytes(300).toString("base64")}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n`;
 const KEY_BODY = PRIVATE_KEY.split("\n")[1];
@@ -156,6 +160,11 @@ describe("MultiArchImage signing", () => {
         assert.deepStrictEqual(registrations, []);
     });
 
+    it("signs with a KMS key named by its alias", async () => {
+        await build({ signing: { kmsKeyArn: ALIAS_ARN } });
+        assert.strictEqual(theOne(DYNAMIC, "api-signature").inputs.kmsKeyArn, ALIAS_ARN);
+    });
+
     it("refuses a tag in cosign's sha256- namespace", () => {
         const error = errorOf(() => new MultiArchImage("api", { context: CONTEXT, builderName: "shared", tag: "sha256-abc" }));
         assert.match(error.message, /`tag` is "sha256-abc": expected a tag that does not start with "sha256-": cosign keeps signatures under those tags/);
@@ -216,6 +225,51 @@ describe("VmDeployment requireSignature", () => {
         for (const [requireSignature, expected] of cases) {
             const error = errorOf(() => new VmDeployment("api", { platformRefs: { "linux/amd64": ref }, requireSignature }));
             assert.match(error.message, expected);
+        }
+    });
+
+    // Whoever may kms:UpdateAlias could point the alias at a key of their own, and hosts
+    // would run what it signed: the anchor is the key itself.
+    it("refuses a KMS alias as the key to verify with, before anything is created", () => {
+        const error = errorOf(() => new VmDeployment("api", { platformRefs: { "linux/amd64": ref }, requireSignature: { kmsKeyArn: ALIAS_ARN } }));
+        assert.strictEqual(
+            error.message,
+            `VmDeployment "api" has 1 invalid argument problem:\n  - \`requireSignature.kmsKeyArn\` is "${ALIAS_ARN}": ${ALIAS_REFUSED}`,
+        );
+        assert.deepStrictEqual(
+            registrations.filter((r) => r.custom),
+            [],
+        );
+    });
+});
+
+// An alias known only once another resource exists (an aws.kms.Alias's `arn`) passes the
+// constructor's check; the serialised check refuses it before cosign runs.
+describe("the signature check's provider, run as the dynamic-provider host runs it", function () {
+    this.timeout(60000);
+    let dir: string;
+    before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-signature-check-"))));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("refuses a KMS alias that arrives as an output, verifying nothing", async () => {
+        await resetMocks();
+        const ref = `${REGISTRY}/team/api@${fakeDigest("amd64")}`;
+        const vm = new VmDeployment("api", { platformRefs: { "linux/amd64": ref }, requireSignature: { kmsKeyArn: pulumi.output(KMS_ARN) } });
+        await settle(vm.userData, vm.launchTemplateId);
+        const providerText = theOne(DYNAMIC, "api-signature-check").inputs.__provider;
+        // No cosign on PATH: a refusal that ran cosign would say it is missing instead.
+        fs.mkdirSync(path.join(dir, "empty"), { recursive: true });
+        const inputs = { ref, kmsKeyArn: ALIAS_ARN, registries: [], context: 'VmDeployment "api"' };
+        for (const op of ["create", "update"]) {
+            const run = await hostCall(dir, providerText, op, op === "create" ? [inputs] : ["id", { ref, kmsKeyArn: KMS_ARN, key: "k" }, inputs], {
+                PATH: path.join(dir, "empty"),
+                HOME: dir,
+            });
+            assert.strictEqual(run.code, 1, run.stdout);
+            assert.strictEqual(
+                run.stderr.trim(),
+                `VmDeployment "api": \`requireSignature.kmsKeyArn\` is "${ALIAS_ARN}": ${ALIAS_REFUSED}; nothing was verified`,
+            );
         }
     });
 });

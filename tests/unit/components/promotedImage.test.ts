@@ -388,6 +388,23 @@ describe("PromotedImage", () => {
         });
     });
 
+    // Whoever may kms:UpdateAlias could point an alias at a key of their own, and its
+    // signatures would pass the promotion: the anchor is the key itself.
+    it("refuses a KMS alias as the key to verify with, before anything is created", async () => {
+        await mockEngine();
+        const alias = "arn:aws:kms:us-east-1:111111111111:alias/release-signing";
+        const error = errorOf(() => new PromotedImage("api", { indexRef: INDEX_REF, requireSignature: { kmsKeyArn: alias } }));
+        assert.strictEqual(
+            error.message,
+            'PromotedImage "api" has 1 invalid argument problem:\n' +
+                `  - \`requireSignature.kmsKeyArn\` is "${alias}": expected a key ARN, arn:aws:kms:<region>:<account>:key/<id>, or a public key, not an alias: whoever may kms:UpdateAlias could point it at another key`,
+        );
+        assert.deepStrictEqual(
+            registrations.filter((r) => r.custom),
+            [],
+        );
+    });
+
     describe("into a registry other than ECR", () => {
         const SOURCE_HOST = "registry.multiarch.test:5443";
         const SOURCE_URL = `${SOURCE_HOST}/src/app`;
@@ -745,7 +762,7 @@ describe("the copy", () => {
         assert.deepStrictEqual(await copyImage(spec, logins, run), { indexDigest: digestOf(copied), platformDigests, copied: false });
         assert.deepStrictEqual(
             calls.map((c) => c.argv),
-            [["buildx", "imagetools", "inspect", "--raw", `${DEST_REPO}:prod`]],
+            [["buildx", "imagetools", "inspect", "--raw", "--", `${DEST_REPO}:prod`]],
         );
     });
 
@@ -755,11 +772,11 @@ describe("the copy", () => {
         assert.deepStrictEqual(
             calls.map((c) => c.argv.slice(2)),
             [
-                ["inspect", "--raw", `${DEST_REPO}:prod`],
-                ["create", "--progress", "plain", "--tag", `${DEST_REPO}:prod`, `${BUILD_REPO}@${INDEX_DIGEST}`],
-                ["inspect", "--raw", `${DEST_REPO}:prod`],
-                ["inspect", "--raw", `${DEST_REPO}@${platformDigests["linux/amd64"]}`],
-                ["inspect", "--raw", `${DEST_REPO}@${platformDigests["linux/arm64"]}`],
+                ["inspect", "--raw", "--", `${DEST_REPO}:prod`],
+                ["create", "--tag", `${DEST_REPO}:prod`, "--", `${BUILD_REPO}@${INDEX_DIGEST}`],
+                ["inspect", "--raw", "--", `${DEST_REPO}:prod`],
+                ["inspect", "--raw", "--", `${DEST_REPO}@${platformDigests["linux/amd64"]}`],
+                ["inspect", "--raw", "--", `${DEST_REPO}@${platformDigests["linux/arm64"]}`],
             ],
         );
     });

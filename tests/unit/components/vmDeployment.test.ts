@@ -39,6 +39,7 @@ const GROUP = "aws:autoscaling/group:Group";
 const GET_INSTANCE_TYPE = "aws:ec2/getInstanceType:getInstanceType";
 const GET_PARAMETER = "aws:ssm/getParameter:getParameter";
 const KMS_KEY = "aws:kms/key:Key";
+const KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy";
 const GET_AMI = "aws:ec2/getAmi:getAmi";
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 // The group's name, fixed up front: <project>-<stack>-<name> of the mocks' program.
@@ -65,6 +66,13 @@ const MOCKS = {
         },
     },
 };
+const ENVIRONMENT_ARN = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/api-environment`;
+// SSM decrypts a SecureString with the encryption context PARAMETER_ARN = the parameter's
+// ARN, and calls KMS as ssm.<region>.amazonaws.com (Systems Manager User Guide, "AWS KMS
+// encryption for AWS Systems Manager Parameter Store SecureString parameters": "Using the
+// Parameter Store encryption context"; KMS Developer Guide, "kms:ViaService"): the hosts
+// may decrypt only that way, never by calling KMS themselves.
+const THROUGH_SSM = { StringEquals: { "kms:ViaService": `ssm.${REGION}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": ENVIRONMENT_ARN } };
 /** The statements every host policy ends with: complete its own launch, tag its own failure. */
 const LAUNCH_STATEMENTS = [
     { Sid: "CompleteTheLaunch", Effect: "Allow", Action: "autoscaling:CompleteLifecycleAction", Resource: GROUP_ARN_PATTERN },
@@ -264,6 +272,22 @@ describe("VmDeployment", () => {
             assert.strictEqual("profile" in rolloutWait().inputs, false);
         });
 
+        it("refuses a stack aws:profile the CLI would read as an option, at preview", async () => {
+            const config = pulumi.runtime.allConfig();
+            try {
+                pulumi.runtime.setConfig("aws:profile", "--debug");
+                await resetMocks({ ...MOCKS, dryRun: true });
+                const error = errorOf(() => new VmDeployment("api", { platformRefs: REFS }));
+                assert.strictEqual(
+                    error.message,
+                    'VmDeployment "api": the stack\'s `aws:profile` is "--debug": expected a profile name of letters, digits and `._-`, not starting with `-`',
+                );
+                assert.deepStrictEqual(registered(DYNAMIC), []);
+            } finally {
+                pulumi.runtime.setAllConfig(config);
+            }
+        });
+
         it("waits for nothing with waitForRollout: false", async () => {
             await deploy({ waitForRollout: true });
             assert.strictEqual(registered(DYNAMIC).length, 1);
@@ -359,16 +383,26 @@ describe("VmDeployment", () => {
                 Action: "ssm:GetParameter",
                 Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/api-environment`,
             },
-            { Sid: "DecryptTheEnvironment", Effect: "Allow", Action: "kms:Decrypt", Resource: `arn:aws:kms:${REGION}:${ACCOUNT}:key/api-environment-key-id` },
+            {
+                Sid: "DecryptTheEnvironment",
+                Effect: "Allow",
+                Action: "kms:Decrypt",
+                Resource: `arn:aws:kms:${REGION}:${ACCOUNT}:key/api-environment-key-id`,
+                Condition: THROUGH_SSM,
+            },
             ...LAUNCH_STATEMENTS,
         ]);
     });
 
-    it("encrypts the environment with a key of its own, whose policy lets the hosts' role decrypt and the account administer it", async () => {
+    it("encrypts the environment with a key of its own, whose policy lets the hosts' role decrypt through SSM and the account administer it", async () => {
         await deploy({ environment: { A: "1" } });
         const key = theOne(KMS_KEY, "api-environment-key").inputs;
         assert.strictEqual(key.enableKeyRotation, true);
-        assert.deepStrictEqual(JSON.parse(key.policy), {
+        // The policy names the parameter, which is encrypted under the key: it is set after both.
+        assert.strictEqual(key.policy, undefined);
+        const keyPolicy = theOne(KMS_KEY_POLICY, "api-environment-key-policy");
+        assert.strictEqual(keyPolicy.inputs.keyId, "api-environment-key-id");
+        assert.deepStrictEqual(JSON.parse(keyPolicy.inputs.policy), {
             Version: "2012-10-17",
             Statement: [
                 { Sid: "AccountAdministersTheKey", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*", Resource: "*" },
@@ -378,9 +412,16 @@ describe("VmDeployment", () => {
                     Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/api-role` },
                     Action: "kms:Decrypt",
                     Resource: "*",
+                    Condition: THROUGH_SSM,
                 },
             ],
         });
+        for (const child of [`${KMS_KEY}::api-environment-key`, `${PARAMETER}::api-environment`]) {
+            assert.ok(
+                keyPolicy.dependencies.some((urn) => urn.endsWith(child)),
+                `${child} in ${keyPolicy.dependencies.join("\n")}`,
+            );
+        }
         // Not the AWS managed aws/ssm, which any principal allowed ssm:GetParameter can use.
         assert.strictEqual(theOne(PARAMETER, "api-environment").inputs.keyId, `arn:aws:kms:${REGION}:${ACCOUNT}:key/api-environment-key-id`);
     });
@@ -391,7 +432,40 @@ describe("VmDeployment", () => {
         assert.deepStrictEqual(registered(KMS_KEY), []);
         assert.strictEqual(theOne(PARAMETER, "api-environment").inputs.keyId, keyArn);
         const statements = JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement;
-        assert.deepStrictEqual(statements[3], { Sid: "DecryptTheEnvironment", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn });
+        assert.deepStrictEqual(statements[3], {
+            Sid: "DecryptTheEnvironment",
+            Effect: "Allow",
+            Action: "kms:Decrypt",
+            Resource: keyArn,
+            Condition: THROUGH_SSM,
+        });
+        assert.deepStrictEqual(registered(KMS_KEY_POLICY), []);
+    });
+
+    it("grants decrypt through the SSM of the parameter's own region and partition", async () => {
+        const govArn = `arn:aws-us-gov:ssm:us-gov-west-1:${ACCOUNT}:parameter/api-environment`;
+        await resetMocks({
+            ...MOCKS,
+            resources: {
+                ...MOCKS.resources,
+                [ROLE]: ({ name, inputs }) => ({ ...inputs, name, arn: `arn:aws-us-gov:iam::${ACCOUNT}:role/${name}` }),
+                [PARAMETER]: ({ name, inputs }) => ({ ...inputs, name, arn: govArn, version: 1 }),
+                [KMS_KEY]: ({ name, inputs }) => ({ ...inputs, arn: `arn:aws-us-gov:kms:us-gov-west-1:${ACCOUNT}:key/${name}-id`, keyId: `${name}-id` }),
+            },
+        });
+        await deploy({ environment: { A: "1" } });
+        const throughGovSsm = { StringEquals: { "kms:ViaService": "ssm.us-gov-west-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": govArn } };
+        const statements = JSON.parse(theOne(KMS_KEY_POLICY, "api-environment-key-policy").inputs.policy).Statement;
+        assert.deepStrictEqual(statements[0].Principal, { AWS: `arn:aws-us-gov:iam::${ACCOUNT}:root` });
+        assert.deepStrictEqual(statements[1].Condition, throughGovSsm);
+        const hostStatements = JSON.parse(theOne(ROLE_POLICY, "api-host-policy").inputs.policy).Statement;
+        assert.deepStrictEqual(hostStatements[3], {
+            Sid: "DecryptTheEnvironment",
+            Effect: "Allow",
+            Action: "kms:Decrypt",
+            Resource: `arn:aws-us-gov:kms:us-gov-west-1:${ACCOUNT}:key/api-environment-key-id`,
+            Condition: throughGovSsm,
+        });
     });
 
     it("creates no parameter or key and grants no SSM read or KMS decrypt without an environment", async () => {
@@ -450,6 +524,36 @@ describe("VmDeployment", () => {
         assert.ok(script.includes(`readonly AUTO_SCALING_GROUP='${GROUP_NAME}'\n`));
         assert.ok(script.includes(`readonly AUTO_SCALING_REGION='${REGION}'\n`));
         assert.strictEqual(theOne(GROUP, "api-asg").inputs.initialLifecycleHooks[0].heartbeatTimeout, 665);
+    });
+
+    it("asks the HTTP check's path as written: [], {}, quotes and $(…) reach curl, which globs nothing", async () => {
+        const path = "/q?a[0]=1&b={a,b}&c='$(id)'";
+        const vm = await deploy({ ports: [{ host: 8080, container: 80 }], healthCheck: { http: { port: 8080, path } } });
+        const script = await promiseOf(vm.userData);
+        assert.ok(script.includes(`readonly HEALTH_URL='http://127.0.0.1:8080/q?a[0]=1&b={a,b}&c='\\''$(id)'\\'''\n`), script);
+        assert.ok(script.includes(' curl --fail --silent --globoff --path-as-is --max-time 5 --output /dev/null "$HEALTH_URL"\n'));
+    });
+
+    describe("the registry the hosts log in to", () => {
+        it("logs in to the ECR registry its refs name, with the ECR token of the region in that host", async () => {
+            const china = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn";
+            const vm = await deploy({ platformRefs: { "linux/amd64": `${china}/team/api@${fakeDigest("amd64")}` } });
+            const script = await promiseOf(vm.userData);
+            assert.ok(script.includes(`readonly REGISTRY='${china}'\n`));
+            assert.ok(script.includes("readonly REGISTRY_REGION='cn-north-1'\n"));
+        });
+
+        it("renders no boot script for a ref whose host is not its region's ECR registry, naming the ref and the region", async () => {
+            // ECR-shaped, but at the China partition's suffix for a commercial region.
+            const ref = `123456789012.dkr.ecr.us-west-2.amazonaws.com.cn/team/api@${fakeDigest("amd64")}`;
+            const vm = new VmDeployment("api", { platformRefs: { "linux/amd64": ref } });
+            const error = await rejectionOf(vm.userData);
+            assert.strictEqual(
+                error.message,
+                `imageRef "${ref}" is not in the ECR registry of registryRegion "us-west-2", <account>.dkr.ecr[-fips].us-west-2.amazonaws.com: ` +
+                    "the host logs in with that region's ECR token (aws ecr get-login-password --region us-west-2), which goes to no other registry",
+            );
+        });
     });
 
     describe("ARNs follow the region's partition", () => {
@@ -648,6 +752,20 @@ describe("VmDeployment", () => {
                 "healthCheck.http.path",
                 '`healthCheck.http.path` is "health check": expected a path starting with "/", without spaces, e.g. "/health"',
             ],
+            ...(
+                [
+                    ["backticks", "/`touch pwned`"],
+                    ["a fragment", "/health#top"],
+                    ["a % that escapes nothing", "/health%zz"],
+                    ["a line break", "/health\nHost: elsewhere"],
+                ] as const
+            ).map(([what, path]): [string, Partial<VmDeploymentArgs>, string, string] => [
+                `an HTTP check path with ${what}`,
+                { ports: [{ host: 80, container: 8080 }], healthCheck: { http: { port: 80, path } } },
+                "healthCheck.http.path",
+                `\`healthCheck.http.path\` is ${JSON.stringify(path)}: expected a path starting with "/", without spaces, e.g. "/health", and an optional "?query", ` +
+                    `as an HTTP request target: letters, digits and -._~!$&'()*+,;=:@/?[]{}, any other character percent-encoded ("%20" for a space), no "#fragment", at most 1024 characters`,
+            ]),
             [
                 "a health check with both a command and http",
                 { ports: [{ host: 80, container: 80 }], healthCheck: { command: ["true"], http: { port: 80 } } },

@@ -1,9 +1,11 @@
 import * as assert from "assert";
-import { AUTO_SCALING_GROUP_NAME_PATTERN, KMS_KEY_ARN_PATTERN, REGION_PATTERN } from "../../../sdk/rules/awsNames";
+import { AUTO_SCALING_GROUP_NAME_PATTERN, AWS_PROFILE_NAME_PATTERN, KMS_KEY_ARN_PATTERN, REGION_PATTERN, kmsKeyArnProblem } from "../../../sdk/rules/awsNames";
 import { renderBootScript } from "../../../sdk/rules/bootScript";
+import { dnsSuffixOfRegion } from "../../../sdk/rules/ecr";
 import { hostPolicyDocument } from "../../../sdk/rules/iamPolicy";
 
-const REF = `123456789012.dkr.ecr.us-west-2.amazonaws.com/team/api@sha256:${"a".repeat(64)}`;
+// The image is in the region's own ECR registry, as the boot script requires.
+const refIn = (region: string) => `123456789012.dkr.ecr.${region}.${dnsSuffixOfRegion(region)}/team/api@sha256:${"a".repeat(64)}`;
 const REPOSITORY_ARN = "arn:aws:ecr:us-west-2:123456789012:repository/team/api";
 const ROLE_ARN = "arn:aws:iam::123456789012:role/hosts";
 
@@ -12,7 +14,7 @@ const ROLE_ARN = "arn:aws:iam::123456789012:role/hosts";
 const bootScript = (region: string, group: string) => () =>
     renderBootScript({
         containerName: "multiarch-api",
-        imageRef: REF,
+        imageRef: refIn(region),
         platform: "linux/amd64",
         registryRegion: region,
         lifecycleHook: { name: group, groupName: group, region },
@@ -79,6 +81,49 @@ describe("AWS names", () => {
         it(`${valid ? "accepts" : "refuses"} ${key} as the environment's KMS key`, () => {
             assert.strictEqual(KMS_KEY_ARN_PATTERN.test(key), valid);
             check(valid, hostPolicy("us-west-2", "api-asg", key));
+        });
+    }
+
+    // One rule for both uses of a KMS key: an alias picks the key that signs, but cannot be
+    // the key a signature must verify with (kms:UpdateAlias could repoint it).
+    const ALIAS =
+        "expected a key ARN, arn:aws:kms:<region>:<account>:key/<id>, or a public key, not an alias: whoever may kms:UpdateAlias could point it at another key";
+    const signingKeys: [string, string | undefined, string | undefined][] = [
+        ["arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", undefined, undefined],
+        ["arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd", undefined, undefined],
+        ["arn:aws:kms:us-west-2:123456789012:alias/release-signing", undefined, ALIAS],
+        ["arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/team/signing_key", undefined, ALIAS],
+        [
+            "alias/release-signing",
+            "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id> or …:alias/<name>",
+            "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>, or a public key",
+        ],
+        [
+            "arn:aws:kms:us-west-2:123456789012:key/*",
+            "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id> or …:alias/<name>",
+            "expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>, or a public key",
+        ],
+    ];
+    for (const [arn, signing, verification] of signingKeys) {
+        it(`${signing === undefined ? "takes" : "refuses"} ${arn} to sign with, and ${verification === undefined ? "takes" : "refuses"} it to verify with`, () => {
+            assert.strictEqual(kmsKeyArnProblem(arn, "signing"), signing);
+            assert.strictEqual(kmsKeyArnProblem(arn, "verification"), verification);
+        });
+    }
+
+    const profiles: [string, boolean][] = [
+        ["prod", true],
+        ["prod_eu-west.1", true],
+        [".hidden", true],
+        ["-p", false],
+        ["--debug", false],
+        ["prod account", false],
+        ["prod;x", false],
+        ["", false],
+    ];
+    for (const [profile, valid] of profiles) {
+        it(`${valid ? "accepts" : "refuses"} the AWS profile ${JSON.stringify(profile)} on the CLI's command line`, () => {
+            assert.strictEqual(AWS_PROFILE_NAME_PATTERN.test(profile), valid);
         });
     }
 });
