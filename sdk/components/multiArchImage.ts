@@ -32,6 +32,7 @@ import { archOf } from "../rules/platform";
 import { checkOciRepositoryArgs, checkRepositoryArgs, createRepository, existingRepository, ImageRepository, ociRepository } from "./repository";
 import { pinnedImageOutputs, platformRefFor, platformRefsOf } from "./imageOutputs";
 import { PROVENANCE_PREDICATE_TYPE } from "../clients/cosign";
+import * as builderLifecycle from "../clients/builderLifecycle";
 import { RegistryClient, ResolvedImage } from "../clients/registryClient";
 import { canonical } from "../rules/canonicalJson";
 
@@ -348,8 +349,13 @@ export interface MultiArchImageArgs {
      * role that can only read may run it; `multiarch preflight` is the local rehearsal of
      * the build. With `true` a preview builds once every input is known (the builder's
      * name included) and, although docker-build skips the image push, it exports the
-     * registry cache (`cache-<arch>`), so it needs push rights to the repository.
-     * Defaults to `false` (docker-build's own default is `true`).
+     * registry cache (`cache-<arch>`), so it needs push rights to the repository. A
+     * preview on a machine that lacks the builder (a fresh runner) builds nothing: the
+     * builder is made there by `up`. With `true` each image is pushed through a registry
+     * export rather than docker-build's `push`, which docker-build never builds in a
+     * preview (image.go `buildable` compares the inputs with their normalised form, to
+     * which `push` adds an export); a stack that set `true` before this rebuilds its
+     * images once. Defaults to `false` (docker-build's own default is `true`).
      */
     buildOnPreview?: pulumi.Input<boolean>;
     /**
@@ -577,14 +583,35 @@ function caches(spec: BuildSpec, platform: string, cacheRef: pulumi.Output<strin
 }
 
 /**
- * How an image is pushed: docker-build's `push`, or, when there are annotations, a
- * registry export that carries them (`push` would add a second, bare export).
+ * How an image is pushed: docker-build's `push`, or a registry export when there are
+ * annotations (which it carries; `push` would add a second, bare export) or the image is
+ * built in previews (docker-build never previews an image with `push`: image.go
+ * `buildable` compares the inputs with their normalised form, to which `push` adds an
+ * export).
  */
-function pushed(annotations: MultiArchImageArgs["annotations"]): Pick<dockerbuild.ImageArgs, "push" | "exports"> {
-    if (annotations === undefined) {
+function pushed(args: Pick<MultiArchImageArgs, "annotations" | "buildOnPreview">): Pick<dockerbuild.ImageArgs, "push" | "exports"> {
+    if (args.annotations === undefined && args.buildOnPreview !== true) {
         return { push: true };
     }
-    return { push: false, exports: [{ registry: { annotations } }] };
+    return { push: false, exports: [{ registry: args.annotations === undefined ? {} : { annotations: args.annotations } }] };
+}
+
+/**
+ * What the tags wait for: the builder's name, and with `buildOnPreview` in a preview,
+ * the builder itself on this machine. docker-build looks the builder up by name on the
+ * machine that runs the preview (host.go) and fails when it is not there (a fresh runner,
+ * before `up` makes it); an unknown tag makes it skip the preview build instead.
+ */
+function tagGate(builderName: pulumi.Output<string>, buildOnPreview: MultiArchImageArgs["buildOnPreview"]): pulumi.Output<string> {
+    if (!pulumi.runtime.isDryRun() || buildOnPreview === undefined || buildOnPreview === false) {
+        return builderName;
+    }
+    return pulumi
+        .all([builderName, buildOnPreview])
+        .apply(async ([name, previewed]) =>
+            // A docker CLI that cannot answer here cannot build either: skip the preview build.
+        previewed && (await builderLifecycle.inspectBuilder(name).catch(() => undefined)) === undefined ? (pulumi.unknown as unknown as string) : name,
+        );
 }
 
 /** A platform as a resource-name suffix: `linux/amd64` → `amd64`. */
@@ -743,7 +770,7 @@ function platformImages(
     // The tags wait for the builder's name: docker-build receives an unknown name as ""
     // and would build a preview on whichever builder it finds or creates (image.go
     // normalize and buildable, host.go builderFor). An unknown tag makes buildable() false.
-    const builds = pulumi.all([target.builderName, target.repositoryUrl]).apply(([, url]) => platformBuilds(spec, url));
+    const builds = pulumi.all([tagGate(target.builderName, args.buildOnPreview), target.repositoryUrl]).apply(([, url]) => platformBuilds(spec, url));
 
     const images: Record<string, dockerbuild.Image> = {};
     spec.platforms.forEach((platform, i) => {
@@ -757,7 +784,7 @@ function platformImages(
                 dockerfile: { location: args.dockerfile === undefined ? path.join(portablePath(spec.context), "Dockerfile") : portablePath(spec.dockerfile) },
                 platforms: [platform as dockerbuild.Platform],
                 tags: [build.imageTag],
-                ...pushed(args.annotations),
+                ...pushed(args),
                 builder: { name: target.builderName },
                 registries: target.registry && [target.registry],
                 ...caches(

@@ -220,6 +220,10 @@ export class EngineProject {
 
     /** Removes the project and its state. */
     remove(): void {
+        if (process.env.MULTIARCH_KEEP_ENGINE_PROJECTS === "true") {
+            console.log(`    kept ${this.dir} (state ${this.backend})`);
+            return;
+        }
         fs.rmSync(this.dir, { recursive: true, force: true });
         fs.rmSync(this.backend, { recursive: true, force: true });
     }

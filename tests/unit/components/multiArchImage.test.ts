@@ -390,6 +390,39 @@ describe("MultiArchImage", () => {
             );
         });
 
+        // docker-build never previews an image with `push` (image.go buildable compares the
+        // inputs with normalize(true), which appends the push export), so an opted-in image
+        // pushes through a registry export; the default keeps `push`, as existing stacks have it.
+        it("pushes through a registry export when built on preview, through push otherwise", async () => {
+            await build({ buildOnPreview: true }, "previewed");
+            await build({}, "plain");
+            const pushing = (name: string) => {
+                const image = registered(IMAGE).find((r) => r.name === `${name}-amd64`)!;
+                return [image.inputs.push, image.inputs.exports];
+            };
+            assert.deepStrictEqual(pushing("previewed"), [false, [{ registry: {} }]]);
+            assert.deepStrictEqual(pushing("plain"), [true, undefined]);
+        });
+
+        // docker-build looks the builder up by name on this machine (host.go) and fails a
+        // preview build when it is missing; an unknown tag makes it skip the build instead.
+        it("keeps the tags unknown in a preview built on a machine that lacks the builder, known without buildOnPreview", async () => {
+            await resetMocks({ dryRun: true });
+            const absent = `absent-${Date.now().toString(36)}`;
+            const previewed = new MultiArchImage("previewed", { context: CONTEXT, builderName: absent, buildOnPreview: true });
+            const plain = new MultiArchImage("plain", { context: CONTEXT, builderName: absent });
+            await settle(...[previewed, plain].flatMap((image) => Object.values(image.images).map((i) => i.urn)));
+            const tags = (prefix: string) =>
+                registered(IMAGE)
+                    .filter((r) => r.name.startsWith(prefix))
+                    .map((r) => r.inputs.tags[0]);
+            assert.ok(tags("previewed-").length === 2 && tags("previewed-").every((t) => pulumi.isUnknown(t)), JSON.stringify(tags("previewed-")));
+            assert.deepStrictEqual(
+                tags("plain-"),
+                [`${REPO_URL}:latest-amd64`, `${REPO_URL}:latest-arm64`].map((t) => t.replace("/api:", "/plain:")),
+            );
+        });
+
         // An unknown builder name reaches docker-build as "": normalize (image.go) keeps it,
         // buildable() stays true and builderFor("") (host.go) picks or creates any builder.
         // An unknown tag makes buildable() false, so the opted-in preview skips the build.
