@@ -606,12 +606,10 @@ function tagGate(builderName: pulumi.Output<string>, buildOnPreview: MultiArchIm
     if (!pulumi.runtime.isDryRun() || buildOnPreview === undefined || buildOnPreview === false) {
         return builderName;
     }
-    return pulumi
-        .all([builderName, buildOnPreview])
-        .apply(async ([name, previewed]) =>
-            // A docker CLI that cannot answer here cannot build either: skip the preview build.
+    return pulumi.all([builderName, buildOnPreview]).apply(async ([name, previewed]) =>
+        // A docker CLI that cannot answer here cannot build either: skip the preview build.
         previewed && (await builderLifecycle.inspectBuilder(name).catch(() => undefined)) === undefined ? (pulumi.unknown as unknown as string) : name,
-        );
+    );
 }
 
 /** A platform as a resource-name suffix: `linux/amd64` → `amd64`. */
