@@ -18,32 +18,28 @@ import { missingStackParts, registryGet, REGISTRY, TLS_REGISTRY } from "../integ
 
 const SCRIPT = "scripts/engine.sh";
 
-/** The environment `scripts/engine.sh --check` gives, or why there is none. */
+/**
+ * The environment of a shell that evaluated `scripts/engine.sh --check`'s export lines
+ * (bash evaluates them, so they mean what they mean for a user), or why there is none.
+ */
 function engineEnvironment(): Promise<{ env: Record<string, string> } | { missing: string }> {
     return new Promise((resolve) => {
-        execFile("bash", [path.join(ROOT, SCRIPT), "--check"], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) => {
+        const script = 'exports=$(bash "$0" --check) || exit 3; eval "$exports"; env -0';
+        execFile("bash", ["-c", script, path.join(ROOT, SCRIPT)], { cwd: ROOT, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
             if (error) {
-                resolve({
-                    missing:
-                        String(stderr)
-                            .trim()
-                            .split("\n")
-                            .filter((l) => l.startsWith("engine.sh"))
-                            .join("; ") || error.message,
-                });
+                const lines = String(stderr)
+                    .trim()
+                    .split("\n")
+                    .filter((l) => l.startsWith("engine.sh"));
+                resolve({ missing: lines.join("; ") || error.message });
                 return;
             }
-            const env: Record<string, string> = {};
-            for (const line of String(stdout).split("\n")) {
-                const match = /^export ([A-Z_]+)="?(.*?)"?$/.exec(line);
-                if (match) {
-                    env[match[1]] = match[2]
-                        .replace(/\$\{(\w+)(:?-)([^}]*)\}/g, (_all, name: string, op: string, fallback: string) =>
-                            op === ":-" ? process.env[name] || fallback : (process.env[name] ?? fallback),
-                        )
-                        .replace(/\$PATH/g, process.env.PATH ?? "");
-                }
-            }
+            const env = Object.fromEntries(
+                String(stdout)
+                    .split("\0")
+                    .filter((entry) => entry.includes("="))
+                    .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+            );
             resolve({ env });
         });
     });
