@@ -5,7 +5,11 @@
 // debian.json, debian.svg), prints a table and one summary line of ratios, and exits 1
 // when a check fails. See bench/README.md for what each scenario measures.
 //
-//   npx ts-node bench/run.ts [--workloads compress,debian] [--runs 3] [--lines 2000000] [--images 50] [--decl-runs 9] [--no-docker]
+// The engine workload (`--workloads engine`, only when named): `pulumi up` through the real
+// engine (bench/engine.ts), to bench/results/engine.json and engine.svg.
+//
+//   npx ts-node bench/run.ts [--workloads compress,debian,engine] [--runs 3] [--lines 2000000] [--images 50] [--decl-runs 9] [--no-docker]
+//       [--engine-runs 5] [--no-one-file]
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -29,12 +33,16 @@ import {
 import { Bar, barChart, table } from "./chart";
 import { DeclarationResult, benchDeclarations } from "./declare";
 import { benchDebian, debianReport } from "./debian";
-import { APP, CHANGED_FILE, WORKLOADS, Workload, fixtureContext } from "./fixture";
+import { benchEngine, engineReport } from "./engine";
+import { APP, CHANGED_FILE, WORKLOADS, fixtureContext } from "./fixture";
 import { median, round } from "./stats";
 
 const REGISTRY = "127.0.0.1:5000";
 const RESULTS = path.join(__dirname, "results");
 const ARCHES = PLATFORMS.map((p) => p.split("/")[1]);
+/** What --workloads may name: the build workloads (the default) and the engine's. */
+const SELECTABLE = [...WORKLOADS, "engine"] as const;
+type Selectable = (typeof SELECTABLE)[number];
 
 interface Options {
     runs: number;
@@ -42,7 +50,9 @@ interface Options {
     images: number;
     declRuns: number;
     docker: boolean;
-    workloads: Workload[];
+    workloads: Selectable[];
+    engineRuns: number;
+    oneFile: boolean;
 }
 
 function options(): Options {
@@ -54,6 +64,8 @@ function options(): Options {
             "decl-runs": { type: "string", default: "9" },
             "no-docker": { type: "boolean", default: false },
             workloads: { type: "string", default: WORKLOADS.join(",") },
+            "engine-runs": { type: "string", default: "5" },
+            "no-one-file": { type: "boolean", default: false },
         },
     });
     const int = (name: string, value: string | undefined, min: number) => {
@@ -64,12 +76,14 @@ function options(): Options {
         return n;
     };
     const workloads = (values.workloads ?? "").split(",").filter(Boolean);
-    const unknown = workloads.filter((w) => !(WORKLOADS as string[]).includes(w));
+    const unknown = workloads.filter((w) => !(SELECTABLE as readonly string[]).includes(w));
     if (workloads.length === 0 || unknown.length > 0) {
-        throw new Error(`--workloads is ${JSON.stringify(values.workloads)}: expected a comma-separated list of ${WORKLOADS.join(", ")}`);
+        throw new Error(`--workloads is ${JSON.stringify(values.workloads)}: expected a comma-separated list of ${SELECTABLE.join(", ")}`);
     }
     return {
-        workloads: workloads as Workload[],
+        workloads: workloads as Selectable[],
+        engineRuns: int("engine-runs", values["engine-runs"], 1),
+        oneFile: !values["no-one-file"],
         runs: int("runs", values.runs, 1),
         lines: int("lines", values.lines, 1000),
         images: int("images", values.images, 1),
@@ -283,7 +297,62 @@ async function main(): Promise<number> {
     if (opts.workloads.includes("debian") && opts.docker) {
         code = Math.max(code, await debian(opts, log));
     }
+    if (opts.workloads.includes("engine") && opts.docker) {
+        code = Math.max(code, await engine(opts, log));
+    }
     return code;
+}
+
+/** The engine workload: runs it, writes engine.json and engine.svg, prints its table. */
+async function engine(opts: Options, log: (line: string) => void): Promise<number> {
+    const started = new Date();
+    const before = await machine();
+    log(`bench (engine): ${opts.engineRuns} runs of each up; load ${before.loadAverage1m} on ${before.cpus} CPUs`);
+    const figures = await benchEngine(opts.engineRuns, opts.oneFile, log);
+    const loadAfter = round(os.loadavg()[0]);
+    const report = engineReport(figures);
+    const result = {
+        command: `npm run bench -- --workloads engine --engine-runs ${opts.engineRuns}${opts.oneFile ? "" : " --no-one-file"}`,
+        started: started.toISOString(),
+        finished: new Date().toISOString(),
+        machine: { ...before, builder: "docker-container (BuildxBuilder, network=host)", loadAverage1mAfter: loadAfter },
+        ratios: report.ratios,
+        checks: report.checks,
+        ranges: report.ranges,
+        figures,
+        table: report.rows,
+        summary: report.summary,
+    };
+    fs.mkdirSync(RESULTS, { recursive: true });
+    writeAtomically(path.join(RESULTS, "engine.json"), `${JSON.stringify(result, null, 2)}\n`);
+    const subtitle = `${started.toISOString().slice(0, 16)}Z, ${before.cpus} CPUs (shared; load ${before.loadAverage1m} → ${loadAfter}), ${figures.versions.pulumi}, medians of ${opts.engineRuns} runs`;
+    const bar = (label: string, key: "floor" | "component" | "peer", colour: string, oneFile = false) => {
+        const v = oneFile ? figures.oneFile[key] : figures.noChange[key];
+        return v ? [{ label, value: median(v), colour }] : [];
+    };
+    const panels = [
+        {
+            title: "pulumi up --yes --skip-preview",
+            unit: "s",
+            bars: [
+                ...bar("floor (no resources), no change", "floor", "#9d9d9d"),
+                ...bar("MultiArchImage, no change", "component", "#54a24b"),
+                ...bar("docker-build Image, no change", "peer", "#4c78a8"),
+                ...bar("MultiArchImage, one changed file", "component", "#54a24b", true),
+                ...bar("docker-build Image, one changed file", "peer", "#4c78a8", true),
+            ],
+        },
+    ];
+    writeAtomically(path.join(RESULTS, "engine.svg"), barChart("multiarch: pulumi up through the real engine", subtitle, panels));
+    log("");
+    log(table(report.rows));
+    log("");
+    for (const c of report.checks) {
+        log(`${c.ok ? "ok  " : "FAIL"} ${c.check}`);
+    }
+    log(`wrote ${path.relative(process.cwd(), path.join(RESULTS, "engine.json"))} and engine.svg`);
+    log(report.summary);
+    return report.checks.every((c) => c.ok) ? 0 : 1;
 }
 
 /** The Debian workload: runs it, writes debian.json and debian.svg, prints its table. */

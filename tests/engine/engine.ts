@@ -22,7 +22,7 @@ const SCRIPT = "scripts/engine.sh";
  * The environment of a shell that evaluated `scripts/engine.sh --check`'s export lines
  * (bash evaluates them, so they mean what they mean for a user), or why there is none.
  */
-function engineEnvironment(): Promise<{ env: Record<string, string> } | { missing: string }> {
+export function engineEnvironment(): Promise<{ env: Record<string, string> } | { missing: string }> {
     return new Promise((resolve) => {
         const script = 'exports=$(bash "$0" --check) || exit 3; eval "$exports"; env -0';
         execFile("bash", ["-c", script, path.join(ROOT, SCRIPT)], { cwd: ROOT, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
