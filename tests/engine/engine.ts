@@ -186,7 +186,14 @@ export class EngineProject {
         if (!engineEnv) {
             throw new Error("useEngine() has not found the engine");
         }
-        return { ...engineEnv, PULUMI_BACKEND_URL: `file://${this.backend}`, PULUMI_CONFIG_PASSPHRASE: "", ...extra };
+        return {
+            ...engineEnv,
+            PULUMI_BACKEND_URL: `file://${this.backend}`,
+            PULUMI_CONFIG_PASSPHRASE: "",
+            // The programs' Node processes trust the system's CAs, the TLS registry's included.
+            NODE_OPTIONS: [engineEnv.NODE_OPTIONS, "--use-openssl-ca"].filter(Boolean).join(" "),
+            ...extra,
+        };
     }
 
     /** Creates or selects stack `name` of this project (the program in `dir`), with `config`. */
