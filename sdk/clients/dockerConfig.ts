@@ -12,6 +12,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { DOCKER_HUB_REGISTRY, registryOf } from "../rules/imageReference";
 
 /** Credentials for one registry, as `docker login` would store them. */
 export interface DockerLogin {
@@ -114,11 +115,18 @@ export function removeTempDir(dir: string): void {
     }
 }
 
+/**
+ * The key docker, buildx and cosign look Docker Hub's login up under: the docker CLI's
+ * `registry.IndexServer` and go-containerregistry's `authn.DefaultAuthKey`, not a host.
+ */
+const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
+
 /** The `config.json` of a DOCKER_CONFIG directory that holds these logins and nothing else. */
 export function dockerConfigJson(logins: DockerLogin[]): string {
     const auths: Record<string, { auth: string }> = {};
     for (const login of logins) {
-        auths[login.registry] = { auth: Buffer.from(`${login.username}:${login.password}`, "utf8").toString("base64") };
+        const key = registryOf(`${login.registry}/x`) === DOCKER_HUB_REGISTRY ? DOCKER_HUB_AUTH_KEY : login.registry;
+        auths[key] = { auth: Buffer.from(`${login.username}:${login.password}`, "utf8").toString("base64") };
     }
     return JSON.stringify({ auths });
 }

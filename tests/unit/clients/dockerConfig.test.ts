@@ -8,7 +8,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { makeDockerConfig, removeTempDir } from "../../../sdk/clients/dockerConfig";
+import { dockerConfigJson, makeDockerConfig, removeTempDir } from "../../../sdk/clients/dockerConfig";
 import { ROOT } from "../../paths";
 import { fakeDigest } from "../../mocks";
 import { standIns } from "./standIn";
@@ -148,5 +148,37 @@ describe("the throwaway DOCKER_CONFIG's listeners", () => {
         removeTempDir(second);
         assert.deepStrictEqual(counts(), before);
         assert.strictEqual(fs.existsSync(first) || fs.existsSync(second), false);
+    });
+});
+
+describe("the throwaway DOCKER_CONFIG's logins", () => {
+    const decode = (json: string) =>
+        Object.fromEntries(
+            Object.entries((JSON.parse(json) as { auths: Record<string, { auth: string }> }).auths).map(([k, v]) => [
+                k,
+                Buffer.from(v.auth, "base64").toString(),
+            ]),
+        );
+
+    // docker's config.GetAuthConfig and go-containerregistry's DefaultKeychain look Docker
+    // Hub up under the index server's URL, never under a host: a login filed under
+    // registry-1.docker.io is never found, and buildx and cosign push anonymously.
+    for (const registry of ["registry-1.docker.io", "docker.io", "index.docker.io"]) {
+        it(`files a Docker Hub login given as ${registry} under https://index.docker.io/v1/`, () => {
+            assert.deepStrictEqual(decode(dockerConfigJson([{ registry, username: "bot", password: "pw" }])), { "https://index.docker.io/v1/": "bot:pw" });
+        });
+    }
+
+    it("files every other registry's login under its host", () => {
+        const logins = [
+            { registry: "ghcr.io", username: "a", password: "1" },
+            { registry: "registry.multiarch.test:5443", username: "b", password: "2" },
+            { registry: "123456789012.dkr.ecr.us-west-2.amazonaws.com", username: "AWS", password: "3" },
+        ];
+        assert.deepStrictEqual(decode(dockerConfigJson(logins)), {
+            "ghcr.io": "a:1",
+            "registry.multiarch.test:5443": "b:2",
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com": "AWS:3",
+        });
     });
 });
