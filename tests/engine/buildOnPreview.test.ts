@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { EngineProject, preview, registryTags, up, useEngine } from "./engine";
-import { AUTH_PASSWORD, AUTH_USER, docker, inspectRaw, loginToAuthRegistry, REGISTRY, TLS_REGISTRY, uniqueName } from "../integration/stack";
+import { EngineProject, preview, registryTags, tearDown, TLS_REGISTRY_LOGIN, up, useEngine } from "./engine";
+import { docker, inspectRaw, loginToAuthRegistry, REGISTRY, TLS_REGISTRY, uniqueName } from "../integration/stack";
 
 const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder, MultiArchImage } from "multiarch";
@@ -65,23 +65,13 @@ describe("buildOnPreview: true on the real engine (Pulumi CLI, docker-build, a d
         project = await EngineProject.create("buildonpreview", { "index.ts": PROGRAM, "app/Dockerfile": DOCKERFILE, "app/message.txt": "one\n" });
         stack = await project.stack("dev", {
             repository: { value: repository },
-            registryUser: { value: AUTH_USER },
-            registryPassword: { value: AUTH_PASSWORD, secret: true },
+            ...TLS_REGISTRY_LOGIN,
         });
         loginDir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-engine-login-"));
         await loginToAuthRegistry({ config: loginDir }, TLS_REGISTRY);
     });
 
-    after(async function () {
-        const name = ((await stack?.outputs().catch(() => undefined))?.builderName?.value as string | undefined) ?? builderName;
-        if (name) {
-            await docker(["buildx", "rm", name]).catch(() => undefined);
-        }
-        project?.remove();
-        if (loginDir) {
-            fs.rmSync(loginDir, { recursive: true, force: true });
-        }
-    });
+    after(() => tearDown(project, stack, { builder: builderName, dirs: [loginDir] }));
 
     it("builds nothing in the first preview of a new stack, whose builder does not exist yet", async () => {
         const plan = await preview(stack);

@@ -14,7 +14,7 @@ import * as path from "path";
 import { EngineEvent, LocalWorkspace, OpType, Stack } from "@pulumi/pulumi/automation";
 import { ROOT } from "../paths";
 import * as assert from "assert";
-import { missingStackParts, registryGet, REGISTRY, TLS_REGISTRY } from "../integration/stack";
+import { AUTH_PASSWORD, AUTH_USER, docker, missingStackParts, registryGet, REGISTRY, TLS_REGISTRY } from "../integration/stack";
 
 const SCRIPT = "scripts/engine.sh";
 
@@ -286,4 +286,33 @@ export async function registryTags(repository: string): Promise<string[]> {
 export async function cosignKeyPair(project: EngineProject, dir: string, password: string): Promise<{ privateKey: string; publicKeyFile: string }> {
     await project.run("cosign", ["generate-key-pair", "--output-key-prefix", path.join(dir, "cosign")], 60_000, { COSIGN_PASSWORD: password });
     return { privateKey: fs.readFileSync(path.join(dir, "cosign.key"), "utf8"), publicKeyFile: path.join(dir, "cosign.pub") };
+}
+
+/** The stack configuration of a program that logs in to the TLS registry with the stack's credentials. */
+export const TLS_REGISTRY_LOGIN = {
+    registryUser: { value: AUTH_USER },
+    registryPassword: { value: AUTH_PASSWORD, secret: true },
+};
+
+/**
+ * What a suite leaves: the builder its stack made or named (from the stack's
+ * `builderName` output, or `builder` when the suite stopped before one was recorded),
+ * the project and its state, and the suite's own temporary directories.
+ */
+export async function tearDown(
+    project: EngineProject | undefined,
+    stack: Stack | undefined,
+    options: { builder?: string; dirs?: (string | undefined)[] } = {},
+): Promise<void> {
+    const outputs = await stack?.outputs().catch(() => undefined);
+    const builder = (outputs?.builderName?.value as string | undefined) ?? options.builder;
+    if (builder) {
+        await docker(["buildx", "rm", builder]).catch(() => undefined);
+    }
+    project?.remove();
+    for (const dir of options.dirs ?? []) {
+        if (dir) {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
 }

@@ -8,8 +8,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { cosignKeyPair, destroy, EngineProject, preview, refresh, registryTags, up, useEngine } from "./engine";
-import { AUTH_PASSWORD, AUTH_USER, docker, DockerCallOptions, inspectRaw, loginToAuthRegistry, REGISTRY, TLS_REGISTRY, uniqueName } from "../integration/stack";
+import { cosignKeyPair, destroy, EngineProject, preview, refresh, registryTags, tearDown, TLS_REGISTRY_LOGIN, up, useEngine } from "./engine";
+import { docker, DockerCallOptions, inspectRaw, loginToAuthRegistry, REGISTRY, TLS_REGISTRY, uniqueName } from "../integration/stack";
 
 const PROGRAM = `import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -107,8 +107,7 @@ describe("the life of a stack on the real engine (Pulumi CLI, docker-build, a do
         project = await EngineProject.create("lifecycle", { "index.ts": PROGRAM, "app/Dockerfile": DOCKERFILE, "app/message.txt": "first\n" });
         stack = await project.stack("dev", {
             repository: { value: repository },
-            registryUser: { value: AUTH_USER },
-            registryPassword: { value: AUTH_PASSWORD, secret: true },
+            ...TLS_REGISTRY_LOGIN,
             buildToken: { value: "build-token-1", secret: true },
         });
         keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "multiarch-engine-keys-"));
@@ -116,18 +115,7 @@ describe("the life of a stack on the real engine (Pulumi CLI, docker-build, a do
         await loginToAuthRegistry(login, TLS_REGISTRY);
     });
 
-    after(async function () {
-        // The builder this stack made, whatever step the suite stopped at.
-        const outputs = await stack?.outputs().catch(() => undefined);
-        const builderName = (outputs?.builderName?.value as string | undefined) ?? first?.builderName;
-        if (builderName) {
-            await docker(["buildx", "rm", builderName]).catch(() => undefined);
-        }
-        project?.remove();
-        if (keyDir) {
-            fs.rmSync(keyDir, { recursive: true, force: true });
-        }
-    });
+    after(() => tearDown(project, stack, { builder: first?.builderName, dirs: [keyDir] }));
 
     it("previews a new stack without building anything or writing to the registry", async () => {
         const plan = await preview(stack);

@@ -8,8 +8,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { cosignKeyPair, destroy, EngineProject, preview, registryTags, up, useEngine } from "./engine";
-import { AUTH_PASSWORD, AUTH_USER, docker, inspectRaw, REGISTRY, TLS_REGISTRY, uniqueName } from "../integration/stack";
+import { cosignKeyPair, destroy, EngineProject, preview, registryTags, tearDown, TLS_REGISTRY_LOGIN, up, useEngine } from "./engine";
+import { docker, inspectRaw, REGISTRY, TLS_REGISTRY, uniqueName } from "../integration/stack";
 
 const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder, MultiArchImage, PromotedImage } from "multiarch";
@@ -67,23 +67,14 @@ describe("PromotedImage between two registries on the real engine, with requireS
         stack = await project.stack("dev", {
             source: { value: `${TLS_REGISTRY}/${name}/app` },
             destination: { value: destination },
-            registryUser: { value: AUTH_USER },
-            registryPassword: { value: AUTH_PASSWORD, secret: true },
+            ...TLS_REGISTRY_LOGIN,
             signingKey: { value: keys.privateKey, secret: true },
             signingPassword: { value: "promotion-test", secret: true },
             builderName: { value: adopted },
         });
     });
 
-    after(async function () {
-        if (adopted) {
-            await docker(["buildx", "rm", adopted]).catch(() => undefined);
-        }
-        project?.remove();
-        if (keyDir) {
-            fs.rmSync(keyDir, { recursive: true, force: true });
-        }
-    });
+    after(() => tearDown(project, stack, { builder: adopted, dirs: [keyDir] }));
 
     it("previews a new stack, copying nothing", async () => {
         const plan = await preview(stack);
